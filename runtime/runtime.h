@@ -1,0 +1,81 @@
+/*
+ * runtime.h -- package runtime, internal: start-up, the symbol table,
+ * printing, tracebacks, panics and fatal errors.
+ */
+#ifndef GORT_RUNTIME_RUNTIME_H
+#define GORT_RUNTIME_RUNTIME_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gort.h"
+#include "gort_config.h"
+
+/* --- print.c: async-signal-safe formatting to a buffer or to stderr. */
+size_t gort_runtime_vfmt(char *buf, size_t cap, const char *fmt, va_list ap);
+size_t gort_runtime_fmt(char *buf, size_t cap, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+void gort_runtime_printf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void gort_runtime_write(int fd, const char *s, size_t n);
+
+/* --- panic.c: the two ways to die, as in Go.
+ * throw: "fatal error: <msg>" -- the runtime itself is broken or was
+ *        misused in a way it cannot survive (Go's throw/fatal).
+ * panic: "panic: <msg>" -- the program did something Go would panic on.
+ * Both print a traceback of the calling thread and exit with status 2.
+ * Both are async-signal-safe. */
+__attribute__((noreturn, cold)) void gort_runtime_throw(const char *msg);
+__attribute__((noreturn, cold, format(printf, 1, 2))) void gort_runtime_throwf(const char *fmt, ...);
+__attribute__((noreturn, cold)) void gort_runtime_panic(const char *msg);
+__attribute__((noreturn, cold, format(printf, 1, 2))) void gort_runtime_panicf(const char *fmt, ...);
+
+/* --- symtab.c: the function table (see the essay there). */
+struct gort_func {
+	uintptr_t entry, end;
+	const char *name;
+	uint32_t flags;      /* FUNC_* */
+};
+enum { FUNC_ATOMIC = 1 };   /* lies in the atomic package's section */
+
+void gort_runtime_symtab_init(void);
+const struct gort_func *gort_runtime_findfunc(uintptr_t pc);
+const char *gort_runtime_funcpkg(const struct gort_func *f);
+int gort_runtime_pc_in_atomic(uintptr_t pc);
+
+/* --- traceback.c and unwind_<arch>.c: walking a stack.
+ *
+ * A frame cursor holds what the unwinder needs to step from a function to
+ * its caller.  The walk never leaves [lo, hi), the bounds of the stack it
+ * walks, and always moves toward hi; the first step that would break either
+ * rule ends it.  That is what keeps a traceback of a corrupt or foreign
+ * stack from turning into a wild read. */
+struct gort_frame {
+	uintptr_t pc;   /* where this frame is executing */
+	uintptr_t sp;   /* its stack pointer */
+	uintptr_t fp;   /* its frame pointer ($fp/x29/rbp) */
+	uintptr_t lr;   /* the link register, set only in a frame interrupted
+	                   by a signal, where every register is live and pc
+	                   may be anywhere, even in a prologue; 0 in a frame
+	                   reached by unwinding, where pc is a return address */
+};
+
+/* Step *f to its caller.  Returns 1 on success, 0 when the walk must stop.
+ * Async-signal-safe. */
+int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi);
+
+/* Fill *f with the frame of the function that calls this one. */
+void gort_runtime_frame_caller(struct gort_frame *f);
+
+/* Collect up to max PCs starting with f->pc.  Async-signal-safe. */
+int gort_runtime_unwind(struct gort_frame f, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, int max);
+
+/* Print a traceback of the calling thread, skipping `skip` frames above
+ * the caller. */
+void gort_runtime_traceback_self(int skip);
+
+/* Print one PC as "name()\n\t+0xoff pc=0x...\n" (Go's layout, without a
+ * file and line: gort reads no DWARF). */
+void gort_runtime_printframe(uintptr_t pc, int is_return_address);
+
+#endif /* GORT_RUNTIME_RUNTIME_H */

@@ -1,0 +1,162 @@
+/*
+ * unwind_mips.c -- stack walking on 32-bit MIPS (o32), by reading prologues.
+ *
+ * MIPS o32 has no frame-record chain: gcc's -fno-omit-frame-pointer only
+ * sets $fp ($30, s8) to the function's own $sp; it does not link it to the
+ * caller's.  What every non-trivial function does have is a prologue of the
+ * same few instructions, scheduled among others:
+ *
+ *     addiu $sp, $sp, -N        0x27bd____  allocate an N-byte frame
+ *     sw    $ra, R($sp)         0xafbf____  save the return address
+ *     sw    $fp, F($sp)         0xafbe____  save the caller's $fp
+ *     move  $fp, $sp            0x03a0f025  (or 0x03a0f021, addu)
+ *
+ * So, like Linux's MIPS unwinder (arch/mips/kernel/process.c), gort finds
+ * the function holding pc in its symbol table, decodes the instructions
+ * from its entry up to pc -- stopping at the first branch, jump or call,
+ * where the prologue is over -- and learns N, R and F.  Then
+ *
+ *     base       = $fp if `move $fp,$sp` ran (survives alloca), else $sp
+ *     caller pc  = word at base+R, or $ra if R was never stored (a leaf,
+ *                  or pc still inside the prologue: signal frames only)
+ *     caller sp  = base + N
+ *     caller fp  = word at base+F if $fp was saved, else $fp unchanged
+ *
+ * An interrupted frame (one with live registers, lr != 0) may also be past
+ * its epilogue's `addiu $sp,$sp,N`: if that instruction lies just behind
+ * pc, the frame is already gone and $ra already reloaded.  (gcc normally
+ * puts that addiu in the delay slot of `jr $ra`, where no signal can land
+ * between the two.)
+ *
+ * Every load is checked against [lo, hi) and the walk must move up the
+ * stack, as on the frame-pointer architectures.  Async-signal-safe.
+ */
+#include "runtime/runtime.h"
+
+#define ADDIU_SP_SP   0x27bd0000u  /* addiu $sp,$sp,imm */
+#define SW_RA_SP      0xafbf0000u  /* sw $ra,imm($sp) */
+#define SW_FP_SP      0xafbe0000u  /* sw $fp,imm($sp) */
+#define MOVE_FP_SP_OR 0x03a0f025u  /* or $fp,$sp,$zero */
+#define MOVE_FP_SP_AD 0x03a0f021u  /* addu $fp,$sp,$zero */
+#define MAX_PROLOGUE  128          /* instructions scanned at most */
+
+static int is_control(uint32_t i)
+{
+	uint32_t op = i >> 26;
+	if (op == 0) {                      /* SPECIAL: jr, jalr */
+		uint32_t fn = i & 0x3f;
+		return fn == 0x08 || fn == 0x09;
+	}
+	/* REGIMM (bltz...), j, jal, beq, bne, blez, bgtz, and the likely forms */
+	return op == 1 || (op >= 2 && op <= 7) || (op >= 20 && op <= 23);
+}
+
+struct prologue {
+	int32_t frame;   /* N, 0 if no frame was allocated before pc */
+	int32_t ra_off;  /* R, -1 if $ra not yet saved */
+	int32_t fp_off;  /* F, -1 if $fp not yet saved */
+	int fp_set;      /* `move $fp,$sp` ran */
+};
+
+static void scan(uintptr_t entry, uintptr_t pc, struct prologue *p)
+{
+	*p = (struct prologue){ 0, -1, -1, 0 };
+	const uint32_t *ins = (const uint32_t *)entry;
+	for (int k = 0; k < MAX_PROLOGUE && entry + 4 * (uintptr_t)k < pc; k++) {
+		uint32_t i = ins[k];
+		int16_t imm = (int16_t)(i & 0xffff);
+		if ((i & 0xffff0000u) == ADDIU_SP_SP && imm < 0)
+			p->frame = -imm;
+		else if ((i & 0xffff0000u) == SW_RA_SP)
+			p->ra_off = imm;
+		else if ((i & 0xffff0000u) == SW_FP_SP)
+			p->fp_off = imm;
+		else if (i == MOVE_FP_SP_OR || i == MOVE_FP_SP_AD)
+			p->fp_set = 1;
+		else if (is_control(i))
+			break;
+	}
+}
+
+/* Did the epilogue already pop the frame?  Look a few instructions back
+ * from pc, through the loads that restore registers, for addiu $sp,+N. */
+static int popped(uintptr_t entry, uintptr_t pc)
+{
+	for (int k = 1; k <= 4 && pc - 4 * (uintptr_t)k >= entry; k++) {
+		uint32_t i = *(const uint32_t *)(pc - 4 * (uintptr_t)k);
+		if ((i & 0xffff0000u) == ADDIU_SP_SP)
+			return (int16_t)(i & 0xffff) > 0;
+		if (is_control(i))
+			return 0;
+	}
+	return 0;
+}
+
+static int load(uintptr_t a, uintptr_t lo, uintptr_t hi, uintptr_t *v)
+{
+	if (a < lo || a > hi - 4 || a % 4 != 0)
+		return 0;
+	*v = *(const uintptr_t *)a;
+	return 1;
+}
+
+int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
+{
+	int live = f->lr != 0;
+	const struct gort_func *fn = gort_runtime_findfunc(f->pc - (live ? 0 : 1));
+	uintptr_t ret, sp, fp = f->fp;
+
+	if (!fn) {
+		/* Unknown code.  With live registers $ra still names the caller
+		 * (this is the two-frame sample of an unknown leaf); without,
+		 * there is nothing safe to read. */
+		if (!live)
+			return 0;
+		*f = (struct gort_frame){ f->lr, f->sp, f->fp, 0 };
+		return 1;
+	}
+	if (live && popped(fn->entry, f->pc)) {
+		*f = (struct gort_frame){ f->lr, f->sp, f->fp, 0 };
+		return 1;
+	}
+
+	struct prologue p;
+	scan(fn->entry, f->pc, &p);
+	uintptr_t base = p.fp_set ? f->fp : f->sp;
+	if (p.ra_off >= 0) {
+		if (!load(base + (uintptr_t)p.ra_off, lo, hi, &ret))
+			return 0;
+	} else if (live) {
+		ret = f->lr;     /* a leaf, or pc before the save */
+	} else {
+		return 0;        /* a caller that never saved $ra cannot be */
+	}
+	if (p.fp_off >= 0 && !load(base + (uintptr_t)p.fp_off, lo, hi, &fp))
+		return 0;
+	sp = base + (uintptr_t)p.frame;
+	if (ret == 0 || sp > hi || sp < f->sp || (sp == f->sp && !live))
+		return 0;
+	*f = (struct gort_frame){ ret, sp, fp, 0 };
+	return 1;
+}
+
+/* The caller's frame: its pc is our return address, its sp is ours (this
+ * function allocates no frame), its $fp is still in $fp.  Written in
+ * assembly so that no prologue can change any of the three. */
+__asm__(
+	".text\n"
+	".globl gort_runtime_frame_caller\n"
+	".hidden gort_runtime_frame_caller\n"
+	".type gort_runtime_frame_caller, @function\n"
+	".ent gort_runtime_frame_caller\n"
+	"gort_runtime_frame_caller:\n"
+	".set push\n"
+	".set noreorder\n"
+	"	sw $ra, 0($a0)\n"
+	"	sw $sp, 4($a0)\n"
+	"	sw $fp, 8($a0)\n"
+	"	jr $ra\n"
+	"	sw $zero, 12($a0)\n"
+	".set pop\n"
+	".end gort_runtime_frame_caller\n"
+	".size gort_runtime_frame_caller, .-gort_runtime_frame_caller\n");

@@ -1,0 +1,86 @@
+/*
+ * testutil.h -- what every gort suite shares: running a child process and
+ * capturing what it printed, scaling work down under emulation, and a
+ * main() that runs a Check suite.
+ */
+#ifndef GORT_TESTUTIL_H
+#define GORT_TESTUTIL_H
+
+#include <check.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+/* Work is divided by this under qemu-user, where everything runs some
+ * twenty times slower; every case still runs. */
+#ifdef GORT_TEST_EMULATED
+#define SCALE 10
+#else
+#define SCALE 1
+#endif
+
+struct child {
+	int status;          /* as from waitpid */
+	char out[16384];     /* stdout and stderr, interleaved, NUL-terminated */
+	size_t len;
+};
+
+/* Run fn(arg) in a child process with stdout and stderr captured; the
+ * child exits 0 if fn returns.  Gives up (and fails) after `seconds`,
+ * killing the child and saying so: a hang is reported, not waited out. */
+static inline void run_child(void (*fn)(void *), void *arg, struct child *c, int seconds)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		alarm((unsigned)seconds);    /* SIGALRM ends a hung child */
+		fn(arg);
+		fflush(NULL);
+		_exit(0);
+	}
+	close(p[1]);
+	c->len = 0;
+	ssize_t r;
+	while ((r = read(p[0], c->out + c->len, sizeof c->out - 1 - c->len)) != 0) {
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 || (c->len += (size_t)r) == sizeof c->out - 1)
+			break;
+	}
+	c->out[c->len] = '\0';
+	close(p[0]);
+	ck_assert_int_eq(waitpid(pid, &c->status, 0), pid);
+	ck_assert_msg(!(WIFSIGNALED(c->status) && WTERMSIG(c->status) == SIGALRM),
+		"child hung for %d s; it printed:\n%s", seconds, c->out);
+}
+
+#define ck_assert_exit_status(c, code) \
+	ck_assert_msg(WIFEXITED((c)->status) && WEXITSTATUS((c)->status) == (code), \
+		"want exit status %d, got %s %d; output:\n%s", (code), \
+		WIFEXITED((c)->status) ? "exit" : "signal", \
+		WIFEXITED((c)->status) ? WEXITSTATUS((c)->status) : WTERMSIG((c)->status), (c)->out)
+
+#define ck_assert_output_has(c, s) \
+	ck_assert_msg(strstr((c)->out, (s)) != NULL, "output lacks \"%s\":\n%s", (s), (c)->out)
+
+/* Run a suite; the exit status is the number of failures, capped. */
+static inline int run_suite(Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	int failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? 1 : 0;
+}
+
+#endif /* GORT_TESTUTIL_H */
