@@ -26,10 +26,11 @@
  * lock.  The deadlock suite wants that: there the signal handler and the
  * code it interrupted must meet on the same lock.
  *
- * The lock word is a 32-bit int taken with a 32-bit CAS (ll/sc on MIPS),
- * with full barriers on both sides, as Go's Cas and Store are on MIPS;
- * that makes the emulated operations sequentially consistent alongside the
- * native 32-bit ones.
+ * The lock word is a 32-bit int taken with a 32-bit CAS (ll/sc on MIPS)
+ * that is a full barrier, and released with a release store.  Go's MIPS
+ * code fences the release too; it need not: every other access to the
+ * word waits on the lock, so the emulated operations stay sequentially
+ * consistent alongside the native ones (see unlock()).
  *
  * Why this file is delicate.  Each function below holds a lock for a few
  * instructions.  A signal handler that runs on the same thread during
@@ -64,10 +65,13 @@ _Static_assert((GORT_ATOMIC64_LOCKS & (GORT_ATOMIC64_LOCKS - 1)) == 0,
 
 static inline unsigned lock_index(const volatile void *p)
 {
-	if (GORT_ATOMIC64_LOCKS == 1)
-		return 0;
+#if GORT_ATOMIC64_LOCKS == 1
+	(void)p;
+	return 0;
+#else
 	uint32_t line = (uint32_t)((uintptr_t)p / CACHE_LINE);
 	return (line * 0x9E3779B9u) >> (32 - __builtin_ctz(GORT_ATOMIC64_LOCKS));
+#endif
 }
 
 unsigned gort_atomic_lockindex(const volatile void *p)
@@ -102,9 +106,13 @@ static inline __attribute__((always_inline)) struct lock64 *lock(const volatile 
 	return l;
 }
 
+/* A release store is enough to let go: the CAS that takes a lock is a full
+ * barrier, so no later access of this thread can be observed before it,
+ * and an access to the protected word can only be observed by someone who
+ * has seen this store. */
 static inline __attribute__((always_inline)) void unlock(struct lock64 *l)
 {
-	AO_int_store_full(&l->word, 0);
+	AO_int_store_release(&l->word, 0);
 }
 
 static inline __attribute__((always_inline)) void check_aligned(const volatile void *p, const char *op)

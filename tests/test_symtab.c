@@ -4,7 +4,7 @@
  * atomic-package check in a stripped copy.
  *
  * Environment (set by tests/meson.build):
- *   GORT_NM_FILE         `nm -S --defined-only` of this executable
+ *   GORT_NM_FILE         `nm -f sysv --defined-only` of this executable
  *   GORT_SYMTAB_STRIPPED set when this is the stripped copy
  */
 #include <pthread.h>
@@ -23,7 +23,7 @@ __attribute__((noinline)) void symtab_anchor(void)
 
 struct nmsym {
 	uintptr_t value, size;
-	char name[128];
+	char *name;
 };
 
 static struct nmsym *read_nm(size_t *n)
@@ -34,15 +34,25 @@ static struct nmsym *read_nm(size_t *n)
 	ck_assert_msg(f != NULL, "cannot open %s", path);
 	size_t cap = 4096;
 	struct nmsym *v = malloc(cap * sizeof *v);
-	char line[512], type;
+	char line[4096], name[4096];
 	unsigned long long value, size;
 	*n = 0;
+	/* name |value|class|type|size|line|section */
 	while (fgets(line, sizeof line, f)) {
 		struct nmsym s;
-		if (sscanf(line, "%llx %llx %c %127s", &value, &size, &type, s.name) != 4)
-			continue;   /* no size: not a sized function */
-		if (type != 't' && type != 'T' && type != 'W' && type != 'i')
+		char *field[7];
+		int nf = 0;
+		for (char *p = line, *q; nf < 7 && (q = strchr(p, '|')) != NULL; p = q + 1) {
+			*q = '\0';
+			field[nf++] = p;
+		}
+		if (nf < 5 || !strstr(field[3], "FUNC"))
 			continue;
+		if (sscanf(field[0], "%4095s", name) != 1 || sscanf(field[1], "%llx", &value) != 1)
+			continue;
+		if (sscanf(field[4], "%llx", &size) != 1)
+			size = 0;   /* kept: it may be an alias of a sized one */
+		s.name = strdup(name);
 		s.value = (uintptr_t)value;
 		s.size = (uintptr_t)size;
 		if (*n == cap)
@@ -101,6 +111,8 @@ START_TEST(agrees_with_nm)
 		checked++;
 	}
 	ck_assert_uint_gt(checked, 100);
+	for (size_t i = 0; i < n; i++)
+		free(v[i].name);
 	free(v);
 }
 END_TEST

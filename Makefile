@@ -1,0 +1,61 @@
+# gort -- a thin layer over meson.  The two commands of the README:
+#
+#   make demo    build gort and run its demo
+#   make test    every suite: native (default backend), native with the
+#                spinlock backend in Go's one-lock layout, native under
+#                ASan+UBSan (clang), and cross under qemu-user: mipsel,
+#                aarch64, and big-endian mips (demo only, see cross/)
+#
+# Also: make test-native, make test-mipsel, make test-arm64, make test-mips,
+# make bench, make clean.  Each target installs what it is missing first
+# (scripts/deps.sh, apt-get, saying what it installs).
+
+B := build
+NATIVE := $(B)/native $(B)/spinlock $(B)/asan
+
+.PHONY: demo test test-native test-mipsel test-arm64 test-mips bench clean
+
+demo: $(B)/native/build.ninja
+	ninja -C $(B)/native
+	$(B)/native/examples/atomic_demo
+
+test: $(NATIVE:%=%/build.ninja) $(B)/mipsel/build.ninja $(B)/arm64/build.ninja $(B)/mips/build.ninja
+	scripts/test.sh $(NATIVE) $(B)/mipsel $(B)/arm64 $(B)/mips
+
+test-native: $(NATIVE:%=%/build.ninja)
+	scripts/test.sh $(NATIVE)
+
+test-mipsel test-arm64 test-mips: test-%: $(B)/%/build.ninja
+	scripts/test.sh $(B)/$*
+
+bench: $(B)/native/build.ninja $(B)/spinlock/build.ninja
+	ninja -C $(B)/native
+	ninja -C $(B)/spinlock
+	@echo "== native build (64 hashed spinlocks beside the native backend)"
+	$(B)/native/bench/bench_atomic64
+	@echo "== spinlock build, Go's layout: one lock for every word"
+	$(B)/spinlock/bench/bench_atomic64
+
+clean:
+	rm -rf $(B)
+
+# --- configuring each build folder once; ninja re-runs meson when needed.
+
+$(B)/native/build.ninja:
+	scripts/deps.sh build
+	meson setup $(B)/native
+
+$(B)/spinlock/build.ninja:
+	scripts/deps.sh build
+	meson setup $(B)/spinlock -Datomic64=spinlock -Datomic64_locks=1
+
+$(B)/asan/build.ninja:
+	scripts/deps.sh build test
+	CC=clang meson setup $(B)/asan -Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args=-fno-sanitize-recover=all
+
+$(B)/mipsel/build.ninja $(B)/arm64/build.ninja $(B)/mips/build.ninja: $(B)/%/build.ninja:
+	scripts/deps.sh build $*
+	scripts/sysroot.sh $*
+	meson setup $(B)/$* --cross-file $(B)/sysroot/$*.ini \
+		--cross-file cross/$(if $(filter arm64,$*),aarch64,$*)-linux-gnu.ini

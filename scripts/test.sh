@@ -1,0 +1,43 @@
+#!/bin/sh
+# test.sh BUILDDIR... -- run `meson test` in each build folder, then print
+# one line per folder and a closing total:
+#     total: N passed, M failed
+# Exits non-zero if any test failed or any folder could not be tested.
+set -u
+status=0
+summary=
+for dir in "$@"; do
+	echo "== meson test -C $dir"
+	meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
+	counts=$(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+import json, sys
+ok = bad = 0
+try:
+    for line in open(sys.argv[1]):
+        r = json.loads(line)["result"]
+        if r in ("OK", "EXPECTEDFAIL", "SKIP"):
+            ok += 1
+        else:
+            bad += 1
+except OSError:
+    bad = 1
+print(ok, bad)
+PY
+)
+	summary="$summary$dir $counts
+"
+done
+echo
+echo "== summary"
+total_ok=0 total_bad=0
+while read -r dir ok bad; do
+	[ -n "$dir" ] || continue
+	printf '%-24s %3d passed, %d failed\n' "$dir" "$ok" "$bad"
+	total_ok=$((total_ok + ok))
+	total_bad=$((total_bad + bad))
+done <<EOT
+$summary
+EOT
+[ "$total_bad" -eq 0 ] || status=1
+echo "total: $total_ok passed, $total_bad failed"
+exit $status
