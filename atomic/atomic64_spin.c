@@ -115,10 +115,15 @@ static inline __attribute__((always_inline)) void unlock(struct lock64 *l)
 	AO_int_store_release(&l->word, 0);
 }
 
+/* Refuse a misaligned word, then touch it: a bad pointer must fault here,
+ * before the lock is taken, or the fault's handler -- and with it the
+ * panic that reports it -- would run with an atomic64 lock held.  (Go's
+ * lockAndCheck dereferences the word first for the same reason.) */
 static inline __attribute__((always_inline)) void check_aligned(const volatile void *p, const char *op)
 {
 	if ((uintptr_t)p & 7)
 		gort_atomic_unaligned(p, op);
+	(void)*(const volatile uint32_t *)p;
 }
 
 #define ATOMIC64 __attribute__((noinline, used, section(GORT_ATOMIC_SECTION), \
