@@ -69,6 +69,29 @@ GORT_INLINE uint32_t atomic_or32(volatile uint32_t *p, uint32_t m)
 	return old;
 }
 
+/* Acquire loads and release stores, for the few hot paths that need no
+ * more (Go's LoadAcq, StoreRel): the run queues' head and tail. */
+GORT_INLINE uint32_t atomic_loadacq32(const volatile uint32_t *p)
+{
+	return AO_int_load_acquire(AO32(p));
+}
+GORT_INLINE void atomic_storerel32(volatile uint32_t *p, uint32_t v)
+{
+	AO_int_store_release(AO32(p), v);
+}
+
+/* A spin-wait hint for the CPU: pause (x86), yield (arm64). */
+GORT_INLINE void cpu_relax(void)
+{
+#if defined(__x86_64__)
+	__asm__ __volatile__("pause" ::: "memory");
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield" ::: "memory");
+#else
+	__asm__ __volatile__("" ::: "memory");
+#endif
+}
+
 /* --- pointer-sized words: AO_t is exactly a pointer on every target. */
 _Static_assert(sizeof(AO_t) == sizeof(uintptr_t), "AO_t must be pointer-sized");
 #define AOP(p) ((volatile AO_t *)(p))

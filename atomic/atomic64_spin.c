@@ -79,17 +79,6 @@ unsigned gort_atomic_lockindex(const volatile void *p)
 	return lock_index(p);
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__)
-	__asm__ __volatile__("pause" ::: "memory");
-#elif defined(__aarch64__)
-	__asm__ __volatile__("yield" ::: "memory");
-#else
-	__asm__ __volatile__("" ::: "memory");
-#endif
-}
-
 /* Spin until the lock is ours.  After a short burst of spinning, give the
  * CPU away: the holder may have been preempted, and on a 2-core machine
  * burning our whole time slice would only delay it.  sched_yield is a

@@ -118,6 +118,119 @@ GORT_API int gort_pc_in_atomic(uintptr_t pc);
 /* Number of functions in the table (for tests and curiosity). */
 GORT_API size_t gort_symtab_len(void);
 
+/* ------------------------------------------------------------------------
+ * Goroutines and the scheduler (Go: the `go` statement, package runtime).
+ *
+ * gort_main starts the runtime on GORTMAXPROCS processors (default: the
+ * CPUs this process may use), runs main(arg) as goroutine 1, and returns
+ * main's return value as soon as main returns.  As in Go, the program is
+ * then over: other goroutines are never resumed, and each thread that was
+ * running one sleeps forever once that goroutine next blocks, yields or
+ * exits.  Call gort_main once per process, and exit soon after it returns.
+ *
+ * Misuse is reported as Go reports it: "panic: <what>" (or "fatal error:"
+ * where Go throws) and the goroutine's traceback on stderr, exit status 2.
+ * When no goroutine can ever run again, the runtime prints "fatal error:
+ * all goroutines are asleep - deadlock!" and the stack of each.
+ * ---------------------------------------------------------------------- */
+GORT_API int gort_main(int (*main)(void *arg), void *arg);
+
+/* Start fn(arg) as a new goroutine; returns its id.  May be called from any
+ * thread, even before gort_main (the goroutine then runs once it starts). */
+GORT_API uint64_t gort_go(void (*fn)(void *arg), void *arg);
+struct gort_go_opts {
+	size_t stack_size;   /* bytes of address space; 0: the default (64 KiB,
+	                        or GORTSTACK=<KiB> in the environment) */
+};
+GORT_API uint64_t gort_go_opts(void (*fn)(void *arg), void *arg, const struct gort_go_opts *o);
+
+GORT_API void gort_yield(void);                        /* runtime.Gosched */
+GORT_API __attribute__((noreturn)) void gort_exit(void);  /* runtime.Goexit */
+GORT_API uint64_t gort_id(void);                       /* this goroutine's id, 0 outside */
+GORT_API int gort_numgoroutine(void);                  /* runtime.NumGoroutine */
+/* runtime.GOMAXPROCS: set the number of Ps if n > 0 (before or during
+ * gort_main); returns the previous setting. */
+GORT_API int gort_gomaxprocs(int n);
+GORT_API int64_t gort_now(void);                       /* monotonic ns */
+GORT_API void gort_sleep(int64_t ns);                  /* time.Sleep */
+
+/* Wrap a blocking system call (Go: entersyscall/exitsyscall): while it
+ * blocks, the goroutine's processor is handed to another thread so the
+ * other goroutines keep running. */
+GORT_API void gort_syscall_enter(void);
+GORT_API void gort_syscall_exit(void);
+
+/* ------------------------------------------------------------------------
+ * Channels and select (Go: chan, select).  A NULL channel is Go's nil
+ * channel: sending or receiving blocks forever, closing panics.  Elements
+ * are copied in and out by value, elemsize bytes each.
+ * ---------------------------------------------------------------------- */
+typedef struct gort_chan gort_chan;
+
+/* make(chan T, cap): NULL if out of memory. */
+GORT_API gort_chan *gort_chan_make(size_t elemsize, size_t cap);
+/* Free a channel no goroutine is blocked on (C has no GC). */
+GORT_API void gort_chan_free(gort_chan *c);
+GORT_API void gort_chan_send(gort_chan *c, const void *elem);
+/* Receive into elem (may be NULL): returns 1, or 0 when the channel is
+ * closed and drained (elem is then zeroed), as Go's `v, ok := <-c`. */
+GORT_API int gort_chan_recv(gort_chan *c, void *elem);
+GORT_API void gort_chan_close(gort_chan *c);
+GORT_API size_t gort_chan_len(gort_chan *c);
+GORT_API size_t gort_chan_cap(gort_chan *c);
+
+enum { GORT_SEND = 1, GORT_RECV = 2 };
+typedef struct {
+	gort_chan *c;    /* NULL: the case never proceeds */
+	int dir;         /* GORT_SEND or GORT_RECV */
+	void *elem;      /* the value to send, or where to receive (may be NULL) */
+	int ok;          /* out, receive: 1 a value, 0 closed */
+} gort_select_case;
+/* Wait until one case can proceed and do it; among several ready cases
+ * each is chosen with equal probability.  Returns its index, or -1 at
+ * once if block is 0 and none is ready (Go's default clause). */
+GORT_API int gort_select(gort_select_case *cases, int n, int block);
+
+/* ------------------------------------------------------------------------
+ * Timers (Go: time.Timer, time.Ticker, time.AfterFunc).  A timer's
+ * channel receives the time (gort_now) at which it fired, as an int64_t.
+ * ---------------------------------------------------------------------- */
+typedef struct gort_timer gort_timer;
+GORT_API gort_timer *gort_timer_new(int64_t ns);
+GORT_API gort_timer *gort_ticker_new(int64_t period);
+GORT_API gort_timer *gort_afterfunc(int64_t ns, void (*fn)(void *arg), void *arg);
+GORT_API gort_chan *gort_timer_chan(gort_timer *t);
+GORT_API int gort_timer_stop(gort_timer *t);            /* 1 if it was pending */
+GORT_API int gort_timer_reset(gort_timer *t, int64_t ns);
+GORT_API void gort_timer_free(gort_timer *t);           /* stops it too */
+
+/* ------------------------------------------------------------------------
+ * Package sync: Mutex, WaitGroup, Once.  Zero is a valid initial value for
+ * each, as in Go.  Misuse is fatal as in Go: "fatal error: sync: unlock of
+ * unlocked mutex", "panic: sync: negative WaitGroup counter".
+ * ---------------------------------------------------------------------- */
+typedef struct {
+	volatile uint32_t state;
+	volatile uint32_t sema;
+} gort_mutex;
+GORT_API void gort_mutex_lock(gort_mutex *mu);
+GORT_API int gort_mutex_trylock(gort_mutex *mu);
+GORT_API void gort_mutex_unlock(gort_mutex *mu);
+
+typedef struct {
+	volatile uint64_t state __attribute__((aligned(8)));   /* counter << 32 | waiters */
+	volatile uint32_t sema;
+} gort_waitgroup;
+GORT_API void gort_waitgroup_add(gort_waitgroup *wg, int delta);
+GORT_API void gort_waitgroup_done(gort_waitgroup *wg);
+GORT_API void gort_waitgroup_wait(gort_waitgroup *wg);
+
+typedef struct {
+	volatile uint32_t done;
+	gort_mutex m;
+} gort_once;
+GORT_API void gort_once_do(gort_once *o, void (*fn)(void *arg), void *arg);
+
 #ifdef __cplusplus
 }
 #endif

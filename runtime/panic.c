@@ -29,7 +29,7 @@ static __attribute__((noreturn, noinline)) void die(const char *prefix, const ch
 			sched_yield();   /* another thread is printing its death */
 	gort_runtime_printf("%s%s\n\n", prefix, msg);
 	/* Skip die() and the panic/throw entry point: start at their caller. */
-	gort_runtime_traceback_self(2);
+	gort_sched_traceback_current(2);
 	_exit(2);
 }
 

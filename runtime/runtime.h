@@ -78,4 +78,16 @@ void gort_runtime_traceback_self(int skip);
  * file and line: gort reads no DWARF). */
 void gort_runtime_printframe(uintptr_t pc, int is_return_address);
 
+/* Print a traceback from a signal context (a live frame), within [lo, hi). */
+void gort_runtime_traceback_frame(struct gort_frame f, uintptr_t lo, uintptr_t hi);
+
+/* --- signal.c: the runtime's own signal handlers. */
+void gort_runtime_signals_init(void);
+/* Per thread (M): allocate and install a signal stack; unblock signals. */
+void gort_runtime_minit(void **sigstack, size_t *size);
+
+/* --- provided by package sched (goroutines.c) for the dying paths: the
+ * traceback of the goroutine running on this thread, or of the thread. */
+void gort_sched_traceback_current(int skip);
+
 #endif /* GORT_RUNTIME_RUNTIME_H */

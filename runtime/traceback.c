@@ -102,3 +102,13 @@ void gort_runtime_traceback_self(int skip)
 	if (n == 64)
 		gort_runtime_printf("...additional frames elided...\n");
 }
+
+void gort_runtime_traceback_frame(struct gort_frame f, uintptr_t lo, uintptr_t hi)
+{
+	uintptr_t pcs[64];
+	int n = gort_runtime_unwind(f, lo, hi, pcs, 64);
+	for (int i = 0; i < n; i++)
+		gort_runtime_printframe(pcs[i], i > 0);
+	if (n == 64)
+		gort_runtime_printf("...additional frames elided...\n");
+}

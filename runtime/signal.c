@@ -1,0 +1,108 @@
+/*
+ * signal.c -- the runtime's own signal handlers (Go: signal_unix.go).
+ *
+ * SIGSEGV and SIGBUS.  A fault just below the running goroutine's stack is
+ * a stack overflow: Go's "fatal error: stack overflow", with the goroutine's
+ * traceback, exit status 2.  Any other fault is passed to whoever handled
+ * the signal before gort (a sanitizer, a debugger's agent), or, if nobody
+ * did, reported as Go reports a nil dereference: "panic: runtime error:
+ * invalid memory address or nil pointer dereference" and the traceback.
+ *
+ * Every M runs its handlers on its own signal stack (sigaltstack), so a
+ * goroutine that overflowed, with no stack left, can still be reported.
+ *
+ * Async-signal-safe: the handler reads the faulting context and the
+ * thread's M (initial-exec TLS), walks the stack within its bounds, and
+ * prints with write(2).  No malloc, no stdio, no locks.
+ */
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "runtime/runtime.h"
+#include "runtime/sigctxt.h"
+#include "sched/sched.h"
+
+#define SIGSTACK (64 * 1024)
+
+static struct sigaction prev_segv, prev_bus;
+
+static void chain(const struct sigaction *prev, int sig, siginfo_t *si, void *ctx)
+{
+	if ((prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction) {
+		prev->sa_sigaction(sig, si, ctx);
+		return;
+	}
+	if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+		prev->sa_handler(sig);
+		return;
+	}
+}
+
+static void fault(int sig, siginfo_t *si, void *ctx)
+{
+	struct m *m = gort_sched_m;
+	struct g *gp = m ? m->curg : NULL;
+	uintptr_t addr = (uintptr_t)si->si_addr;
+	struct gort_frame f = { sigctxt_pc(ctx), sigctxt_sp(ctx), sigctxt_fp(ctx), sigctxt_lr(ctx) };
+
+	if (gp && gort_sched_stack_guardhit(gp, addr)) {
+		gort_runtime_printf("runtime: goroutine stack exceeds %zu-byte limit\n",
+			(size_t)(gp->stack_hi - gp->stack_lo));
+		gort_runtime_printf("runtime: sp=%p stack=[%p, %p]\n", (void *)f.sp,
+			(void *)gp->stack_lo, (void *)gp->stack_hi);
+		gort_runtime_printf("fatal error: stack overflow\n\n");
+		gort_sched_printg_header(gp, "running");
+		gort_runtime_traceback_frame(f, gp->stack_lo - 256, gp->stack_hi);
+		_exit(2);
+	}
+
+	const struct sigaction *prev = sig == SIGSEGV ? &prev_segv : &prev_bus;
+	if (((prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction) ||
+	    (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN)) {
+		chain(prev, sig, si, ctx);
+		return;
+	}
+	gort_runtime_printf("panic: runtime error: invalid memory address or nil pointer dereference\n"
+		"[signal %s: %s code=%#x addr=%p pc=%p]\n\n",
+		sig == SIGSEGV ? "SIGSEGV" : "SIGBUS",
+		sig == SIGSEGV ? "segmentation violation" : "bus error",
+		(unsigned)si->si_code, si->si_addr, (void *)f.pc);
+	if (gp) {
+		gort_sched_printg_header(gp, "running");
+		gort_runtime_traceback_frame(f, gp->stack_lo, gp->stack_hi);
+	} else if (m) {
+		gort_runtime_printf("runtime stack (M%lld):\n", (long long)m->id);
+		gort_runtime_traceback_frame(f, m->g0_lo, m->g0_hi);
+	} else {
+		gort_runtime_printframe(f.pc, 0);
+	}
+	_exit(2);
+}
+
+void gort_runtime_signals_init(void)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = fault;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, &prev_segv);
+	sigaction(SIGBUS, &sa, &prev_bus);
+}
+
+void gort_runtime_minit(void **sigstack, size_t *size)
+{
+	void *p = mmap(NULL, SIGSTACK, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED)
+		gort_runtime_throw("cannot allocate a signal stack");
+	stack_t ss = { .ss_sp = p, .ss_size = SIGSTACK, .ss_flags = 0 };
+	if (sigaltstack(&ss, NULL) != 0)
+		gort_runtime_throw("sigaltstack failed");
+	*sigstack = p;
+	*size = SIGSTACK;
+	sigset_t none;
+	sigemptyset(&none);
+	pthread_sigmask(SIG_SETMASK, &none, NULL);
+}

@@ -1,0 +1,323 @@
+/*
+ * chan.c -- channels (Go: chan.go).
+ *
+ * A channel is a lock, a ring buffer of `cap` elements (none for an
+ * unbuffered channel), and two queues of waiting goroutines, receivers
+ * and senders, each waiter described by a sudog on its own stack.
+ *
+ * Invariants, all under c->lock:
+ *   - at least one of recvq and sendq is empty (a waiting receiver and a
+ *     waiting sender would have met);
+ *   - if the buffer holds anything, recvq is empty;
+ *   - if the buffer has room, sendq is empty.
+ *
+ * A sender that finds a waiting receiver copies its element straight into
+ * the receiver's variable (sudog.elem points at it) and readies it: the
+ * receiver wakes with its value, no second trip through the lock.  The
+ * same holds the other way round, and for a full buffer a receiver takes
+ * the oldest element and moves the first waiting sender's into its place,
+ * so FIFO order holds.
+ *
+ * A sudog that belongs to a select may be claimed by several channels at
+ * once; only the first to win g->selectdone may complete it (dequeue skips
+ * the losers).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/chan.h"
+
+/* --- wait queues (c->lock held) ------------------------------------------- */
+
+void gort_sched_enqueue(struct waitq *q, struct sudog *sg)
+{
+	sg->next = NULL;
+	sg->prev = q->last;
+	if (q->last)
+		q->last->next = sg;
+	else
+		q->first = sg;
+	q->last = sg;
+}
+
+void gort_sched_dequeue_sudog(struct waitq *q, struct sudog *sg)
+{
+	if (sg->prev)
+		sg->prev->next = sg->next;
+	else if (q->first == sg)
+		q->first = sg->next;
+	else
+		return;   /* not in this queue */
+	if (sg->next)
+		sg->next->prev = sg->prev;
+	else
+		q->last = sg->prev;
+	sg->next = sg->prev = NULL;
+}
+
+struct sudog *gort_sched_dequeue(struct waitq *q)
+{
+	struct sudog *sg;
+	while ((sg = q->first) != NULL) {
+		q->first = sg->next;
+		if (q->first)
+			q->first->prev = NULL;
+		else
+			q->last = NULL;
+		sg->next = sg->prev = NULL;
+		/* A select's other case may have won already. */
+		if (sg->isselect && !atomic_cas32((volatile uint32_t *)&sg->g->selectdone, 0, 1))
+			continue;
+		return sg;
+	}
+	return NULL;
+}
+
+/* --- making and freeing --------------------------------------------------- */
+
+gort_chan *gort_chan_make(size_t elemsize, size_t cap)
+{
+	if (elemsize > 1 << 16)
+		gort_runtime_panicf("makechan: element size %zu too large (at most 65536 bytes)", elemsize);
+	if (cap > (SIZE_MAX / 2) / (elemsize ? elemsize : 1))
+		gort_runtime_panic("makechan: size out of range");
+	struct gort_chan *c = calloc(1, sizeof *c);
+	if (!c)
+		return NULL;
+	c->elemsize = elemsize;
+	c->dataqsiz = cap;
+	if (cap && elemsize) {
+		c->buf = calloc(cap, elemsize);
+		if (!c->buf) {
+			free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
+void gort_chan_free(gort_chan *c)
+{
+	if (!c)
+		return;
+	gort_sched_lock(&c->lock);
+	int busy = c->recvq.first || c->sendq.first;
+	gort_sched_unlock(&c->lock);
+	if (busy)
+		gort_runtime_panic("gort_chan_free of a channel with goroutines blocked on it");
+	free(c->buf);
+	free(c);
+}
+
+size_t gort_chan_len(gort_chan *c)
+{
+	return c ? atomic_loaduintptr((const volatile uintptr_t *)&c->qcount) : 0;
+}
+
+size_t gort_chan_cap(gort_chan *c)
+{
+	return c ? c->dataqsiz : 0;
+}
+
+static inline void *slot(struct gort_chan *c, size_t i)
+{
+	return c->buf + i * c->elemsize;
+}
+
+static inline void copyelem(struct gort_chan *c, void *dst, const void *src)
+{
+	if (c->elemsize && dst && src)
+		memcpy(dst, src, c->elemsize);
+}
+
+/* --- the operations, shared with select.c (c->lock held, released) ------- */
+
+/* Complete a send to the waiting receiver sg: copy, unlock, wake. */
+void gort_sched_chan_sendto(struct gort_chan *c, struct sudog *sg, const void *ep)
+{
+	copyelem(c, sg->elem, ep);
+	gort_sched_unlock(&c->lock);
+	sg->success = 1;
+	sg->g->param = sg;
+	gort_sched_ready(sg->g);
+}
+
+/* Complete a receive from the waiting sender sg (the buffer, if any, is
+ * full): take the oldest element, let the sender's take its place. */
+void gort_sched_chan_recvfrom(struct gort_chan *c, struct sudog *sg, void *ep)
+{
+	if (c->dataqsiz == 0) {
+		copyelem(c, ep, sg->elem);
+	} else {
+		void *q = slot(c, c->recvx);
+		copyelem(c, ep, q);
+		copyelem(c, q, sg->elem);
+		if (++c->recvx == c->dataqsiz)
+			c->recvx = 0;
+		c->sendx = c->recvx;
+	}
+	gort_sched_unlock(&c->lock);
+	sg->success = 1;
+	sg->g->param = sg;
+	gort_sched_ready(sg->g);
+}
+
+void gort_sched_chan_bufput(struct gort_chan *c, const void *ep)
+{
+	copyelem(c, slot(c, c->sendx), ep);
+	if (++c->sendx == c->dataqsiz)
+		c->sendx = 0;
+	atomic_storeuintptr((volatile uintptr_t *)&c->qcount, c->qcount + 1);
+}
+
+void gort_sched_chan_bufget(struct gort_chan *c, void *ep)
+{
+	void *q = slot(c, c->recvx);
+	copyelem(c, ep, q);
+	if (c->elemsize)
+		memset(q, 0, c->elemsize);
+	if (++c->recvx == c->dataqsiz)
+		c->recvx = 0;
+	atomic_storeuintptr((volatile uintptr_t *)&c->qcount, c->qcount - 1);
+}
+
+int gort_sched_chansend(struct gort_chan *c, const void *ep, int block)
+{
+	if (!c) {
+		if (!block)
+			return 0;
+		gort_sched_mustgetg("gort_chan_send");
+		gort_sched_park(NULL, wrChanSendNil);
+		gort_runtime_throw("unreachable: woke from a send on a nil channel");
+	}
+	/* Fast refusal without the lock, as Go does: not closed and no room
+	 * now means the non-blocking send would fail. */
+	if (!block && !atomic_load32(&c->closed) &&
+	    ((c->dataqsiz == 0 && !c->recvq.first) ||
+	     (c->dataqsiz > 0 && atomic_loaduintptr((const volatile uintptr_t *)&c->qcount) == c->dataqsiz)))
+		return 0;
+
+	gort_sched_lock(&c->lock);
+	if (c->closed) {
+		gort_sched_unlock(&c->lock);
+		gort_runtime_panic("send on closed channel");
+	}
+	struct sudog *sg = gort_sched_dequeue(&c->recvq);
+	if (sg) {
+		gort_sched_chan_sendto(c, sg, ep);
+		return 1;
+	}
+	if (c->qcount < c->dataqsiz) {
+		gort_sched_chan_bufput(c, ep);
+		gort_sched_unlock(&c->lock);
+		return 1;
+	}
+	if (!block) {
+		gort_sched_unlock(&c->lock);
+		return 0;
+	}
+	struct g *gp = getg();
+	if (!gp) {
+		gort_sched_unlock(&c->lock);
+		gort_sched_mustgetg("gort_chan_send (blocking)");
+	}
+	struct sudog me = { .g = gp, .elem = (void *)ep, .c = c };
+	gp->param = NULL;
+	gort_sched_enqueue(&c->sendq, &me);
+	gort_sched_park(&c->lock, wrChanSend);
+	if (!me.success)
+		gort_runtime_panic("send on closed channel");
+	return 1;
+}
+
+/* Returns selected | received << 1. */
+int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block)
+{
+	if (!c) {
+		if (!block)
+			return 0;
+		gort_sched_mustgetg("gort_chan_recv");
+		gort_sched_park(NULL, wrChanReceiveNil);
+		gort_runtime_throw("unreachable: woke from a receive on a nil channel");
+	}
+	if (!block && atomic_loaduintptr((const volatile uintptr_t *)&c->qcount) == 0 &&
+	    !(c->dataqsiz == 0 && c->sendq.first)) {
+		if (!atomic_load32(&c->closed))
+			return 0;
+	}
+
+	gort_sched_lock(&c->lock);
+	if (c->closed && c->qcount == 0) {
+		gort_sched_unlock(&c->lock);
+		if (ep && c->elemsize)
+			memset(ep, 0, c->elemsize);
+		return 1;
+	}
+	struct sudog *sg = gort_sched_dequeue(&c->sendq);
+	if (sg) {
+		gort_sched_chan_recvfrom(c, sg, ep);
+		return 3;
+	}
+	if (c->qcount > 0) {
+		gort_sched_chan_bufget(c, ep);
+		gort_sched_unlock(&c->lock);
+		return 3;
+	}
+	if (!block) {
+		gort_sched_unlock(&c->lock);
+		return 0;
+	}
+	struct g *gp = getg();
+	if (!gp) {
+		gort_sched_unlock(&c->lock);
+		gort_sched_mustgetg("gort_chan_recv (blocking)");
+	}
+	struct sudog me = { .g = gp, .elem = ep, .c = c };
+	gp->param = NULL;
+	gort_sched_enqueue(&c->recvq, &me);
+	gort_sched_park(&c->lock, wrChanReceive);
+	return me.success ? 3 : 1;
+}
+
+void gort_chan_send(gort_chan *c, const void *elem)
+{
+	gort_sched_chansend(c, elem, 1);
+}
+
+int gort_chan_recv(gort_chan *c, void *elem)
+{
+	return gort_sched_chanrecv(c, elem, 1) >> 1;
+}
+
+void gort_chan_close(gort_chan *c)
+{
+	if (!c)
+		gort_runtime_panic("close of nil channel");
+	gort_sched_lock(&c->lock);
+	if (c->closed) {
+		gort_sched_unlock(&c->lock);
+		gort_runtime_panic("close of closed channel");
+	}
+	atomic_store32(&c->closed, 1);
+	/* Collect everyone, then wake them outside the lock. */
+	struct sudog *wake = NULL, *sg;
+	while ((sg = gort_sched_dequeue(&c->recvq)) != NULL) {
+		if (sg->elem && c->elemsize)
+			memset(sg->elem, 0, c->elemsize);
+		sg->success = 0;
+		sg->wakelink = wake;
+		wake = sg;
+	}
+	while ((sg = gort_sched_dequeue(&c->sendq)) != NULL) {
+		sg->success = 0;
+		sg->wakelink = wake;
+		wake = sg;
+	}
+	gort_sched_unlock(&c->lock);
+	while (wake) {
+		sg = wake;
+		wake = sg->wakelink;
+		sg->g->param = sg;
+		gort_sched_ready(sg->g);
+	}
+}

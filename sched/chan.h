@@ -1,0 +1,39 @@
+/*
+ * chan.h -- the channel, for chan.c and select.c (Go: hchan in chan.go).
+ */
+#ifndef GORT_SCHED_CHAN_H
+#define GORT_SCHED_CHAN_H
+
+#include "sched/sched.h"
+
+struct waitq {
+	struct sudog *first, *last;
+};
+
+struct gort_chan {
+	struct rtlock lock;         /* protects every field below but elemsize
+	                               and dataqsiz, which never change */
+	volatile uint32_t closed;   /* also read without the lock: atomic */
+	size_t qcount;              /* elements in buf; also read without the lock */
+	size_t dataqsiz;            /* capacity */
+	size_t elemsize;
+	size_t sendx, recvx;        /* ring indices */
+	struct waitq recvq;         /* blocked receivers */
+	struct waitq sendq;         /* blocked senders */
+	char *buf;
+};
+
+void gort_sched_enqueue(struct waitq *q, struct sudog *sg);
+struct sudog *gort_sched_dequeue(struct waitq *q);
+void gort_sched_dequeue_sudog(struct waitq *q, struct sudog *sg);
+
+/* With c->lock held; the first two release it. */
+void gort_sched_chan_sendto(struct gort_chan *c, struct sudog *sg, const void *ep);
+void gort_sched_chan_recvfrom(struct gort_chan *c, struct sudog *sg, void *ep);
+void gort_sched_chan_bufput(struct gort_chan *c, const void *ep);
+void gort_sched_chan_bufget(struct gort_chan *c, void *ep);
+
+int gort_sched_chansend(struct gort_chan *c, const void *ep, int block);
+int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block);
+
+#endif /* GORT_SCHED_CHAN_H */

@@ -1,0 +1,91 @@
+/*
+ * goroutines.c -- printing goroutines, Go style (Go: traceback.go's
+ * goroutineheader and tracebackothers).
+ *
+ *     goroutine 7 [chan receive, 2 minutes]:
+ *     worker()
+ *             +0x3c pc=0x55d0c2a1b3fc
+ *     gort_sched_gostart()
+ *             +0x9 pc=0x55d0c2a1a109
+ *
+ * A parked goroutine's stack starts at the frame its context switch saved
+ * (gort_sched_ctxframe); the running one's at the caller.  Either way the
+ * walk stays inside the goroutine's own stack bounds.  Async-signal-safe,
+ * like everything the dying paths call.
+ */
+#include "sched/sched.h"
+
+static const char *statusname(struct g *gp)
+{
+	switch (atomic_load32(&gp->status)) {
+	case Gidle: return "idle";
+	case Grunnable: return "runnable";
+	case Grunning: return "running";
+	case Gsyscall: return "syscall";
+	case Gwaiting: return gp->waitreason < wrCount ? gort_sched_waitreasons[gp->waitreason] : "waiting";
+	case Gdead: return "dead";
+	}
+	return "???";
+}
+
+void gort_sched_printg_header(struct g *gp, const char *status)
+{
+	if (!status)
+		status = statusname(gp);
+	uint32_t mins = 0;
+	if (atomic_load32(&gp->status) == Gwaiting && gp->waitsince)
+		mins = (gort_sched_coarse_seconds() - gp->waitsince) / 60;
+	if (mins)
+		gort_runtime_printf("goroutine %llu [%s, %u minutes]:\n", (unsigned long long)gp->goid,
+			status, mins);
+	else
+		gort_runtime_printf("goroutine %llu [%s]:\n", (unsigned long long)gp->goid, status);
+}
+
+static void printpcs(const uintptr_t *pcs, int n, int first_is_return)
+{
+	for (int i = 0; i < n; i++)
+		gort_runtime_printframe(pcs[i], i > 0 || first_is_return);
+	if (n == 64)
+		gort_runtime_printf("...additional frames elided...\n");
+}
+
+/* A goroutine that is not running: walk from its saved context. */
+void gort_sched_traceback_g(struct g *gp)
+{
+	struct gort_frame f;
+	uintptr_t pcs[64];
+	gort_sched_ctxframe(gp->sp, &f);
+	int n = gort_runtime_unwind(f, gp->stack_lo, gp->stack_hi, pcs, 64);
+	printpcs(pcs, n, 1);
+}
+
+/* The goroutine running on this thread (or, outside one, the thread),
+ * from the caller's caller up, skipping `skip` more frames. */
+void gort_sched_traceback_current(int skip)
+{
+	struct g *gp = getg();
+	if (!gp) {
+		gort_runtime_traceback_self(skip + 1);
+		return;
+	}
+	struct gort_frame f;
+	uintptr_t pcs[64];
+	gort_runtime_frame_caller(&f);
+	int n = gort_runtime_unwind(f, gp->stack_lo, gp->stack_hi, pcs, 64);
+	gort_sched_printg_header(gp, "running");
+	if (n > 1 + skip)
+		printpcs(pcs + 1 + skip, n - 1 - skip, 1);
+}
+
+/* Every goroutine that is waiting: the body of the deadlock report. */
+void gort_sched_dump_blocked(void)
+{
+	for (struct g *gp = gort_sched.allgs; gp; gp = gp->alllink) {
+		if (atomic_load32(&gp->status) != Gwaiting)
+			continue;
+		gort_runtime_printf("\n");
+		gort_sched_printg_header(gp, NULL);
+		gort_sched_traceback_g(gp);
+	}
+}

@@ -1,0 +1,1233 @@
+/*
+ * proc.c -- the scheduler: Ms, Ps and Gs, park and ready, spawning and
+ * exiting, system calls, sysmon, and global deadlock (Go: proc.go).
+ *
+ * The life of a goroutine:
+ *
+ *   gort_go -> newproc: a G (reused from a free list, or a fresh stack),
+ *   status Grunnable, put in the current P's runnext.
+ *
+ *   An M running the P picks it (runnext, the local ring, every 61st time
+ *   the global queue first, else steals from other Ps), and switches to
+ *   it: Grunning.
+ *
+ *   It blocks (channel, semaphore, sleep): park sets Gwaiting and a wait
+ *   reason and switches to the next runnable G of this P, or to g0 when
+ *   there is none.  Whoever it waits for calls ready: Grunnable, into the
+ *   readier's runnext, and wakep starts an idle M if Ps are idle and nobody
+ *   is already looking for work.
+ *
+ *   Its function returns (or it calls gort_exit): Gdead, and the G with
+ *   its stack goes on the P's free list for the next gort_go.
+ *
+ * The M's side: an M with a P loops in findrunnable on g0 (its thread's own
+ * stack) only when its P's queues are empty; otherwise Gs switch straight
+ * to each other (see sched.h).  An M that finds nothing gives its P back,
+ * and sleeps on its note (stopm) until startm hands it a P -- or, for the
+ * one M that watches the earliest timer, until that timer is due.
+ *
+ * Spinning.  An M looking for work without having found any is
+ * "spinning".  At most half the busy Ps' worth of Ms spin at once, and
+ * wakep starts a new spinner only when none is spinning: enough to pick up
+ * new work at once, not so many that idle Ms burn the CPUs.  The delicate
+ * part (as in Go): an M that stops spinning must look at every queue once
+ * more after saying so, or a G readied meanwhile by someone who saw it
+ * spinning (and so did not wake anyone) would wait for nobody.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sched/sched.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define GORT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define GORT_ASAN 1
+#endif
+#endif
+#ifdef GORT_ASAN
+#include <sanitizer/asan_interface.h>
+#include <sanitizer/common_interface_defs.h>
+#endif
+
+struct schedt gort_sched;
+__thread struct m *gort_sched_m __attribute__((tls_model("initial-exec")));
+
+const char *const gort_sched_waitreasons[wrCount] = {
+	[wrNone] = "",
+	[wrChanReceive] = "chan receive",
+	[wrChanSend] = "chan send",
+	[wrChanReceiveNil] = "chan receive (nil chan)",
+	[wrChanSendNil] = "chan send (nil chan)",
+	[wrSelect] = "select",
+	[wrSelectNoCases] = "select (no cases)",
+	[wrSleep] = "sleep",
+	[wrSemacquire] = "semacquire",
+	[wrForever] = "forever",
+};
+
+static volatile uint32_t started;
+static struct g *maing;
+static volatile uint32_t main_goexited;
+static volatile uint32_t coarse_sec;  /* sysmon's clock in seconds, for waitsince; atomic */
+
+uint32_t gort_sched_coarse_seconds(void)
+{
+	return atomic_load32(&coarse_sec);
+}
+
+int64_t gort_sched_nanotime(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* After a context switch the goroutine may be on another thread.  The
+ * compiler is entitled to keep the address of a thread-local variable in a
+ * register across a call (clang does, on aarch64), so code that resumes
+ * after a switch reads gort_sched_m through this function, never through
+ * an address computed before the switch. */
+static __attribute__((noinline)) struct m *getm_fresh(void)
+{
+	struct m *m = gort_sched_m;
+	__asm__ __volatile__("" ::: "memory");
+	return m;
+}
+
+uint32_t gort_sched_fastrand(void)
+{
+	struct m *m = gort_sched_m;
+	static volatile uint32_t shared = 0x9e3779b9;
+	uint32_t x = m ? m->fastrand : atomic_load32(&shared);
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	if (m)
+		m->fastrand = x;
+	else
+		atomic_store32(&shared, x);
+	return x;
+}
+
+struct g *gort_sched_mustgetg(const char *what)
+{
+	struct g *gp = getg();
+	if (!gp)
+		gort_runtime_panicf("%s called outside a goroutine (call it from gort_main's function "
+			"or from a goroutine started by gort_go)", what);
+	return gp;
+}
+
+/* --- ASan: tell it whose stack we are on (no-ops in other builds) -------- */
+
+static inline void fiber_start(void **save, uintptr_t lo, uintptr_t hi)
+{
+#ifdef GORT_ASAN
+	__sanitizer_start_switch_fiber(save, (const void *)lo, hi - lo);
+#else
+	(void)save, (void)lo, (void)hi;
+#endif
+}
+
+static inline void fiber_finish(void *save)
+{
+#ifdef GORT_ASAN
+	__sanitizer_finish_switch_fiber(save, NULL, NULL);
+#else
+	(void)save;
+#endif
+}
+
+/* --- P: idle list, acquire and release (sched.lock held for the lists) --- */
+
+static void pidleput(struct p *pp)
+{
+	if (!gort_sched_runqempty(pp))
+		gort_runtime_throw("pidleput: P has non-empty run queue");
+	pp->link = gort_sched.pidle;
+	gort_sched.pidle = pp;
+	atomic_store32(&pp->status, Pidle);
+	atomic_add32((volatile uint32_t *)&gort_sched.npidle, 1);
+}
+
+static struct p *pidleget(void)
+{
+	struct p *pp;
+	while ((pp = gort_sched.pidle) != NULL) {
+		gort_sched.pidle = pp->link;
+		atomic_add32((volatile uint32_t *)&gort_sched.npidle, -1);
+		if ((uint32_t)pp->id < atomic_load32(&gort_sched.gomaxprocs))
+			return pp;
+		/* Left over from a shrinking gort_gomaxprocs: retire it. */
+		gort_sched_movetimers(pp, gort_sched.allp[0]);
+		atomic_store32(&pp->status, Pdead);
+	}
+	return NULL;
+}
+
+static void acquirep(struct m *m, struct p *pp)
+{
+	if (m->p || pp->m)
+		gort_runtime_throw("acquirep: already in use");
+	m->p = pp;
+	pp->m = m;
+	atomic_store32(&pp->status, Prunning);
+}
+
+static struct p *releasep(struct m *m)
+{
+	struct p *pp = m->p;
+	m->p = NULL;
+	pp->m = NULL;
+	return pp;
+}
+
+static struct p *newp(int32_t id)
+{
+	struct p *pp = aligned_alloc(64, sizeof *pp);
+	if (!pp)
+		gort_runtime_throw("out of memory allocating a P");
+	memset(pp, 0, sizeof *pp);
+	pp->id = id;
+	pp->status = Pdead;
+	gort_sched_timers_init(pp);
+	return pp;
+}
+
+/* Make n Ps usable.  Growing is immediate; when shrinking, idle Ps beyond
+ * n retire here and running ones at their M's next trip to findrunnable.
+ * sched.lock held. */
+static void procresize(uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++) {
+		if (!gort_sched.allp[i])
+			gort_sched.allp[i] = newp((int32_t)i);
+		if (gort_sched.allp[i]->status == Pdead) {
+			atomic_store32(&gort_sched.allp[i]->status, Pidle);
+			pidleput(gort_sched.allp[i]);
+		}
+	}
+	if (n > gort_sched.nallp)
+		gort_sched.nallp = n;
+	atomic_store32(&gort_sched.gomaxprocs, n);
+	/* Pull retired Ps out of the idle list now: their timers must move. */
+	struct p **link = &gort_sched.pidle;
+	while (*link) {
+		struct p *pp = *link;
+		if ((uint32_t)pp->id >= n) {
+			*link = pp->link;
+			atomic_add32((volatile uint32_t *)&gort_sched.npidle, -1);
+			gort_sched_movetimers(pp, gort_sched.allp[0]);
+			atomic_store32(&pp->status, Pdead);
+		} else {
+			link = &pp->link;
+		}
+	}
+}
+
+/* --- G: free lists and allgs --------------------------------------------- */
+
+static void allgadd(struct g *gp)
+{
+	gort_sched_lock(&gort_sched.allglock);
+	gp->alllink = gort_sched.allgs;
+	gort_sched.allgs = gp;
+	gort_sched.nallgs++;
+	gort_sched_unlock(&gort_sched.allglock);
+}
+
+static void gfput(struct p *pp, struct g *gp)
+{
+	if (gp->stack_size != gort_sched.default_stack || !pp) {
+		gort_sched_lock(&gort_sched.lock);
+		gp->schedlink = gort_sched.gfree_odd;
+		gort_sched.gfree_odd = gp;
+		gort_sched_unlock(&gort_sched.lock);
+		return;
+	}
+	gp->schedlink = pp->gfree;
+	pp->gfree = gp;
+	if (++pp->ngfree < 64)
+		return;
+	/* Too many: share half with the other Ps. */
+	gort_sched_lock(&gort_sched.lock);
+	while (pp->ngfree > 32) {
+		struct g *g1 = pp->gfree;
+		pp->gfree = g1->schedlink;
+		pp->ngfree--;
+		g1->schedlink = gort_sched.gfree;
+		gort_sched.gfree = g1;
+		gort_sched.ngfree++;
+	}
+	gort_sched_unlock(&gort_sched.lock);
+}
+
+static struct g *gfget(struct p *pp, size_t size)
+{
+	struct g *gp = NULL;
+	if (size == gort_sched.default_stack && pp) {
+		if (!pp->gfree && gort_sched.ngfree > 0) {
+			gort_sched_lock(&gort_sched.lock);
+			while (pp->ngfree < 32 && gort_sched.gfree) {
+				struct g *g1 = gort_sched.gfree;
+				gort_sched.gfree = g1->schedlink;
+				gort_sched.ngfree--;
+				g1->schedlink = pp->gfree;
+				pp->gfree = g1;
+				pp->ngfree++;
+			}
+			gort_sched_unlock(&gort_sched.lock);
+		}
+		if ((gp = pp->gfree) != NULL) {
+			pp->gfree = gp->schedlink;
+			pp->ngfree--;
+		}
+		return gp;
+	}
+	gort_sched_lock(&gort_sched.lock);
+	int dflt = size == gort_sched.default_stack;
+	for (struct g **link = dflt ? &gort_sched.gfree : &gort_sched.gfree_odd; *link;
+	     link = &(*link)->schedlink) {
+		if ((*link)->stack_size == size) {
+			gp = *link;
+			*link = gp->schedlink;
+			gort_sched.ngfree -= dflt;
+			break;
+		}
+	}
+	gort_sched_unlock(&gort_sched.lock);
+	return gp;
+}
+
+static uint64_t newgoid(struct p *pp)
+{
+	if (!pp)
+		return atomic_add64(&gort_sched.goidgen, 1);
+	if (pp->goidcache == pp->goidcacheend) {
+		/* Take goids 16 at a time, so spawning does not contend on one
+		 * global counter. */
+		pp->goidcacheend = atomic_add64(&gort_sched.goidgen, 16) + 1;
+		pp->goidcache = pp->goidcacheend - 16;
+	}
+	return pp->goidcache++;
+}
+
+/* --- M: create, park, wake -------------------------------------------------- */
+
+static void mput(struct m *m)   /* sched.lock held */
+{
+	m->link = gort_sched.midle;
+	gort_sched.midle = m;
+	gort_sched.nmidle++;
+	m->blocked = 1;
+}
+
+static struct m *mget(void)     /* sched.lock held */
+{
+	struct m *m = gort_sched.midle;
+	if (m) {
+		gort_sched.midle = m->link;
+		gort_sched.nmidle--;
+		m->blocked = 0;
+	}
+	return m;
+}
+
+static int mremove(struct m *m) /* sched.lock held; 1 if it was idle */
+{
+	for (struct m **link = &gort_sched.midle; *link; link = &(*link)->link)
+		if (*link == m) {
+			*link = m->link;
+			gort_sched.nmidle--;
+			m->blocked = 0;
+			return 1;
+		}
+	return 0;
+}
+
+static void checkdead(void);
+static void *mstart(void *arg);
+
+static void newm(struct p *pp, int spinning)
+{
+	struct m *m = calloc(1, sizeof *m);
+	if (!m)
+		gort_runtime_throw("out of memory allocating an M");
+	m->nextp = pp;
+	m->spinning = (uint8_t)spinning;
+	gort_sched_lock(&gort_sched.lock);
+	m->id = gort_sched.mcount++;
+	gort_sched_unlock(&gort_sched.lock);
+	m->fastrand = (uint32_t)(m->id * 0x9e3779b9u) | 1;
+	struct m *head;
+	do {
+		head = atomic_loadp((void *const volatile *)&gort_sched.allm);
+		m->alllink = head;
+	} while (!atomic_casp((void *volatile *)&gort_sched.allm, head, m));
+
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, 1 << 20);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	sigset_t all, old;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);   /* the thread unblocks in minit */
+	int err = pthread_create(&m->thread, &attr, mstart, m);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	pthread_attr_destroy(&attr);
+	if (err)
+		gort_runtime_throwf("newm: pthread_create failed: %s", strerror(err));
+}
+
+/* Start an M to run pp (an idle P if NULL).  spinning: the caller already
+ * counted the new M in nmspinning. */
+static void startm(struct p *pp, int spinning)
+{
+	gort_sched_lock(&gort_sched.lock);
+	if (!pp) {
+		pp = pidleget();
+		if (!pp) {
+			gort_sched_unlock(&gort_sched.lock);
+			if (spinning)
+				atomic_add32((volatile uint32_t *)&gort_sched.nmspinning, -1);
+			return;
+		}
+	}
+	struct m *m = mget();
+	if (m && m == gort_sched.timersleeper) {
+		gort_sched.timersleeper = NULL;
+		gort_sched.sleepuntil = 0;
+	}
+	gort_sched_unlock(&gort_sched.lock);
+	if (!m) {
+		newm(pp, spinning);
+		return;
+	}
+	m->spinning = (uint8_t)spinning;
+	m->nextp = pp;
+	gort_sched_notewakeup(&m->park);
+}
+
+void gort_sched_wakep(void)
+{
+	if (atomic_load32((volatile uint32_t *)&gort_sched.npidle) == 0)
+		return;
+	if (atomic_load32((volatile uint32_t *)&gort_sched.nmspinning) != 0 ||
+	    !atomic_cas32((volatile uint32_t *)&gort_sched.nmspinning, 0, 1))
+		return;
+	startm(NULL, 1);
+}
+
+/* Hand pp, taken from an M in a system call, to an M that will use it. */
+static void handoffp(struct p *pp)
+{
+	if (!gort_sched_runqempty(pp) || gort_sched.runqsize > 0 || pp->timer0when) {
+		startm(pp, 0);
+		return;
+	}
+	if (atomic_load32((volatile uint32_t *)&gort_sched.nmspinning) +
+	    atomic_load32((volatile uint32_t *)&gort_sched.npidle) == 0 &&
+	    atomic_cas32((volatile uint32_t *)&gort_sched.nmspinning, 0, 1)) {
+		startm(pp, 1);
+		return;
+	}
+	gort_sched_lock(&gort_sched.lock);
+	pidleput(pp);
+	gort_sched_unlock(&gort_sched.lock);
+}
+
+/* Wake the M watching timers, or an idle one, because a timer due at
+ * `when` was just added and nobody might be awake for it. */
+void gort_sched_timerwake(int64_t when)
+{
+	gort_sched_lock(&gort_sched.lock);
+	struct m *m = NULL;
+	if (gort_sched.timersleeper) {
+		if (when < gort_sched.sleepuntil && mremove(gort_sched.timersleeper))
+			m = gort_sched.timersleeper;
+	} else if (gort_sched.npidle > 0) {
+		m = mget();
+	}
+	if (m) {
+		gort_sched.timersleeper = NULL;
+		gort_sched.sleepuntil = 0;
+		m->nextp = NULL;
+	}
+	gort_sched_unlock(&gort_sched.lock);
+	if (m)
+		gort_sched_notewakeup(&m->park);
+}
+
+/* Park this M until startm gives it a P (m->nextp set) or, if pollUntil,
+ * until then.  Runs on g0 with no P. */
+static void stopm(struct m *m, int64_t pollUntil)
+{
+	gort_sched_lock(&gort_sched.lock);
+	mput(m);
+	checkdead();
+	if (pollUntil && (!gort_sched.timersleeper || pollUntil < gort_sched.sleepuntil)) {
+		gort_sched.timersleeper = m;
+		gort_sched.sleepuntil = pollUntil;
+	} else {
+		pollUntil = 0;
+	}
+	gort_sched_unlock(&gort_sched.lock);
+
+	if (!pollUntil) {
+		gort_sched_notesleep(&m->park);
+	} else if (!gort_sched_notetsleep(&m->park, pollUntil - gort_sched_nanotime())) {
+		/* Timed out.  If nobody took us off the idle list we are free to
+		 * go; if somebody did, their wakeup is on its way: take it. */
+		gort_sched_lock(&gort_sched.lock);
+		int mine = mremove(m);
+		if (gort_sched.timersleeper == m) {
+			gort_sched.timersleeper = NULL;
+			gort_sched.sleepuntil = 0;
+		}
+		gort_sched_unlock(&gort_sched.lock);
+		if (!mine)
+			gort_sched_notesleep(&m->park);
+	}
+	noteclear(&m->park);
+}
+
+static __attribute__((noreturn)) void stop_forever(struct m *m)
+{
+	/* The program is over (main returned): this M never runs Go code
+	 * again.  It stays out of the deadlock count. */
+	gort_sched_lock(&gort_sched.lock);
+	gort_sched.mcount--;
+	gort_sched_unlock(&gort_sched.lock);
+	m->p = NULL;
+	struct note never = { 0 };
+	for (;;)
+		gort_sched_notesleep(&never);
+}
+
+/* --- switching ------------------------------------------------------------ */
+
+static void after_switch(struct m *m);
+
+/* The local choice of the next G: every 61st schedule the global queue
+ * first (so it cannot starve behind two Gs that keep readying each other),
+ * then runnext and the ring, then the global queue. */
+static struct g *pick_local(struct p *pp)
+{
+	struct g *gp;
+	if (pp->schedtick % 61 == 0 && atomic_load32((volatile uint32_t *)&gort_sched.runqsize) > 0) {
+		gort_sched_lock(&gort_sched.lock);
+		gp = gort_sched_globrunqget(pp, 1);
+		gort_sched_unlock(&gort_sched.lock);
+		if (gp)
+			return gp;
+	}
+	if ((gp = gort_sched_runqget(pp)) != NULL)
+		return gp;
+	if (atomic_load32((volatile uint32_t *)&gort_sched.runqsize) > 0) {
+		gort_sched_lock(&gort_sched.lock);
+		gp = gort_sched_globrunqget(pp, 0);
+		gort_sched_unlock(&gort_sched.lock);
+	}
+	return gp;
+}
+
+/* Leave the current G, whose m->after is set: run the next local G, or
+ * go to g0.  Returns when the G is resumed, perhaps on another M. */
+static __attribute__((noinline)) void switch_out(struct g *gp, struct g *next)
+{
+	struct m *m = gp->m;
+	struct p *pp = m->p;
+	gort_sched_stackcheck(gp, (uintptr_t)__builtin_frame_address(0));
+	if (!next && pp && !atomic_load32(&gort_sched.exiting))
+		next = pick_local(pp);
+	void **fake = gp->status == Gdead ? NULL : &gp->asan_fake_stack;
+	gp->m = NULL;
+	if (next) {
+		m->curg = next;
+		next->m = m;
+		atomic_store32(&next->status, Grunning);
+		pp->schedtick++;
+		fiber_start(fake, next->stack_lo, next->stack_hi);
+		gort_sched_ctxswitch(&gp->sp, next->sp);
+	} else {
+		m->curg = NULL;
+		fiber_start(fake, m->g0_lo, m->g0_hi);
+		gort_sched_ctxswitch(&gp->sp, m->g0sp);
+	}
+	fiber_finish(gp->asan_fake_stack);
+	after_switch(getm_fresh());
+}
+
+/* Run gp on this M, from g0; returns when gp goes to g0. */
+static void execute(struct m *m, struct g *gp)
+{
+	m->curg = gp;
+	gp->m = m;
+	atomic_store32(&gp->status, Grunning);
+	m->p->schedtick++;
+	fiber_start(&m->asan_g0_fake, gp->stack_lo, gp->stack_hi);
+	gort_sched_ctxswitch(&m->g0sp, gp->sp);
+	fiber_finish(m->asan_g0_fake);
+	after_switch(m);
+}
+
+static void checktimers(struct p *pp)
+{
+	uint64_t w = pp->timer0when;
+	if (w && (int64_t)w <= gort_sched_nanotime())
+		gort_sched_runtimers(pp, gort_sched_nanotime());
+}
+
+/* The work the previous G left (see sched.h), then due timers. */
+static void after_switch(struct m *m)
+{
+	void (*fn)(struct m *, void *) = m->after.fn;
+	if (fn) {
+		m->after.fn = NULL;
+		fn(m, m->after.arg);
+	}
+	if (m->p && m->p->timer0when)
+		checktimers(m->p);
+}
+
+static void after_unlock(struct m *m, void *lock)
+{
+	(void)m;
+	gort_sched_unlock(lock);
+}
+
+static void after_nothing(struct m *m, void *arg)
+{
+	(void)m, (void)arg;
+}
+
+static void after_requeue(struct m *m, void *gp)
+{
+	gort_sched_runqput(m->p, gp, 0);
+}
+
+static void after_free(struct m *m, void *gp)
+{
+	gfput(m->p, gp);
+}
+
+static void after_globrunqput(struct m *m, void *gp)
+{
+	(void)m;
+	gort_sched_lock(&gort_sched.lock);
+	gort_sched_globrunqput(gp);
+	gort_sched_unlock(&gort_sched.lock);
+}
+
+/* --- park and ready (Go: gopark, goready) --------------------------------- */
+
+void gort_sched_park_fn(void (*fn)(struct m *, void *), void *arg, enum waitreason why)
+{
+	struct g *gp = getg();
+	struct m *m = gp->m;
+	gp->waitreason = (uint8_t)why;
+	gp->waitsince = atomic_load32(&coarse_sec);
+	atomic_store32(&gp->status, Gwaiting);
+	m->after.fn = fn ? fn : after_nothing;
+	m->after.arg = arg;
+	switch_out(gp, NULL);
+}
+
+void gort_sched_park(struct rtlock *unlock, enum waitreason why)
+{
+	gort_sched_park_fn(unlock ? after_unlock : NULL, unlock, why);
+}
+
+void gort_sched_ready(struct g *gp)
+{
+	if (!atomic_cas32(&gp->status, Gwaiting, Grunnable))
+		gort_runtime_throwf("bad g->status in ready: %u", gp->status);
+	struct m *m = gort_sched_m;
+	if (m && m->p) {
+		gort_sched_runqput(m->p, gp, 1);
+	} else {
+		gort_sched_lock(&gort_sched.lock);
+		gort_sched_globrunqput(gp);
+		gort_sched_unlock(&gort_sched.lock);
+	}
+	gort_sched_wakep();
+}
+
+/* --- finding work (on g0) ---------------------------------------------------- */
+
+static void run_all_timers(struct p *mine)
+{
+	uint32_t n = atomic_load32(&gort_sched.gomaxprocs);
+	int64_t now = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct p *pp = gort_sched.allp[i];
+		uint64_t w = pp ? pp->timer0when : 0;
+		if (!w)
+			continue;
+		if (!now)
+			now = gort_sched_nanotime();
+		if ((int64_t)w <= now)
+			gort_sched_runtimers(pp, now);
+	}
+	(void)mine;
+}
+
+static struct g *stealwork(struct p *pp)
+{
+	uint32_t n = atomic_load32(&gort_sched.gomaxprocs);
+	for (int round = 0; round < 4; round++) {
+		uint32_t start = gort_sched_fastrand() % n;
+		for (uint32_t k = 0; k < n; k++) {
+			struct p *victim = gort_sched.allp[(start + k) % n];
+			if (victim == pp || !victim)
+				continue;
+			if (round == 3 && victim->timer0when) {
+				/* Their timers may ready Gs, onto our P. */
+				int64_t now = gort_sched_nanotime();
+				if ((int64_t)victim->timer0when <= now)
+					gort_sched_runtimers(victim, now);
+				struct g *gp = gort_sched_runqget(pp);
+				if (gp)
+					return gp;
+			}
+			if (atomic_load32(&victim->status) == Pidle && round < 3)
+				continue;
+			struct g *gp = gort_sched_runqsteal(pp, victim, round == 3);
+			if (gp)
+				return gp;
+		}
+	}
+	return NULL;
+}
+
+static int64_t earliest_timer(void)
+{
+	uint32_t n = atomic_load32(&gort_sched.gomaxprocs);
+	int64_t w = 0;
+	for (uint32_t i = 0; i < n; i++) {
+		struct p *pp = gort_sched.allp[i];
+		int64_t t = pp ? (int64_t)pp->timer0when : 0;
+		if (t && (!w || t < w))
+			w = t;
+	}
+	return w;
+}
+
+static void resetspinning(struct m *m)
+{
+	m->spinning = 0;
+	if (atomic_add32((volatile uint32_t *)&gort_sched.nmspinning, -1) == 0)
+		gort_sched_wakep();   /* we found work: maybe there is more */
+}
+
+static void retire(struct m *m)
+{
+	struct p *pp = m->p;
+	struct g *gp;
+	gort_sched_lock(&gort_sched.lock);
+	while ((gp = gort_sched_runqget(pp)) != NULL)
+		gort_sched_globrunqput(gp);
+	gort_sched_movetimers(pp, gort_sched.allp[0]);
+	releasep(m);
+	atomic_store32(&pp->status, Pdead);
+	gort_sched_unlock(&gort_sched.lock);
+}
+
+static struct g *findrunnable(struct m *m)
+{
+	struct g *gp;
+	struct p *pp;
+top:
+	if (atomic_load32(&gort_sched.exiting))
+		stop_forever(m);
+	pp = m->p;
+	if (!pp)
+		goto stop;
+	if ((uint32_t)pp->id >= atomic_load32(&gort_sched.gomaxprocs)) {
+		retire(m);
+		goto stop;
+	}
+	if (pp->timer0when)
+		checktimers(pp);
+	if ((gp = pick_local(pp)) != NULL)
+		goto found;
+
+	int32_t busy = (int32_t)atomic_load32(&gort_sched.gomaxprocs) -
+		(int32_t)atomic_load32((volatile uint32_t *)&gort_sched.npidle);
+	if (m->spinning || 2 * (int32_t)atomic_load32((volatile uint32_t *)&gort_sched.nmspinning) < busy) {
+		if (!m->spinning) {
+			m->spinning = 1;
+			atomic_add32((volatile uint32_t *)&gort_sched.nmspinning, 1);
+		}
+		if ((gp = stealwork(pp)) != NULL)
+			goto found;
+	}
+
+	/* Nothing: give the P back. */
+	gort_sched_lock(&gort_sched.lock);
+	if (gort_sched.runqsize > 0) {
+		gp = gort_sched_globrunqget(pp, 0);
+		gort_sched_unlock(&gort_sched.lock);
+		goto found;
+	}
+	releasep(m);
+	pidleput(pp);
+	gort_sched_unlock(&gort_sched.lock);
+
+	if (m->spinning) {
+		m->spinning = 0;
+		if ((int32_t)atomic_add32((volatile uint32_t *)&gort_sched.nmspinning, -1) < 0)
+			gort_runtime_throw("findrunnable: negative nmspinning");
+		/* Look once more, now that nobody can count on us spinning. */
+		int work = atomic_load32((volatile uint32_t *)&gort_sched.runqsize) > 0;
+		uint32_t n = atomic_load32(&gort_sched.gomaxprocs);
+		for (uint32_t i = 0; i < n && !work; i++)
+			work = gort_sched.allp[i] && !gort_sched_runqempty(gort_sched.allp[i]);
+		if (work) {
+			gort_sched_lock(&gort_sched.lock);
+			pp = pidleget();
+			gort_sched_unlock(&gort_sched.lock);
+			if (pp) {
+				acquirep(m, pp);
+				m->spinning = 1;
+				atomic_add32((volatile uint32_t *)&gort_sched.nmspinning, 1);
+				goto top;
+			}
+		}
+	}
+
+stop:
+	stopm(m, earliest_timer());
+	if (m->nextp) {
+		pp = m->nextp;
+		m->nextp = NULL;
+		acquirep(m, pp);
+		goto top;
+	}
+	/* Woken for timers: run them if we can get a P. */
+	gort_sched_lock(&gort_sched.lock);
+	pp = pidleget();
+	gort_sched_unlock(&gort_sched.lock);
+	if (pp) {
+		acquirep(m, pp);
+		run_all_timers(pp);
+	}
+	goto top;
+
+found:
+	if (m->spinning)
+		resetspinning(m);
+	return gp;
+}
+
+/* The scheduler loop of an M, on g0. */
+static __attribute__((noreturn)) void schedule(struct m *m)
+{
+	for (;;)
+		execute(m, findrunnable(m));
+}
+
+/* --- threads ----------------------------------------------------------------- */
+
+static void minit(struct m *m)
+{
+	m->tid = (int)syscall(SYS_gettid);
+	pthread_attr_t a;
+	void *addr;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+			m->g0_lo = (uintptr_t)addr;
+			m->g0_hi = (uintptr_t)addr + size;
+		}
+		pthread_attr_destroy(&a);
+	}
+	gort_runtime_minit(&m->sigstack, &m->sigstack_size);
+}
+
+static void *mstart(void *arg)
+{
+	struct m *m = arg;
+	gort_sched_m = m;
+	minit(m);
+	if (m->nextp) {
+		struct p *pp = m->nextp;
+		m->nextp = NULL;
+		acquirep(m, pp);
+	}
+	schedule(m);
+}
+
+/* --- sysmon: the M without a P (Go: sysmon) ------------------------------------
+ * Wakes every 20 us to 10 ms, and takes back the P of any M that has been
+ * in a system call for over 20 us, so that a blocked syscall never holds
+ * up the goroutines waiting behind it.  It also keeps coarse_now, the
+ * clock parked goroutines are stamped with. */
+
+static struct {
+	int64_t when;
+	uint32_t tick;
+} sysmon_seen[GORT_MAXPROCS_LIMIT];
+static volatile uint32_t sysmon_delay_us;
+static struct note sysmon_note;
+
+static int retake(int64_t now)
+{
+	int n = 0;
+	uint32_t np = atomic_load32(&gort_sched.gomaxprocs);
+	for (uint32_t i = 0; i < np; i++) {
+		struct p *pp = gort_sched.allp[i];
+		if (!pp || atomic_load32(&pp->status) != Psyscall)
+			continue;
+		uint32_t t = atomic_load32(&pp->syscalltick);
+		if (sysmon_seen[i].tick != t) {
+			sysmon_seen[i].tick = t;
+			sysmon_seen[i].when = now;
+			continue;
+		}
+		if (now - sysmon_seen[i].when < 20000)
+			continue;
+		if (atomic_cas32(&pp->status, Psyscall, Pidle)) {
+			handoffp(pp);
+			n++;
+		}
+	}
+	return n;
+}
+
+static void *sysmon(void *arg)
+{
+	(void)arg;
+	uint32_t idle = 0, delay = 20;
+	for (;;) {
+		atomic_store32(&sysmon_delay_us, delay);
+		gort_sched_notetsleep(&sysmon_note, (int64_t)delay * 1000);
+		noteclear(&sysmon_note);
+		atomic_store32(&sysmon_delay_us, 0);
+		int64_t now = gort_sched_nanotime();
+		atomic_store32(&coarse_sec, (uint32_t)(now / 1000000000));
+		if (atomic_load32(&gort_sched.exiting))
+			delay = 10000;
+		else if (retake(now))
+			idle = 0, delay = 20;
+		else if (++idle > 50 && delay < 10000)
+			delay = delay * 2 > 10000 ? 10000 : delay * 2;
+	}
+	return NULL;
+}
+
+/* --- system calls (Go: entersyscall, exitsyscall) ---------------------------- */
+
+void gort_syscall_enter(void)
+{
+	struct g *gp = gort_sched_mustgetg("gort_syscall_enter");
+	struct m *m = gp->m;
+	struct p *pp = m->p;
+	atomic_store32(&gp->status, Gsyscall);
+	atomic_add32(&pp->syscalltick, 1);
+	releasep(m);
+	m->oldp = pp;
+	atomic_store32(&pp->status, Psyscall);
+	/* A sysmon asleep for long would leave the P stuck: wake it. */
+	if (atomic_load32(&sysmon_delay_us) > 1000)
+		gort_sched_notetrywakeup(&sysmon_note);
+}
+
+void gort_syscall_exit(void)
+{
+	struct g *gp = getg();
+	if (!gp || gp->status != Gsyscall)
+		gort_runtime_panic("gort_syscall_exit without gort_syscall_enter");
+	struct m *m = gp->m;
+	struct p *pp = m->oldp;
+	m->oldp = NULL;
+	atomic_add32(&pp->syscalltick, 1);
+	if (atomic_cas32(&pp->status, Psyscall, Prunning)) {
+		m->p = pp;         /* the fast path: nobody took our P */
+		pp->m = m;
+		atomic_store32(&gp->status, Grunning);
+		return;
+	}
+	gort_sched_lock(&gort_sched.lock);
+	pp = pidleget();
+	gort_sched_unlock(&gort_sched.lock);
+	if (pp) {
+		acquirep(m, pp);
+		atomic_store32(&gp->status, Grunning);
+		return;
+	}
+	/* No P anywhere: queue ourselves globally and let this M sleep. */
+	atomic_store32(&gp->status, Grunnable);
+	m->after.fn = after_globrunqput;
+	m->after.arg = gp;
+	switch_out(gp, NULL);
+}
+
+/* --- spawning and exiting (Go: newproc, goexit) -------------------------------- */
+
+static __attribute__((noreturn)) void goexit(void);
+
+/* Where every goroutine starts (called by gort_sched_gostart). */
+static __attribute__((noreturn)) void gofirst(void *fn, void *arg)
+{
+	fiber_finish(NULL);
+	after_switch(getm_fresh());
+	((void (*)(void *))fn)(arg);
+	goexit();
+}
+
+static void ginit(struct g *gp, void (*fn)(void *), void *arg, uint64_t goid)
+{
+#ifdef GORT_ASAN
+	/* Frames of the previous life may have left poisoned redzones. */
+	__asan_unpoison_memory_region((void *)gp->stack_lo, gp->stack_hi - gp->stack_lo);
+#endif
+	gp->goid = goid;
+	gp->fn = fn;
+	gp->arg = arg;
+	gp->waitreason = wrNone;
+	gp->waiting = NULL;
+	gp->param = NULL;
+	gp->selectdone = 0;
+	gp->asan_fake_stack = NULL;
+	gp->sp = gort_sched_ctxinit(gp->stack_hi, (void (*)(void *, void *))gofirst, (void *)fn, arg);
+}
+
+struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size)
+{
+	if (!fn)
+		gort_runtime_panic("gort_go of nil func value");
+	struct m *m = gort_sched_m;
+	struct p *pp = m ? m->p : NULL;
+	size_t size = gort_sched_stackround(stack_size ? stack_size : gort_sched.default_stack);
+	struct g *gp = gfget(pp, size);
+	if (!gp) {
+		gp = gort_sched_stackalloc(size);
+		if (!gp)
+			gort_runtime_throwf("out of memory allocating a %zu-byte goroutine stack", size);
+		allgadd(gp);
+	}
+	ginit(gp, fn, arg, newgoid(pp));
+	atomic_store32(&gp->status, Grunnable);
+	if (pp) {
+		gort_sched_runqput(pp, gp, 1);
+		if (atomic_load32(&started))
+			gort_sched_wakep();
+	} else {
+		gort_sched_lock(&gort_sched.lock);
+		gort_sched_globrunqput(gp);
+		gort_sched_unlock(&gort_sched.lock);
+		if (atomic_load32(&started))
+			gort_sched_wakep();
+	}
+	return gp;
+}
+
+static __attribute__((noreturn)) void goexit(void)
+{
+	struct g *gp = getg();
+	struct m *m = gp->m;
+	if (gp == maing)
+		atomic_store32(&main_goexited, 1);
+	atomic_store32(&gp->status, Gdead);
+	m->after.fn = after_free;
+	m->after.arg = gp;
+	switch_out(gp, NULL);
+	gort_runtime_throw("goexit: a dead goroutine was resumed");
+}
+
+/* --- global deadlock (Go: checkdead) ------------------------------------------
+ * Called with sched.lock held when an M goes idle.  If every M is idle, no
+ * G can ever be made runnable again -- unless a timer is pending (then
+ * the M about to sleep watches it) -- so every G that is still waiting
+ * waits forever. */
+static void checkdead(void)
+{
+	if (atomic_load32(&gort_sched.exiting) || !atomic_load32(&started))
+		return;
+	if (gort_sched.mcount - gort_sched.nmidle > 0)
+		return;
+	if (atomic_load32((volatile uint32_t *)&gort_sched.ntimers) > 0)
+		return;
+	int waiting = 0;
+	for (struct g *gp = gort_sched.allgs; gp; gp = gp->alllink) {
+		uint32_t s = atomic_load32(&gp->status);
+		if (s == Gwaiting)
+			waiting++;
+		else if (s == Grunnable || s == Grunning || s == Gsyscall)
+			gort_runtime_throwf("checkdead: goroutine %llu is %u with every M idle",
+				(unsigned long long)gp->goid, s);
+	}
+	if (waiting == 0 && main_goexited)
+		gort_runtime_throw("no goroutines (main called gort_exit) - deadlock!");
+	if (waiting == 0)
+		return;
+	gort_runtime_printf("fatal error: all goroutines are asleep - deadlock!\n");
+	gort_sched_dump_blocked();
+	_exit(2);
+}
+
+/* --- the public API ---------------------------------------------------------- */
+
+static uint32_t maxprocs_requested;
+
+static uint32_t default_procs(void)
+{
+	const char *s = getenv("GORTMAXPROCS");
+	if (s && *s) {
+		char *end;
+		errno = 0;
+		long v = strtol(s, &end, 10);
+		if (*end == '\0' && errno == 0 && v > 0) {
+			if (v > GORT_MAXPROCS_LIMIT) {
+				gort_runtime_printf("gort: GORTMAXPROCS=%ld is more than %d; using %d\n", v,
+					GORT_MAXPROCS_LIMIT, GORT_MAXPROCS_LIMIT);
+				v = GORT_MAXPROCS_LIMIT;
+			}
+			return (uint32_t)v;
+		}
+		gort_runtime_printf("gort: ignoring GORTMAXPROCS=%s: not a positive integer\n", s);
+	}
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		return (uint32_t)CPU_COUNT(&set) > GORT_MAXPROCS_LIMIT ? GORT_MAXPROCS_LIMIT
+			: (uint32_t)CPU_COUNT(&set);
+	return 1;
+}
+
+int gort_gomaxprocs(int n)
+{
+	uint32_t prev = atomic_load32(&started) ? atomic_load32(&gort_sched.gomaxprocs)
+		: maxprocs_requested ? maxprocs_requested : default_procs();
+	if (n <= 0)
+		return (int)prev;
+	if (n > GORT_MAXPROCS_LIMIT)
+		n = GORT_MAXPROCS_LIMIT;
+	if (!atomic_load32(&started)) {
+		maxprocs_requested = (uint32_t)n;
+		return (int)prev;
+	}
+	gort_sched_lock(&gort_sched.lock);
+	procresize((uint32_t)n);
+	gort_sched_unlock(&gort_sched.lock);
+	gort_sched_wakep();
+	return (int)prev;
+}
+
+struct mainarg {
+	int (*fn)(void *);
+	void *arg;
+};
+
+static void main_goroutine(void *a)
+{
+	struct mainarg *ma = a;
+	gort_sched.mainstatus = ma->fn(ma->arg);
+	atomic_store32(&gort_sched.exiting, 1);
+	gort_sched_notewakeup(&gort_sched.mainnote);
+}
+
+static void schedinit(void)
+{
+	gort_runtime_signals_init();
+	gort_sched.default_stack = gort_sched_stackround(64 * 1024);
+	const char *s = getenv("GORTSTACK");
+	if (s && *s) {
+		char *end;
+		long kb = strtol(s, &end, 10);
+		if ((*end == '\0' || strcmp(end, "k") == 0 || strcmp(end, "K") == 0) && kb >= 16 && kb <= 1 << 20)
+			gort_sched.default_stack = gort_sched_stackround((size_t)kb * 1024);
+		else
+			gort_runtime_printf("gort: ignoring GORTSTACK=%s: want kilobytes, 16 to 1048576\n", s);
+	}
+	gort_sched.goidgen = 0;
+	atomic_store32(&coarse_sec, (uint32_t)(gort_sched_nanotime() / 1000000000));
+	gort_sched_lock(&gort_sched.lock);
+	procresize(maxprocs_requested ? maxprocs_requested : default_procs());
+	gort_sched_unlock(&gort_sched.lock);
+}
+
+int gort_main(int (*fn)(void *), void *arg)
+{
+	if (!fn)
+		gort_runtime_panic("gort_main of nil func value");
+	if (!atomic_cas32(&started, 0, 1))
+		gort_runtime_panic("gort_main called twice");
+	schedinit();
+	struct mainarg ma = { fn, arg };
+	maing = gort_sched_newproc(main_goroutine, &ma, 0);
+
+	pthread_t t;
+	pthread_attr_t attr;
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	pthread_attr_setstacksize(&attr, 256 << 10);
+	if (pthread_create(&t, &attr, sysmon, NULL) != 0)
+		gort_runtime_throw("cannot start sysmon");
+	pthread_attr_destroy(&attr);
+
+	/* newproc's wakep has started the first M, which finds main on the
+	 * global queue.  This thread only waits for main to return. */
+	gort_sched_notesleep(&gort_sched.mainnote);
+	return gort_sched.mainstatus;
+}
+
+uint64_t gort_go(void (*fn)(void *), void *arg)
+{
+	return gort_sched_newproc(fn, arg, 0)->goid;
+}
+
+uint64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *o)
+{
+	return gort_sched_newproc(fn, arg, o ? o->stack_size : 0)->goid;
+}
+
+void gort_yield(void)
+{
+	struct g *gp = gort_sched_mustgetg("gort_yield");
+	struct m *m = gp->m;
+	struct g *next = pick_local(m->p);
+	if (!next)
+		return;      /* nothing else to run here: keep going */
+	atomic_store32(&gp->status, Grunnable);
+	m->after.fn = after_requeue;
+	m->after.arg = gp;
+	switch_out(gp, next);
+}
+
+void gort_exit(void)
+{
+	gort_sched_mustgetg("gort_exit");
+	goexit();
+}
+
+uint64_t gort_id(void)
+{
+	struct g *gp = getg();
+	return gp ? gp->goid : 0;
+}
+
+int gort_numgoroutine(void)
+{
+	int n = 0;
+	gort_sched_lock(&gort_sched.allglock);
+	for (struct g *gp = gort_sched.allgs; gp; gp = gp->alllink)
+		n += atomic_load32(&gp->status) != Gdead;
+	gort_sched_unlock(&gort_sched.allglock);
+	return n;
+}
+
+int64_t gort_now(void)
+{
+	return gort_sched_nanotime();
+}

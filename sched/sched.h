@@ -1,0 +1,341 @@
+/*
+ * sched.h -- package sched, internal: the G, M and P of Go's scheduler
+ * (runtime2.go), and everything built directly on them.
+ *
+ *   G  a goroutine: a stack, a saved context, a status.  Cheap: thousands
+ *      to millions of them.
+ *   M  a machine: an OS thread.  It runs goroutines, one at a time, and has
+ *      its own scheduling stack (g0: the thread's own stack) and signal
+ *      stack.
+ *   P  a processor: the right to run goroutines, and the resources that go
+ *      with it -- a local run queue, a timer heap, a cache of dead Gs.  There
+ *      are exactly GORTMAXPROCS of them; an M must hold a P to run a G.
+ *
+ * An M without a P sleeps (idle) or sits in a system call.  A P without an
+ * M is idle.  Go's scheduler in a sentence: Ms take Ps, and with a P they
+ * take Gs, from the P's own queue, from the global queue, or stolen from
+ * other Ps.
+ *
+ * Where gort differs from Go, it says so where it does it.  The main
+ * difference: Go always switches G -> g0 -> G (mcall, then schedule() on
+ * the M's stack).  gort switches directly from the parking G to the next G
+ * when one is ready on this P, and only falls back to g0 when there is none;
+ * work that Go does on g0 after the switch (unlocking a channel, putting a
+ * yielding G on a queue, freeing a dead G's stack) is left in m->after and
+ * done by whoever runs next.  That halves the switches on the hot paths.
+ *
+ * Lock order (a lock may be taken while holding those before it):
+ *   hchan.lock (in address order, for select)  >  sema root  >  sched.lock
+ *   >  p.timerslock  >  stackpool lock
+ * No lock is held across a context switch except through m->after.
+ */
+#ifndef GORT_SCHED_SCHED_H
+#define GORT_SCHED_SCHED_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "atomic/atomic.h"
+#include "gort.h"
+#include "runtime/runtime.h"
+
+#define GORT_MAXPROCS_LIMIT 256   /* allp's size; GORTMAXPROCS is capped here */
+#define RUNQ_SIZE 256             /* local run queue ring, a power of two */
+
+/* --- locks and notes (lock.c) ----------------------------------------------
+ * The runtime's own mutex (Go: lock_futex.go).  It blocks the M, not the
+ * G: it guards a few instructions of scheduler state, never a wait.  An
+ * uncontended lock/unlock is one CAS and one exchange. */
+struct rtlock {
+	volatile uint32_t key;   /* 0 unlocked, 1 locked, 2 locked with sleepers */
+};
+void gort_sched_lock(struct rtlock *l);
+void gort_sched_unlock(struct rtlock *l);
+
+/* A note is a one-shot wake-up for one sleeping M (Go's note): one thread
+ * sleeps on it, one wakes it, then it is cleared for reuse. */
+struct note {
+	volatile uint32_t key;   /* 0 armed, 1 woken */
+};
+void gort_sched_notesleep(struct note *n);
+int gort_sched_notetsleep(struct note *n, int64_t ns);   /* 1 if woken */
+void gort_sched_notewakeup(struct note *n);
+int gort_sched_notetrywakeup(struct note *n);   /* 0 if already woken */
+static inline void noteclear(struct note *n) { n->key = 0; }
+
+/* --- G ---------------------------------------------------------------- */
+
+enum gstatus {
+	Gidle,      /* just allocated */
+	Grunnable,  /* on a run queue, not running */
+	Grunning,   /* running on an M, which holds a P */
+	Gsyscall,   /* in a system call: has an M, may have lost its P */
+	Gwaiting,   /* parked: on a channel, a semaphore, a timer */
+	Gdead,      /* finished; on a free list for reuse */
+};
+
+enum waitreason {
+	wrNone,
+	wrChanReceive,
+	wrChanSend,
+	wrChanReceiveNil,
+	wrChanSendNil,
+	wrSelect,
+	wrSelectNoCases,
+	wrSleep,
+	wrSemacquire,
+	wrForever,
+	wrCount
+};
+extern const char *const gort_sched_waitreasons[wrCount];
+
+struct m;
+struct p;
+struct sudog;
+
+/* The timer (time.c): Go's runtime.timer.  While in a P's heap, pp names
+ * that P and the timer may only be touched with pp->timerslock held. */
+struct timer {
+	int64_t when;                  /* nanotime at which to fire */
+	int64_t period;                /* > 0: fire again every period */
+	void (*f)(struct timer *t, void *arg);
+	void *arg;
+	struct p *volatile pp;         /* the heap it is in, or NULL; atomic */
+	int idx;                       /* its index in pp's heap */
+	volatile uint32_t running;     /* f is running now; atomic */
+};
+
+/*
+ * A G lives at the top of its own stack: one mmap holds both, so a parked
+ * goroutine costs the pages its frames touched and nothing more (see
+ * stack.c).  Dead Gs are kept, with their stacks, for reuse; a G is never
+ * freed, like in Go, so a pointer to one stays valid.
+ */
+struct g {
+	/* The context: the stack pointer at which ctxswitch saved the
+	 * callee-saved registers.  Written only by the M switching away from
+	 * this G, read only by the M switching to it. */
+	void *sp;
+	uintptr_t stack_lo;    /* lowest usable address (above the guard/canary) */
+	uintptr_t stack_hi;    /* one past the highest: where this struct starts */
+	uintptr_t stack_base;  /* what stack.c mapped, and its size */
+	size_t stack_size;
+
+	uint64_t goid;
+	volatile uint32_t status;      /* enum gstatus; atomic */
+	uint8_t waitreason;            /* enum waitreason, while Gwaiting */
+	uint8_t guarded;               /* the stack has a guard page */
+	uint32_t waitsince;            /* when it parked, in coarse seconds */
+
+	void (*fn)(void *);            /* what it runs, and with what */
+	void *arg;
+
+	struct m *m;                   /* the M running it, if any */
+	struct g *schedlink;           /* global run queue, free lists */
+	struct g *alllink;             /* allgs, under sched.allglock */
+
+	/* Channel and semaphore operations (chan.c, select.c, sema.c). */
+	struct sudog *waiting;         /* sudogs this G waits on (select) */
+	volatile uint32_t selectdone;  /* a case of its select has won; atomic */
+	struct sudog *param;           /* the sudog that woke it, or NULL */
+
+	struct timer sleeptimer;       /* gort_sleep's timer */
+
+	void *asan_fake_stack;         /* ASan fiber bookkeeping */
+	unsigned valgrind_id;          /* Valgrind's stack id */
+};
+
+/* --- sudog: a G waiting on something (Go: runtime2.go's sudog) ---------
+ * It lives on the waiting G's stack (gort's stacks never move). The fields
+ * below are protected by the lock of the channel or semaphore root it
+ * waits on. */
+struct sudog {
+	struct g *g;
+	struct sudog *next, *prev;     /* wait queue links */
+	void *elem;                    /* data element to send from / receive into */
+	void *c;                       /* the channel (or semaphore address) */
+	struct sudog *waitlink;        /* g->waiting list, for select */
+	struct sudog *wakelink;        /* close's list of waiters to wake */
+	uint16_t caseidx;              /* select: which case this is */
+	uint8_t isselect;
+	uint8_t success;               /* woken by a completed operation (not a close) */
+	uint32_t ticket;               /* semaphores */
+};
+
+/* --- P -------------------------------------------------------------- */
+
+enum pstatus { Pidle, Prunning, Psyscall, Pdead };
+
+struct p {
+	int32_t id;
+	volatile uint32_t status;      /* enum pstatus; atomic */
+	struct p *link;                /* idle list, under sched.lock */
+	struct m *m;                   /* the M holding it, or NULL */
+	uint32_t schedtick;            /* incremented at every schedule */
+	volatile uint32_t syscalltick; /* incremented at every syscall; atomic */
+	int64_t syscallwhen;           /* for sysmon */
+
+	/* The local run queue: see runq.c.  head is taken by the owner and
+	 * by thieves (CAS), tail is written only by the owner. */
+	volatile uint32_t runqhead;
+	volatile uint32_t runqtail;
+	struct g *runq[RUNQ_SIZE];
+	/* A G to run next, ahead of runq: a G readied by the running G, so
+	 * that ping-pong stays on one P and in cache.  CAS by owner and
+	 * thieves. */
+	struct g *volatile runnext;
+
+	/* Dead Gs, with their default-size stacks, for reuse.  Owner only. */
+	struct g *gfree;
+	int32_t ngfree;
+
+	uint64_t goidcache, goidcacheend;   /* goids handed out here; owner only */
+
+	/* Timers (time.c).  The heap is under timerslock; timer0when (the
+	 * earliest when, 0 if none) may be read without it. */
+	struct rtlock timerslock;
+	struct timer **timers;
+	int32_t ntimers, captimers;
+	volatile uint64_t timer0when;
+} __attribute__((aligned(64)));
+
+/* --- M -------------------------------------------------------------- */
+
+struct m {
+	int64_t id;
+	struct g *curg;                /* the G it runs, or NULL on g0 */
+	struct p *p;                   /* its P, or NULL */
+	struct p *nextp;               /* P handed to it by startm */
+	struct p *oldp;                /* the P it had before a syscall */
+	struct m *link;                /* idle list, under sched.lock */
+	struct m *alllink;             /* allm, append-only */
+	uint8_t spinning;              /* looking for work without any */
+	uint8_t blocked;               /* parked in stopm */
+	uint8_t insyscall;
+	uint32_t fastrand;             /* this M's random state; owner only */
+	struct note park;              /* stopm sleeps here */
+
+	/* g0: this thread's own stack, where the scheduler loop runs. */
+	void *g0sp;                    /* saved sp while a G runs */
+	uintptr_t g0_lo, g0_hi;
+	void *sigstack;                /* sigaltstack, for stack overflows and SIGPROF */
+	size_t sigstack_size;
+
+	/* What the G that switched away left to do (see the top of this file):
+	 * called with the M by whoever runs next on this M. */
+	struct {
+		void (*fn)(struct m *m, void *arg);
+		void *arg;
+	} after;
+
+	void *asan_g0_fake;            /* ASan fiber bookkeeping for g0 */
+	int tid;
+	pthread_t thread;
+};
+
+/* --- the scheduler (Go's schedt) -------------------------------------- */
+struct schedt {
+	struct rtlock lock;            /* protects the fields below, to `-` */
+	struct m *midle;               /* idle Ms */
+	int32_t nmidle;
+	int32_t mcount;                /* Ms created, less sysmon */
+	struct p *pidle;               /* idle Ps */
+	volatile int32_t npidle;       /* atomic reads allowed */
+	struct g *runqhead, *runqtail; /* the global run queue */
+	volatile int32_t runqsize;     /* atomic reads allowed */
+	struct g *gfree;               /* dead Gs with default stacks */
+	int32_t ngfree;
+	struct g *gfree_odd;           /* dead Gs with other stack sizes */
+	int64_t sleepuntil;            /* the timer-sleeping M's deadline, 0: none */
+	struct m *timersleeper;        /* the M sleeping until sleepuntil */
+	/* - */
+	volatile int32_t nmspinning;   /* atomic */
+	volatile int32_t nmsyscall;    /* Ms in a syscall; atomic */
+	volatile int32_t ntimers;      /* timers in all heaps; atomic */
+	volatile uint32_t gomaxprocs;  /* Ps in use; atomic */
+	volatile uint32_t exiting;     /* main returned; atomic */
+	volatile uint64_t goidgen;     /* atomic */
+	volatile int32_t ngoroutines;  /* live Gs (not dead); atomic */
+
+	struct rtlock allglock;        /* protects allgs */
+	struct g *allgs;
+	int64_t nallgs;
+
+	struct m *volatile allm;       /* append-only list, CAS-pushed */
+	struct p *allp[GORT_MAXPROCS_LIMIT];   /* created lazily, never freed */
+	uint32_t nallp;                /* Ps ever created; under lock */
+	size_t default_stack;          /* bytes of address space */
+
+	struct note mainnote;          /* gort_main's thread waits here */
+	int mainstatus;
+};
+extern struct schedt gort_sched;
+
+/* The M running on this thread, NULL on threads gort did not create.
+ * initial-exec TLS: the signal handlers read it. */
+extern __thread struct m *gort_sched_m __attribute__((tls_model("initial-exec")));
+
+static inline struct g *getg(void)
+{
+	struct m *m = gort_sched_m;
+	return m ? m->curg : NULL;
+}
+
+/* --- proc.c: the scheduler ---------------------------------------------- */
+int64_t gort_sched_nanotime(void);
+struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size);
+void gort_sched_park(struct rtlock *unlock, enum waitreason why);
+/* Park, and have fn(m, arg) run once this G is off its stack. */
+void gort_sched_park_fn(void (*fn)(struct m *, void *), void *arg, enum waitreason why);
+void gort_sched_timerwake(int64_t when);
+uint32_t gort_sched_coarse_seconds(void);
+void gort_sched_ready(struct g *gp);
+void gort_sched_wakep(void);
+uint32_t gort_sched_fastrand(void);
+struct g *gort_sched_mustgetg(const char *what);
+
+/* --- runq.c: local and global run queues ---------------------------------- */
+void gort_sched_runqput(struct p *pp, struct g *gp, int next);
+struct g *gort_sched_runqget(struct p *pp);
+struct g *gort_sched_runqsteal(struct p *pp, struct p *victim, int stealnext);
+int gort_sched_runqempty(struct p *pp);
+void gort_sched_globrunqput(struct g *gp);           /* sched.lock held */
+struct g *gort_sched_globrunqget(struct p *pp, int max);  /* sched.lock held */
+
+/* --- stack.c ----------------------------------------------------------- */
+size_t gort_sched_stackround(size_t size);
+struct g *gort_sched_stackalloc(size_t size);   /* a fresh G on a fresh stack */
+void gort_sched_stackcheck(struct g *gp, uintptr_t sp);  /* throws on overflow */
+int gort_sched_stack_guardhit(struct g *gp, uintptr_t addr);
+size_t gort_sched_stack_guards(void);           /* stacks with a guard page */
+
+/* --- ctx_<arch>.S: the context switch ----------------------------------
+ * ctxswitch saves the callee-saved registers on the current stack, stores
+ * the stack pointer in *save, loads `load` and restores the registers
+ * found there.  ctxinit prepares a fresh stack so that switching to it
+ * calls start(fn, arg) via the trampoline gort_sched_gostart. */
+void gort_sched_ctxswitch(void **save, void *load);
+void *gort_sched_ctxinit(uintptr_t stack_hi, void (*start)(void *, void *),
+	void *fn, void *arg);
+void gort_sched_ctxframe(void *sp, struct gort_frame *f);
+
+/* --- time.c ------------------------------------------------------------ */
+void gort_sched_addtimer(struct timer *t);
+int gort_sched_deltimer(struct timer *t);
+int64_t gort_sched_runtimers(struct p *pp, int64_t now);   /* next when, or 0 */
+void gort_sched_timers_init(struct p *pp);
+void gort_sched_movetimers(struct p *from, struct p *to);
+
+/* --- sema.c ------------------------------------------------------------- */
+void gort_sched_semacquire(volatile uint32_t *addr);
+void gort_sched_semrelease(volatile uint32_t *addr);
+
+/* --- goroutines.c: printing goroutines ------------------------------------ */
+void gort_sched_printg_header(struct g *gp, const char *status);
+void gort_sched_traceback_g(struct g *gp);
+void gort_sched_traceback_current(int skip);
+void gort_sched_dump_blocked(void);
+
+
+#endif /* GORT_SCHED_SCHED_H */

@@ -1,0 +1,244 @@
+/*
+ * select.c -- select over any number of channel cases (Go: select.go's
+ * selectgo).
+ *
+ * 1. Shuffle the cases (pollorder) so that when several are ready each is
+ *    chosen with equal probability -- the guarantee Go makes -- and sort
+ *    them by channel address (lockorder) so that two selects over the same
+ *    channels always lock them in the same order and cannot deadlock.
+ * 2. Lock every channel, in lockorder, each once.
+ * 3. Pass 1: in pollorder, take the first case that can proceed now.
+ * 4. None, and a default: unlock, return -1.
+ * 5. Pass 2: put a sudog for every case on its channel's queue, then park;
+ *    the channels are unlocked only once this G is off its stack.
+ * 6. A channel operation that completes one of our sudogs first wins
+ *    g->selectdone and wakes us with g->param naming that sudog.  Lock
+ *    everything again, take our other sudogs off their queues, unlock.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched/chan.h"
+
+#define MAXCASES 65536
+#define STACKCASES 8   /* cases whose bookkeeping lives on the stack */
+
+struct selstate {
+	gort_select_case *cases;
+	uint16_t *lockorder;
+	int n;
+};
+
+static void sellock(struct selstate *s)
+{
+	struct gort_chan *last = NULL;
+	for (int i = 0; i < s->n; i++) {
+		struct gort_chan *c = s->cases[s->lockorder[i]].c;
+		if (c != last)
+			gort_sched_lock(&c->lock);
+		last = c;
+	}
+}
+
+/* Unlock every channel but `keep` (which may be NULL). */
+static void selunlock_except(struct selstate *s, struct gort_chan *keep)
+{
+	for (int i = s->n - 1; i >= 0; i--) {
+		struct gort_chan *c = s->cases[s->lockorder[i]].c;
+		if (c == keep || (i > 0 && s->cases[s->lockorder[i - 1]].c == c))
+			continue;
+		gort_sched_unlock(&c->lock);
+	}
+}
+
+static void selunlock(struct selstate *s)
+{
+	selunlock_except(s, NULL);
+}
+
+static void after_selpark(struct m *m, void *arg)
+{
+	(void)m;
+	selunlock(arg);
+}
+
+/* Heap sort of the case indices by channel address: no allocation, no
+ * recursion, O(n log n) for a select of any size. */
+static void sortcases(gort_select_case *cases, uint16_t *o, int n)
+{
+#define KEY(k) ((uintptr_t)cases[o[k]].c)
+	for (int start = n / 2 - 1, end = n;; ) {
+		int root;
+		uint16_t t;
+		if (start >= 0) {
+			root = start--;
+		} else {
+			if (--end <= 0)
+				break;
+			t = o[0], o[0] = o[end], o[end] = t;
+			root = 0;
+		}
+		for (;;) {
+			int child = 2 * root + 1;
+			if (child >= end)
+				break;
+			if (child + 1 < end && KEY(child) < KEY(child + 1))
+				child++;
+			if (KEY(root) >= KEY(child))
+				break;
+			t = o[root], o[root] = o[child], o[child] = t;
+			root = child;
+		}
+	}
+#undef KEY
+}
+
+int gort_select(gort_select_case *cases, int n, int block)
+{
+	if (n < 0 || n > MAXCASES)
+		gort_runtime_panicf("gort_select: %d cases (0 to %d allowed)", n, MAXCASES);
+	for (int i = 0; i < n; i++) {
+		if (cases[i].dir != GORT_SEND && cases[i].dir != GORT_RECV)
+			gort_runtime_panicf("gort_select: case %d has direction %d (want GORT_SEND or GORT_RECV)",
+				i, cases[i].dir);
+		cases[i].ok = 0;
+	}
+
+	uint16_t pstack[STACKCASES], lstack[STACKCASES];
+	struct sudog sstack[STACKCASES];
+	uint16_t *pollorder = pstack, *lockorder = lstack;
+	struct sudog *sgs = sstack;
+	if (n > STACKCASES) {
+		pollorder = malloc((size_t)n * sizeof *pollorder);
+		lockorder = malloc((size_t)n * sizeof *lockorder);
+		sgs = malloc((size_t)n * sizeof *sgs);
+		if (!pollorder || !lockorder || !sgs)
+			gort_runtime_throw("out of memory in gort_select");
+	}
+
+	/* Fisher-Yates over the non-nil cases; nil channels never proceed. */
+	int np = 0;
+	for (int i = 0; i < n; i++) {
+		if (!cases[i].c)
+			continue;
+		int j = (int)(gort_sched_fastrand() % (uint32_t)(np + 1));
+		pollorder[np] = pollorder[j];
+		pollorder[j] = (uint16_t)i;
+		np++;
+	}
+	memcpy(lockorder, pollorder, (size_t)np * sizeof *lockorder);
+	sortcases(cases, lockorder, np);
+	struct selstate st = { cases, lockorder, np };
+
+	int chosen = -1;
+	if (np == 0)
+		goto nothing;
+	sellock(&st);
+
+	/* Pass 1: anything ready? */
+	for (int k = 0; k < np; k++) {
+		int i = pollorder[k];
+		struct gort_chan *c = cases[i].c;
+		struct sudog *sg;
+		if (cases[i].dir == GORT_RECV) {
+			if ((sg = gort_sched_dequeue(&c->sendq)) != NULL) {
+				/* recvfrom unlocks c itself */
+				cases[i].ok = 1;
+				selunlock_except(&st, c);
+				gort_sched_chan_recvfrom(c, sg, cases[i].elem);
+				chosen = i;
+				goto done;
+			}
+			if (c->qcount > 0) {
+				gort_sched_chan_bufget(c, cases[i].elem);
+				cases[i].ok = 1;
+				selunlock(&st);
+				chosen = i;
+				goto done;
+			}
+			if (c->closed) {
+				selunlock(&st);
+				if (cases[i].elem && c->elemsize)
+					memset(cases[i].elem, 0, c->elemsize);
+				chosen = i;
+				goto done;
+			}
+		} else {
+			if (c->closed) {
+				selunlock(&st);
+				gort_runtime_panic("send on closed channel");
+			}
+			if ((sg = gort_sched_dequeue(&c->recvq)) != NULL) {
+				selunlock_except(&st, c);
+				gort_sched_chan_sendto(c, sg, cases[i].elem);
+				chosen = i;
+				goto done;
+			}
+			if (c->qcount < c->dataqsiz) {
+				gort_sched_chan_bufput(c, cases[i].elem);
+				selunlock(&st);
+				chosen = i;
+				goto done;
+			}
+		}
+	}
+	if (!block) {
+		selunlock(&st);
+		goto done;
+	}
+
+	/* Pass 2: wait on every channel. */
+	struct g *gp = getg();
+	if (!gp) {
+		selunlock(&st);
+		gort_sched_mustgetg("gort_select (blocking)");
+	}
+	gp->param = NULL;
+	atomic_store32(&gp->selectdone, 0);
+	struct sudog **link = &gp->waiting;
+	for (int k = 0; k < np; k++) {
+		int i = lockorder[k];
+		struct sudog *sg = &sgs[i];
+		*sg = (struct sudog){ .g = gp, .elem = cases[i].elem, .c = cases[i].c,
+			.caseidx = (uint16_t)i, .isselect = 1 };
+		*link = sg;
+		link = &sg->waitlink;
+		gort_sched_enqueue(cases[i].dir == GORT_RECV ? &cases[i].c->recvq : &cases[i].c->sendq, sg);
+	}
+	*link = NULL;
+	gort_sched_park_fn(after_selpark, &st, wrSelect);
+
+	/* Woken: gp->param is the sudog that completed. */
+	struct sudog *won = gp->param;
+	sellock(&st);
+	for (struct sudog *sg = gp->waiting; sg; sg = sg->waitlink) {
+		if (sg == won)
+			continue;
+		struct gort_chan *c = sg->c;
+		int i = sg->caseidx;
+		gort_sched_dequeue_sudog(cases[i].dir == GORT_RECV ? &c->recvq : &c->sendq, sg);
+	}
+	gp->waiting = NULL;
+	selunlock(&st);
+	if (!won)
+		gort_runtime_throw("selectgo: woken without a case");
+	chosen = won->caseidx;
+	if (cases[chosen].dir == GORT_SEND && !won->success)
+		gort_runtime_panic("send on closed channel");
+	cases[chosen].ok = won->success;
+	goto done;
+
+nothing:
+	if (block) {
+		gort_sched_mustgetg("gort_select");
+		gort_sched_park(NULL, n == 0 ? wrSelectNoCases : wrSelect);
+		gort_runtime_throw("unreachable: woke from a select that cannot proceed");
+	}
+done:
+	if (n > STACKCASES) {
+		free(pollorder);
+		free(lockorder);
+		free(sgs);
+	}
+	return chosen;
+}
