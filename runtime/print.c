@@ -8,8 +8,8 @@
  * by the code it interrupted.  (Go's runtime has print/println for the
  * same reason: runtime/print.go.)
  *
- * Conversions: %s %c %d %u %x %p %%, with the length modifiers l, ll, z
- * and a field width for numbers (%8x, %08x, %-8s).  Nothing else.
+ * Conversions: %s %c %d %u %x %p %%, with the length modifiers l, ll, z,
+ * a field width (%8x, %08x, %-8s) and # for a 0x prefix.  Nothing else.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -64,8 +64,12 @@ size_t gort_runtime_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 			continue;
 		}
 		f++;
-		int left = 0, width = 0, lng = 0;
+		int left = 0, width = 0, lng = 0, alt = 0;
 		char fill = ' ';
+		if (*f == '#') {
+			alt = 1;
+			f++;
+		}
 		if (*f == '-') {
 			left = 1;
 			f++;
@@ -114,6 +118,10 @@ size_t gort_runtime_vfmt(char *buf, size_t cap, const char *fmt, va_list ap)
 		case 'x':
 			u = lng >= 2 ? va_arg(ap, unsigned long long)
 				: lng ? va_arg(ap, unsigned long) : va_arg(ap, unsigned);
+			if (alt && *f == 'x') {
+				put(&o, '0');
+				put(&o, 'x');
+			}
 			putnum(&o, u, *f == 'u' ? 10 : 16, 0, width, fill, left);
 			break;
 		case 'p':

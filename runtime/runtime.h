@@ -81,6 +81,9 @@ void gort_runtime_printframe(uintptr_t pc, int is_return_address);
 /* Print a traceback from a signal context (a live frame), within [lo, hi). */
 void gort_runtime_traceback_frame(struct gort_frame f, uintptr_t lo, uintptr_t hi);
 
+/* --- debug.c: GORTDEBUG=name=value,... read at start-up. */
+int gort_runtime_debug(const char *name, int dflt);
+
 /* --- signal.c: the runtime's own signal handlers. */
 void gort_runtime_signals_init(void);
 /* Per thread (M): allocate and install a signal stack; unblock signals. */

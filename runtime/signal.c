@@ -47,14 +47,17 @@ static void fault(int sig, siginfo_t *si, void *ctx)
 	uintptr_t addr = (uintptr_t)si->si_addr;
 	struct gort_frame f = { sigctxt_pc(ctx), sigctxt_sp(ctx), sigctxt_fp(ctx), sigctxt_lr(ctx) };
 
-	if (gp && gort_sched_stack_guardhit(gp, addr)) {
+	/* A stack overflow: the fault is just below the goroutine's stack (its
+	 * guard page), or the goroutine's own sp is already below its stack
+	 * (no guard page: it ran off the end into whatever lies below). */
+	if (gp && (gort_sched_stack_guardhit(gp, addr) || f.sp < gp->stack_lo)) {
 		gort_runtime_printf("runtime: goroutine stack exceeds %zu-byte limit\n",
 			(size_t)(gp->stack_hi - gp->stack_lo));
 		gort_runtime_printf("runtime: sp=%p stack=[%p, %p]\n", (void *)f.sp,
 			(void *)gp->stack_lo, (void *)gp->stack_hi);
 		gort_runtime_printf("fatal error: stack overflow\n\n");
 		gort_sched_printg_header(gp, "running");
-		gort_runtime_traceback_frame(f, gp->stack_lo - 256, gp->stack_hi);
+		gort_sched_traceback_frame(gp, f, gp->stack_lo - 256);
 		_exit(2);
 	}
 
@@ -71,7 +74,7 @@ static void fault(int sig, siginfo_t *si, void *ctx)
 		(unsigned)si->si_code, si->si_addr, (void *)f.pc);
 	if (gp) {
 		gort_sched_printg_header(gp, "running");
-		gort_runtime_traceback_frame(f, gp->stack_lo, gp->stack_hi);
+		gort_sched_traceback_frame(gp, f, gp->stack_lo);
 	} else if (m) {
 		gort_runtime_printf("runtime stack (M%lld):\n", (long long)m->id);
 		gort_runtime_traceback_frame(f, m->g0_lo, m->g0_hi);

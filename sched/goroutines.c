@@ -42,12 +42,28 @@ void gort_sched_printg_header(struct g *gp, const char *status)
 		gort_runtime_printf("goroutine %llu [%s]:\n", (unsigned long long)gp->goid, status);
 }
 
-static void printpcs(const uintptr_t *pcs, int n, int first_is_return)
+/* Print the frames down to the goroutine's entry; the runtime's own
+ * start-up frames below it (gofirst, gostart) are left out, and a
+ * "created by" line names where gort_go was called, as in Go. */
+static void printpcs(struct g *gp, const uintptr_t *pcs, int n, int first_is_return)
 {
-	for (int i = 0; i < n; i++)
-		gort_runtime_printframe(pcs[i], i > 0 || first_is_return);
-	if (n == 64)
+	const struct gort_func *first = gort_runtime_findfunc((uintptr_t)gort_sched_gofirst);
+	const struct gort_func *start = gort_runtime_findfunc((uintptr_t)gort_sched_gostart);
+	int i;
+	for (i = 0; i < n; i++) {
+		int ret = i > 0 || first_is_return;
+		const struct gort_func *f = gort_runtime_findfunc(pcs[i] - (ret ? 1 : 0));
+		if (f && (f == first || f == start))
+			break;
+		gort_runtime_printframe(pcs[i], ret);
+	}
+	if (i == 64)
 		gort_runtime_printf("...additional frames elided...\n");
+	if (gp && gp->gopc) {
+		const struct gort_func *f = gort_runtime_findfunc(gp->gopc - 1);
+		gort_runtime_printf("created by %s\n\t+0x%lx pc=%p\n", f ? f->name : "?",
+			f ? (unsigned long)(gp->gopc - f->entry) : 0ul, (void *)gp->gopc);
+	}
 }
 
 /* A goroutine that is not running: walk from its saved context. */
@@ -57,7 +73,7 @@ void gort_sched_traceback_g(struct g *gp)
 	uintptr_t pcs[64];
 	gort_sched_ctxframe(gp->sp, &f);
 	int n = gort_runtime_unwind(f, gp->stack_lo, gp->stack_hi, pcs, 64);
-	printpcs(pcs, n, 1);
+	printpcs(gp, pcs, n, 1);
 }
 
 /* The goroutine running on this thread (or, outside one, the thread),
@@ -75,7 +91,7 @@ void gort_sched_traceback_current(int skip)
 	int n = gort_runtime_unwind(f, gp->stack_lo, gp->stack_hi, pcs, 64);
 	gort_sched_printg_header(gp, "running");
 	if (n > 1 + skip)
-		printpcs(pcs + 1 + skip, n - 1 - skip, 1);
+		printpcs(gp, pcs + 1 + skip, n - 1 - skip, 1);
 }
 
 /* Every goroutine that is waiting: the body of the deadlock report. */
@@ -88,4 +104,12 @@ void gort_sched_dump_blocked(void)
 		gort_sched_printg_header(gp, NULL);
 		gort_sched_traceback_g(gp);
 	}
+}
+
+/* A goroutine interrupted by a signal: walk from the live frame f. */
+void gort_sched_traceback_frame(struct g *gp, struct gort_frame f, uintptr_t lo)
+{
+	uintptr_t pcs[64];
+	int n = gort_runtime_unwind(f, lo, gp->stack_hi, pcs, 64);
+	printpcs(gp, pcs, n, 0);
 }

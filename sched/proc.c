@@ -648,19 +648,24 @@ void gort_sched_park(struct rtlock *unlock, enum waitreason why)
 	gort_sched_park_fn(unlock ? after_unlock : NULL, unlock, why);
 }
 
-void gort_sched_ready(struct g *gp)
+void gort_sched_readyq(struct g *gp, int next)
 {
 	if (!atomic_cas32(&gp->status, Gwaiting, Grunnable))
 		gort_runtime_throwf("bad g->status in ready: %u", gp->status);
 	struct m *m = gort_sched_m;
 	if (m && m->p) {
-		gort_sched_runqput(m->p, gp, 1);
+		gort_sched_runqput(m->p, gp, next);
 	} else {
 		gort_sched_lock(&gort_sched.lock);
 		gort_sched_globrunqput(gp);
 		gort_sched_unlock(&gort_sched.lock);
 	}
 	gort_sched_wakep();
+}
+
+void gort_sched_ready(struct g *gp)
+{
+	gort_sched_readyq(gp, 1);
 }
 
 /* --- finding work (on g0) ---------------------------------------------------- */
@@ -978,7 +983,7 @@ void gort_syscall_exit(void)
 static __attribute__((noreturn)) void goexit(void);
 
 /* Where every goroutine starts (called by gort_sched_gostart). */
-static __attribute__((noreturn)) void gofirst(void *fn, void *arg)
+__attribute__((noreturn)) void gort_sched_gofirst(void *fn, void *arg)
 {
 	fiber_finish(NULL);
 	after_switch(getm_fresh());
@@ -1000,10 +1005,10 @@ static void ginit(struct g *gp, void (*fn)(void *), void *arg, uint64_t goid)
 	gp->param = NULL;
 	gp->selectdone = 0;
 	gp->asan_fake_stack = NULL;
-	gp->sp = gort_sched_ctxinit(gp->stack_hi, (void (*)(void *, void *))gofirst, (void *)fn, arg);
+	gp->sp = gort_sched_ctxinit(gp->stack_hi, (void (*)(void *, void *))gort_sched_gofirst, (void *)fn, arg);
 }
 
-struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size)
+struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size, uintptr_t gopc)
 {
 	if (!fn)
 		gort_runtime_panic("gort_go of nil func value");
@@ -1018,6 +1023,7 @@ struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size)
 		allgadd(gp);
 	}
 	ginit(gp, fn, arg, newgoid(pp));
+	gp->gopc = gopc;
 	atomic_store32(&gp->status, Grunnable);
 	if (pp) {
 		gort_sched_runqput(pp, gp, 1);
@@ -1165,7 +1171,7 @@ int gort_main(int (*fn)(void *), void *arg)
 		gort_runtime_panic("gort_main called twice");
 	schedinit();
 	struct mainarg ma = { fn, arg };
-	maing = gort_sched_newproc(main_goroutine, &ma, 0);
+	maing = gort_sched_newproc(main_goroutine, &ma, 0, 0);
 
 	pthread_t t;
 	pthread_attr_t attr;
@@ -1184,12 +1190,13 @@ int gort_main(int (*fn)(void *), void *arg)
 
 uint64_t gort_go(void (*fn)(void *), void *arg)
 {
-	return gort_sched_newproc(fn, arg, 0)->goid;
+	return gort_sched_newproc(fn, arg, 0, (uintptr_t)__builtin_return_address(0))->goid;
 }
 
 uint64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *o)
 {
-	return gort_sched_newproc(fn, arg, o ? o->stack_size : 0)->goid;
+	return gort_sched_newproc(fn, arg, o ? o->stack_size : 0,
+		(uintptr_t)__builtin_return_address(0))->goid;
 }
 
 void gort_yield(void)
@@ -1197,8 +1204,12 @@ void gort_yield(void)
 	struct g *gp = gort_sched_mustgetg("gort_yield");
 	struct m *m = gp->m;
 	struct g *next = pick_local(m->p);
-	if (!next)
-		return;      /* nothing else to run here: keep going */
+	if (!next) {
+		/* nothing else to run here: keep going, but check the stack as
+		 * a switch would */
+		gort_sched_stackcheck(gp, (uintptr_t)__builtin_frame_address(0));
+		return;
+	}
 	atomic_store32(&gp->status, Grunnable);
 	m->after.fn = after_requeue;
 	m->after.arg = gp;

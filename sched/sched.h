@@ -130,6 +130,7 @@ struct g {
 
 	void (*fn)(void *);            /* what it runs, and with what */
 	void *arg;
+	uintptr_t gopc;                /* where gort_go was called, 0 for main */
 
 	struct m *m;                   /* the M running it, if any */
 	struct g *schedlink;           /* global run queue, free lists */
@@ -284,13 +285,17 @@ static inline struct g *getg(void)
 
 /* --- proc.c: the scheduler ---------------------------------------------- */
 int64_t gort_sched_nanotime(void);
-struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size);
+/* gopc: the return address in whoever called gort_go, for "created by". */
+struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size, uintptr_t gopc);
+__attribute__((noreturn)) void gort_sched_gofirst(void *fn, void *arg);
+void gort_sched_gostart(void);
 void gort_sched_park(struct rtlock *unlock, enum waitreason why);
 /* Park, and have fn(m, arg) run once this G is off its stack. */
 void gort_sched_park_fn(void (*fn)(struct m *, void *), void *arg, enum waitreason why);
 void gort_sched_timerwake(int64_t when);
 uint32_t gort_sched_coarse_seconds(void);
-void gort_sched_ready(struct g *gp);
+void gort_sched_ready(struct g *gp);                /* into runnext */
+void gort_sched_readyq(struct g *gp, int next);     /* next=0: the queue's tail */
 void gort_sched_wakep(void);
 uint32_t gort_sched_fastrand(void);
 struct g *gort_sched_mustgetg(const char *what);
@@ -335,6 +340,7 @@ void gort_sched_semrelease(volatile uint32_t *addr);
 void gort_sched_printg_header(struct g *gp, const char *status);
 void gort_sched_traceback_g(struct g *gp);
 void gort_sched_traceback_current(int skip);
+void gort_sched_traceback_frame(struct g *gp, struct gort_frame f, uintptr_t lo);
 void gort_sched_dump_blocked(void);
 
 

@@ -69,7 +69,7 @@ static void stack_init(void)
 			maxmap = 65530;
 		fclose(f);
 	}
-	guards_left = maxmap / 4;
+	guards_left = gort_runtime_debug("stackguard", 1) ? maxmap / 4 : 0;
 }
 
 size_t gort_sched_stack_guards(void)

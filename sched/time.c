@@ -177,10 +177,12 @@ void gort_sched_movetimers(struct p *from, struct p *to)
 
 /* --- sleep (Go: timeSleep) ------------------------------------------------- */
 
+/* Sleepers go to the back of the run queue, not to runnext: when several
+ * timers fire in one pass they then run in the order they fired. */
 static void sleep_fire(struct timer *t, void *arg)
 {
 	(void)t;
-	gort_sched_ready(arg);
+	gort_sched_readyq(arg, 0);
 }
 
 /* Arm the sleep timer only once the G is parked, so that an early firing
@@ -227,7 +229,7 @@ static void timer_go(struct timer *t, void *arg)
 {
 	(void)t;
 	struct gort_timer *gt = arg;
-	gort_sched_newproc(gt->fn, gt->arg, 0);
+	gort_sched_newproc(gt->fn, gt->arg, 0, (uintptr_t)gort_afterfunc);
 }
 
 static struct gort_timer *timer_new(int64_t ns, int64_t period)

@@ -1,0 +1,58 @@
+/*
+ * debug.c -- GORTDEBUG, the runtime's debugging knobs (Go: GODEBUG).
+ *
+ *     GORTDEBUG=name=value,name=value
+ *
+ * Read once, at start-up, into a small table, so that asking is a lookup
+ * without getenv (which is not async-signal-safe).  Unknown names are
+ * reported once on stderr and otherwise ignored, as Go does.
+ *
+ *   stackguard=0     no guard pages below goroutine stacks: every stack
+ *                    relies on the canary check (for tests of that path)
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "runtime/runtime.h"
+
+static const char *const known[] = { "stackguard", "lostatomic64", "schedtrace", "scheddetail" };
+#define NKNOWN (sizeof known / sizeof known[0])
+static int values[NKNOWN];
+static int set[NKNOWN];
+
+__attribute__((constructor(103)))
+static void debug_init(void)
+{
+	const char *s = getenv("GORTDEBUG");
+	while (s && *s) {
+		const char *end = strchr(s, ',');
+		size_t len = end ? (size_t)(end - s) : strlen(s);
+		const char *eq = memchr(s, '=', len);
+		size_t i = 0;
+		if (eq) {
+			for (; i < NKNOWN; i++)
+				if (strlen(known[i]) == (size_t)(eq - s) && strncmp(s, known[i], (size_t)(eq - s)) == 0)
+					break;
+		}
+		if (!eq || i == NKNOWN) {
+			char item[64];
+			size_t n = len < sizeof item - 1 ? len : sizeof item - 1;
+			memcpy(item, s, n);
+			item[n] = '\0';
+			gort_runtime_printf("gort: GORTDEBUG: unknown setting %s\n", item);
+		}
+		else {
+			values[i] = atoi(eq + 1);
+			set[i] = 1;
+		}
+		s = end ? end + 1 : NULL;
+	}
+}
+
+int gort_runtime_debug(const char *name, int dflt)
+{
+	for (size_t i = 0; i < NKNOWN; i++)
+		if (strcmp(known[i], name) == 0)
+			return set[i] ? values[i] : dflt;
+	return dflt;
+}

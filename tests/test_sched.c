@@ -1,0 +1,850 @@
+/*
+ * test_sched.c -- package sched: goroutines, the scheduler, channels,
+ * select, timers, sync, system calls, and every way a program dies.
+ *
+ * gort_main runs once per process, and Check runs each test in a child
+ * process of its own, so each test starts a fresh runtime: RUN(procs, fn)
+ * sets the number of Ps and runs fn as main.  Tests of dying programs
+ * fork once more (run_child) and assert on the exit status and on what
+ * the program printed.
+ */
+#include <pthread.h>
+#include <time.h>
+
+#include "atomic/atomic.h"
+#include "testutil.h"
+
+#include "gort.h"
+
+static int run_main(int procs, int (*fn)(void *), void *arg)
+{
+	gort_gomaxprocs(procs);
+	return gort_main(fn, arg);
+}
+#define RUN(procs, fn, arg) ck_assert_int_eq(run_main((procs), (fn), (arg)), 0)
+
+/* --- spawning ------------------------------------------------------------ */
+
+#define NSPAWN (100000 / SCALE)
+static volatile uint32_t spawned;
+static gort_waitgroup spawn_wg;
+
+static void spawnee(void *arg)
+{
+	(void)arg;
+	atomic_add32(&spawned, 1);
+	gort_waitgroup_done(&spawn_wg);
+}
+
+static int spawn_main(void *arg)
+{
+	(void)arg;
+	gort_waitgroup_add(&spawn_wg, NSPAWN);
+	for (int i = 0; i < NSPAWN; i++)
+		gort_go(spawnee, NULL);
+	gort_waitgroup_wait(&spawn_wg);
+	ck_assert_uint_eq(atomic_load32(&spawned), NSPAWN);
+	/* Done is not dead: the last ones may still be on their way out. */
+	for (int i = 0; i < 1000 && gort_numgoroutine() > 1; i++)
+		gort_sleep(1000000);
+	ck_assert_int_eq(gort_numgoroutine(), 1);
+	return 0;
+}
+
+START_TEST(spawn_join)
+{
+	RUN(_i == 0 ? 1 : 4, spawn_main, NULL);
+}
+END_TEST
+
+static int status_main(void *arg)
+{
+	ck_assert_uint_eq(gort_id(), 1);
+	return (int)(intptr_t)arg;
+}
+
+START_TEST(main_status)
+{
+	ck_assert_int_eq(run_main(2, status_main, (void *)(intptr_t)42), 42);
+}
+END_TEST
+
+/* --- yield: round-robin with one P ------------------------------------------ */
+
+#define NYIELDERS 3
+#define ROUNDS 100
+static int order[NYIELDERS * ROUNDS];
+static int norder;
+static gort_waitgroup yield_wg;
+
+static void yielder(void *arg)
+{
+	for (int r = 0; r < ROUNDS; r++) {
+		order[norder++] = (int)(intptr_t)arg;
+		gort_yield();
+	}
+	gort_waitgroup_done(&yield_wg);
+}
+
+static int yield_main(void *arg)
+{
+	(void)arg;
+	gort_waitgroup_add(&yield_wg, NYIELDERS);
+	for (int i = 0; i < NYIELDERS; i++)
+		gort_go(yielder, (void *)(intptr_t)i);
+	gort_waitgroup_wait(&yield_wg);
+	ck_assert_int_eq(norder, NYIELDERS * ROUNDS);
+	/* The first three are some order of 0, 1, 2; after that, the same
+	 * order over and over: each goroutine gets one turn per round. */
+	ck_assert_int_ne(order[0], order[1]);
+	ck_assert_int_ne(order[1], order[2]);
+	ck_assert_int_ne(order[0], order[2]);
+	for (int i = NYIELDERS; i < norder; i++)
+		ck_assert_msg(order[i] == order[i - NYIELDERS], "turn %d went to %d, not %d", i,
+			order[i], order[i - NYIELDERS]);
+	return 0;
+}
+
+START_TEST(yield_round_robin)
+{
+	RUN(1, yield_main, NULL);
+}
+END_TEST
+
+/* --- channels ------------------------------------------------------------------ */
+
+struct pair {
+	gort_chan *a, *b;
+};
+
+static void echo(void *arg)
+{
+	struct pair *p = arg;
+	long v;
+	while (gort_chan_recv(p->a, &v)) {
+		v *= 2;
+		gort_chan_send(p->b, &v);
+	}
+	gort_chan_close(p->b);
+}
+
+static int rendezvous_main(void *arg)
+{
+	(void)arg;
+	struct pair p = { gort_chan_make(sizeof(long), 0), gort_chan_make(sizeof(long), 0) };
+	gort_go(echo, &p);
+	for (long i = 1; i <= 1000; i++) {
+		gort_chan_send(p.a, &i);
+		/* unbuffered: the send returned, so the echo has the value */
+		ck_assert_uint_eq(gort_chan_len(p.a), 0);
+		long v = 0;
+		ck_assert_int_eq(gort_chan_recv(p.b, &v), 1);
+		ck_assert_int_eq(v, 2 * i);
+	}
+	gort_chan_close(p.a);
+	long v = 99;
+	ck_assert_int_eq(gort_chan_recv(p.b, &v), 0);   /* echo closed b on its way out */
+	ck_assert_int_eq(v, 0);
+	gort_chan_free(p.a);
+	gort_chan_free(p.b);
+	return 0;
+}
+
+START_TEST(chan_rendezvous)
+{
+	RUN(_i == 0 ? 1 : 3, rendezvous_main, NULL);
+}
+END_TEST
+
+static void producer(void *arg)
+{
+	gort_chan *c = arg;
+	for (int i = 0; i < 10000; i++)
+		gort_chan_send(c, &i);
+	gort_chan_close(c);
+}
+
+static int fifo_main(void *arg)
+{
+	(void)arg;
+	gort_chan *c = gort_chan_make(sizeof(int), 16);
+	ck_assert_uint_eq(gort_chan_cap(c), 16);
+	ck_assert_uint_eq(gort_chan_len(c), 0);
+	for (int i = 0; i < 5; i++)
+		gort_chan_send(c, &i);
+	ck_assert_uint_eq(gort_chan_len(c), 5);
+	for (int i = 0; i < 5; i++) {
+		int v;
+		ck_assert_int_eq(gort_chan_recv(c, &v), 1);
+		ck_assert_int_eq(v, i);
+	}
+	/* through a full buffer and blocked senders, order still holds */
+	gort_go(producer, c);
+	int v, want = 0;
+	while (gort_chan_recv(c, &v)) {
+		ck_assert_int_eq(v, want);
+		want++;
+		if (want % 1000 == 0)
+			gort_sleep(100000);   /* let the buffer fill and the producer block */
+	}
+	ck_assert_int_eq(want, 10000);
+	/* closed and drained: zero value, ok false, every time */
+	v = 7;
+	ck_assert_int_eq(gort_chan_recv(c, &v), 0);
+	ck_assert_int_eq(v, 0);
+	ck_assert_int_eq(gort_chan_recv(c, NULL), 0);
+	gort_chan_free(c);
+	return 0;
+}
+
+START_TEST(chan_buffered_fifo)
+{
+	RUN(_i == 0 ? 1 : 2, fifo_main, NULL);
+}
+END_TEST
+
+#define NRECV 10
+static volatile uint32_t woke_closed;
+
+static void closed_receiver(void *arg)
+{
+	gort_chan *c = arg;
+	int v = 5;
+	if (gort_chan_recv(c, &v) == 0 && v == 0)
+		atomic_add32(&woke_closed, 1);
+}
+
+static int close_main(void *arg)
+{
+	(void)arg;
+	gort_chan *c = gort_chan_make(sizeof(int), 0);
+	for (int i = 0; i < NRECV; i++)
+		gort_go(closed_receiver, c);
+	while (gort_numgoroutine() > 1 && atomic_load32(&woke_closed) == 0) {
+		gort_sleep(1000000);
+		break;
+	}
+	gort_chan_close(c);
+	for (int i = 0; i < 1000 && gort_numgoroutine() > 1; i++)
+		gort_sleep(1000000);
+	ck_assert_uint_eq(atomic_load32(&woke_closed), NRECV);
+	gort_chan_free(c);
+	return 0;
+}
+
+START_TEST(chan_close_wakes_all)
+{
+	RUN(2, close_main, NULL);
+}
+END_TEST
+
+/* --- select -------------------------------------------------------------------- */
+
+static int select_main(void *arg)
+{
+	(void)arg;
+	gort_chan *a = gort_chan_make(sizeof(int), 1), *b = gort_chan_make(sizeof(int), 1);
+	int x = 0, y = 0;
+	gort_select_case cs[2] = {
+		{ .c = a, .dir = GORT_RECV, .elem = &x },
+		{ .c = b, .dir = GORT_RECV, .elem = &y },
+	};
+	/* nothing ready: default */
+	ck_assert_int_eq(gort_select(cs, 2, 0), -1);
+	/* only b ready: b, every time */
+	int v = 11;
+	for (int i = 0; i < 10; i++) {
+		gort_chan_send(b, &v);
+		ck_assert_int_eq(gort_select(cs, 2, 1), 1);
+		ck_assert_int_eq(y, 11);
+		ck_assert_int_eq(cs[1].ok, 1);
+	}
+	/* a send case that can proceed, beside a nil channel */
+	int s = 5;
+	gort_select_case sc[2] = {
+		{ .c = NULL, .dir = GORT_SEND, .elem = &s },
+		{ .c = a, .dir = GORT_SEND, .elem = &s },
+	};
+	ck_assert_int_eq(gort_select(sc, 2, 1), 1);
+	ck_assert_int_eq(gort_select(sc, 2, 0), -1);   /* a is full now */
+	ck_assert_int_eq(gort_select(cs, 2, 0), 0);
+	ck_assert_int_eq(x, 5);
+	/* a closed channel is ready, with ok = 0 */
+	gort_chan_close(b);
+	ck_assert_int_eq(gort_select(cs, 2, 1), 1);
+	ck_assert_int_eq(cs[1].ok, 0);
+	ck_assert_int_eq(y, 0);
+	gort_chan_free(a);
+	gort_chan_free(b);
+	return 0;
+}
+
+START_TEST(select_readiness)
+{
+	RUN(1, select_main, NULL);
+}
+END_TEST
+
+#define TRIALS (100000 / SCALE)
+
+static int fairness_main(void *arg)
+{
+	(void)arg;
+	enum { N = 3 };
+	gort_chan *c[N];
+	gort_select_case cs[N];
+	int got[N] = { 0 }, v = 1, sink;
+	for (int i = 0; i < N; i++) {
+		c[i] = gort_chan_make(sizeof(int), 1);
+		gort_chan_send(c[i], &v);
+		cs[i] = (gort_select_case){ .c = c[i], .dir = GORT_RECV, .elem = &sink };
+	}
+	for (int t = 0; t < TRIALS; t++) {
+		int i = gort_select(cs, N, 1);
+		ck_assert_int_ge(i, 0);
+		got[i]++;
+		gort_chan_send(c[i], &v);   /* every case stays ready */
+	}
+	for (int i = 0; i < N; i++) {
+		double share = (double)got[i] / TRIALS;
+		ck_assert_msg(share > 0.9 / N && share < 1.1 / N, "case %d chosen %d of %d times",
+			i, got[i], TRIALS);
+		gort_chan_free(c[i]);
+	}
+	return 0;
+}
+
+START_TEST(select_fairness)
+{
+	RUN(1, fairness_main, NULL);
+}
+END_TEST
+
+struct selwait {
+	gort_chan *a, *b;
+	int which;
+};
+
+static void select_sender(void *arg)
+{
+	struct selwait *w = arg;
+	gort_sleep(2000000);
+	int v = 42;
+	gort_chan_send(w->which ? w->b : w->a, &v);
+}
+
+static int select_block_main(void *arg)
+{
+	(void)arg;
+	for (int which = 0; which < 2; which++) {
+		struct selwait w = { gort_chan_make(sizeof(int), 0), gort_chan_make(sizeof(int), 0), which };
+		gort_go(select_sender, &w);
+		int x = 0, y = 0;
+		gort_select_case cs[2] = {
+			{ .c = w.a, .dir = GORT_RECV, .elem = &x },
+			{ .c = w.b, .dir = GORT_RECV, .elem = &y },
+		};
+		ck_assert_int_eq(gort_select(cs, 2, 1), which);
+		ck_assert_int_eq(which ? y : x, 42);
+		/* the losing case left no sudog behind: freeing would panic */
+		gort_chan_free(w.a);
+		gort_chan_free(w.b);
+	}
+	/* a select over many cases that waits, then a timer fires */
+	gort_timer *t = gort_timer_new(3000000);
+	enum { N = 40 };
+	gort_chan *cs[N];
+	gort_select_case sc[N + 1];
+	int64_t fired = 0;
+	for (int i = 0; i < N; i++) {
+		cs[i] = gort_chan_make(0, 0);
+		sc[i] = (gort_select_case){ .c = cs[i], .dir = i % 2 ? GORT_RECV : GORT_SEND };
+	}
+	sc[N] = (gort_select_case){ .c = gort_timer_chan(t), .dir = GORT_RECV, .elem = &fired };
+	ck_assert_int_eq(gort_select(sc, N + 1, 1), N);
+	ck_assert_int_gt(fired, 0);
+	for (int i = 0; i < N; i++)
+		gort_chan_free(cs[i]);
+	gort_timer_free(t);
+	return 0;
+}
+
+START_TEST(select_blocking)
+{
+	RUN(_i == 0 ? 1 : 2, select_block_main, NULL);
+}
+END_TEST
+
+/* --- timers ---------------------------------------------------------------------- */
+
+#define NSLEEPERS 12
+static int woke_order[NSLEEPERS];
+static volatile uint32_t nwoke;
+static volatile uint32_t early;
+static gort_waitgroup sleep_wg;
+
+static void sleeper(void *arg)
+{
+	int ms = (int)(intptr_t)arg;
+	int64_t t0 = gort_now();
+	gort_sleep((int64_t)ms * 1000000);
+	if (gort_now() - t0 < (int64_t)ms * 1000000)
+		atomic_add32(&early, 1);
+	woke_order[atomic_add32(&nwoke, 1) - 1] = ms;
+	gort_waitgroup_done(&sleep_wg);
+}
+
+static int timers_main(void *arg)
+{
+	(void)arg;
+	/* started in a scrambled order, they must wake in the order due */
+	static const int ms[NSLEEPERS] = { 17, 5, 29, 11, 2, 23, 8, 14, 26, 20, 32, 35 };
+	gort_waitgroup_add(&sleep_wg, NSLEEPERS);
+	for (int i = 0; i < NSLEEPERS; i++)
+		gort_go(sleeper, (void *)(intptr_t)(ms[i] * SCALE));
+	gort_waitgroup_wait(&sleep_wg);
+	ck_assert_uint_eq(atomic_load32(&early), 0);
+	for (int i = 1; i < NSLEEPERS; i++)
+		ck_assert_msg(woke_order[i - 1] < woke_order[i], "woke %d ms before %d ms",
+			woke_order[i], woke_order[i - 1]);
+
+	/* timer, ticker, afterfunc, stop and reset */
+	gort_timer *t = gort_timer_new(1000000);
+	int64_t when = 0, now = gort_now();
+	ck_assert_int_eq(gort_chan_recv(gort_timer_chan(t), &when), 1);
+	ck_assert_int_ge(when, now);
+	ck_assert_int_eq(gort_timer_stop(t), 0);          /* already fired */
+	ck_assert_int_eq(gort_timer_reset(t, 1000000000), 0);
+	ck_assert_int_eq(gort_timer_stop(t), 1);          /* was pending */
+	gort_timer_free(t);
+
+	gort_timer *tk = gort_ticker_new(1000000);
+	int64_t last = 0;
+	for (int i = 0; i < 5; i++) {
+		ck_assert_int_eq(gort_chan_recv(gort_timer_chan(tk), &when), 1);
+		ck_assert_int_gt(when, last);
+		last = when;
+	}
+	gort_timer_free(tk);
+	return 0;
+}
+
+START_TEST(timers_in_order)
+{
+	RUN(1, timers_main, NULL);
+}
+END_TEST
+
+static gort_chan *af_chan;
+static void afterfunc_fn(void *arg)
+{
+	gort_chan_send(af_chan, &arg);
+}
+
+static int afterfunc_main(void *arg)
+{
+	(void)arg;
+	af_chan = gort_chan_make(sizeof(void *), 0);
+	int64_t t0 = gort_now();
+	gort_timer *t = gort_afterfunc(2000000, afterfunc_fn, (void *)af_chan);
+	void *got = NULL;
+	ck_assert_int_eq(gort_chan_recv(af_chan, &got), 1);
+	ck_assert_ptr_eq(got, af_chan);
+	ck_assert_int_ge(gort_now() - t0, 2000000);
+	gort_timer_free(t);
+	return 0;
+}
+
+START_TEST(timers_afterfunc)
+{
+	RUN(2, afterfunc_main, NULL);
+}
+END_TEST
+
+/* --- sync under contention ------------------------------------------------------- */
+
+#define NLOCKERS 16
+#define NLOCKS (20000 / SCALE)
+static gort_mutex mu;
+static long guarded;
+static gort_waitgroup lock_wg;
+static gort_once once;
+static volatile uint32_t once_calls;
+
+static void once_fn(void *arg)
+{
+	(void)arg;
+	atomic_add32(&once_calls, 1);
+}
+
+static void locker(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < NLOCKS; i++) {
+		gort_once_do(&once, once_fn, NULL);
+		gort_mutex_lock(&mu);
+		long v = guarded;
+		if (i % 64 == 0)
+			gort_yield();   /* hold the lock across a switch */
+		guarded = v + 1;
+		gort_mutex_unlock(&mu);
+	}
+	gort_waitgroup_done(&lock_wg);
+}
+
+static int mutex_main(void *arg)
+{
+	(void)arg;
+	gort_waitgroup_add(&lock_wg, NLOCKERS);
+	for (int i = 0; i < NLOCKERS; i++)
+		gort_go(locker, NULL);
+	gort_waitgroup_wait(&lock_wg);
+	ck_assert_int_eq(guarded, (long)NLOCKERS * NLOCKS);
+	ck_assert_uint_eq(once_calls, 1);
+	ck_assert_int_eq(gort_mutex_trylock(&mu), 1);
+	ck_assert_int_eq(gort_mutex_trylock(&mu), 0);
+	gort_mutex_unlock(&mu);
+	return 0;
+}
+
+START_TEST(mutex_waitgroup_contention)
+{
+	RUN(4, mutex_main, NULL);
+}
+END_TEST
+
+/* --- system calls ---------------------------------------------------------------- */
+
+static volatile uint32_t others_done, in_syscall;
+
+static void busy_other(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 100; i++)
+		gort_yield();
+	if (atomic_load32(&in_syscall))
+		atomic_store32(&others_done, 1);
+}
+
+static int syscall_main(void *arg)
+{
+	(void)arg;
+	gort_go(busy_other, NULL);
+	gort_syscall_enter();
+	atomic_store32(&in_syscall, 1);
+	/* a blocking call that knows nothing of gort */
+	struct timespec ts = { 0, 300000000 };
+	nanosleep(&ts, NULL);
+	uint32_t done = atomic_load32(&others_done);
+	atomic_store32(&in_syscall, 0);
+	gort_syscall_exit();
+	ck_assert_msg(done, "the other goroutine did not run while main was in a system call");
+	return 0;
+}
+
+START_TEST(syscall_hands_off_p)
+{
+	RUN(1, syscall_main, NULL);   /* one P: without a hand-off, nothing else could run */
+}
+END_TEST
+
+/* --- gomaxprocs at run time ------------------------------------------------------- */
+
+static int procs_main(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(gort_gomaxprocs(0), 2);
+	ck_assert_int_eq(gort_gomaxprocs(4), 2);
+	ck_assert_int_eq(gort_gomaxprocs(0), 4);
+	gort_waitgroup_add(&spawn_wg, 1000);
+	for (int i = 0; i < 1000; i++)
+		gort_go(spawnee, NULL);
+	ck_assert_int_eq(gort_gomaxprocs(1), 4);
+	gort_waitgroup_wait(&spawn_wg);
+	ck_assert_uint_eq(atomic_load32(&spawned), 1000);
+	gort_sleep(1000000);
+	return 0;
+}
+
+START_TEST(gomaxprocs_resize)
+{
+	RUN(2, procs_main, NULL);
+}
+END_TEST
+
+/* --- how programs die ------------------------------------------------------------ */
+
+struct death {
+	int (*main)(void *);
+	const char *env;
+};
+
+static void die_child(void *arg)
+{
+	const struct death *d = arg;
+	if (d->env)
+		putenv((char *)d->env);
+	gort_gomaxprocs(2);
+	exit(gort_main(d->main, NULL));
+}
+
+static void expect_death(int (*main)(void *), const char *env, const char *const *want)
+{
+	struct death d = { main, env };
+	struct child c;
+	run_child(die_child, &d, &c, 30);
+	ck_assert_exit_status(&c, 2);
+	for (; *want; want++)
+		ck_assert_output_has(&c, *want);
+}
+
+static int send_closed(void *a)
+{
+	(void)a;
+	gort_chan *c = gort_chan_make(1, 1);
+	gort_chan_close(c);
+	gort_chan_send(c, "x");
+	return 0;
+}
+
+static int close_closed(void *a)
+{
+	(void)a;
+	gort_chan *c = gort_chan_make(1, 0);
+	gort_chan_close(c);
+	gort_chan_close(c);
+	return 0;
+}
+
+static int close_nil(void *a)
+{
+	(void)a;
+	gort_chan_close(NULL);
+	return 0;
+}
+
+static int negative_wg(void *a)
+{
+	(void)a;
+	gort_waitgroup wg = { 0 };
+	gort_waitgroup_add(&wg, 1);
+	gort_waitgroup_done(&wg);
+	gort_waitgroup_done(&wg);
+	return 0;
+}
+
+static int unlock_unlocked(void *a)
+{
+	(void)a;
+	gort_mutex m = { 0 };
+	gort_mutex_unlock(&m);
+	return 0;
+}
+
+static gort_chan *never;
+
+static void blocked_forever(void *a)
+{
+	(void)a;
+	int v;
+	gort_chan_recv(never, &v);
+}
+
+static int deadlock(void *a)
+{
+	(void)a;
+	never = gort_chan_make(sizeof(int), 0);
+	gort_go(blocked_forever, NULL);
+	gort_waitgroup wg = { 0 };
+	gort_waitgroup_add(&wg, 1);
+	gort_waitgroup_wait(&wg);
+	return 0;
+}
+
+static void quick(void *a)
+{
+	(void)a;
+	gort_sleep(1000000);
+}
+
+static int main_goexit(void *a)
+{
+	(void)a;
+	gort_go(quick, NULL);
+	gort_exit();
+}
+
+/* Recurse until the frames reach `depth` bytes below the first one (0:
+ * forever), then park: frame sizes vary with the compiler and the
+ * sanitizers, so the depth is measured, not counted. */
+static __attribute__((noinline)) int recurse(uintptr_t top, uintptr_t depth)
+{
+	volatile char frame[256];
+	frame[0] = 1;
+	uintptr_t here = (uintptr_t)__builtin_frame_address(0);
+	if (depth && top - here > depth) {
+		gort_sleep(1000);   /* park: the switch checks the stack */
+		return frame[0];
+	}
+	return recurse(top, depth) + frame[0];
+}
+
+static void overflow_fn(void *a)
+{
+	recurse((uintptr_t)__builtin_frame_address(0), (uintptr_t)a);
+}
+
+static int overflow(void *a)
+{
+	(void)a;
+	gort_go(overflow_fn, (void *)(uintptr_t)(80 * 1024));   /* a 64 KiB stack */
+	gort_sleep(5000000000);
+	return 0;
+}
+
+static int infinite_recursion(void *a)
+{
+	(void)a;
+	gort_go(overflow_fn, NULL);
+	gort_sleep(5000000000);
+	return 0;
+}
+
+START_TEST(dies_send_on_closed)
+{
+	expect_death(send_closed, NULL, (const char *const[]){ "panic: send on closed channel\n",
+		"goroutine 1 [running]:\n", "send_closed()", NULL });
+}
+END_TEST
+
+START_TEST(dies_close_of_closed)
+{
+	expect_death(close_closed, NULL, (const char *const[]){ "panic: close of closed channel\n",
+		"close_closed()", NULL });
+}
+END_TEST
+
+START_TEST(dies_close_of_nil)
+{
+	expect_death(close_nil, NULL, (const char *const[]){ "panic: close of nil channel\n",
+		"close_nil()", NULL });
+}
+END_TEST
+
+START_TEST(dies_negative_waitgroup)
+{
+	expect_death(negative_wg, NULL, (const char *const[]){
+		"panic: sync: negative WaitGroup counter\n", "negative_wg()", NULL });
+}
+END_TEST
+
+START_TEST(dies_unlock_of_unlocked)
+{
+	/* Go throws here (sync.fatal), it does not panic */
+	expect_death(unlock_unlocked, NULL, (const char *const[]){
+		"fatal error: sync: unlock of unlocked mutex\n", "unlock_unlocked()", NULL });
+}
+END_TEST
+
+START_TEST(dies_deadlock)
+{
+	expect_death(deadlock, NULL, (const char *const[]){
+		"fatal error: all goroutines are asleep - deadlock!\n",
+		"goroutine 1 [semacquire]:\n", "deadlock()",
+		"goroutine 2 [chan receive]:\n", "blocked_forever()", "created by deadlock\n", NULL });
+}
+END_TEST
+
+START_TEST(dies_main_goexit)
+{
+	expect_death(main_goexit, NULL, (const char *const[]){
+		"fatal error: no goroutines (main called gort_exit) - deadlock!\n", NULL });
+}
+END_TEST
+
+START_TEST(dies_stack_overflow_guard)
+{
+	expect_death(infinite_recursion, NULL, (const char *const[]){
+		"fatal error: stack overflow\n", "goroutine 2 [running]:\n", "recurse", NULL });
+}
+END_TEST
+
+START_TEST(dies_stack_overflow_canary)
+{
+	/* No guard pages: the canary check at the next switch catches it. */
+	expect_death(overflow, "GORTDEBUG=stackguard=0", (const char *const[]){
+		"fatal error: stack overflow\n", "goroutine 2", NULL });
+}
+END_TEST
+
+static int bad_env_main(void *a)
+{
+	(void)a;
+	return gort_gomaxprocs(0) > 0 ? 0 : 1;
+}
+
+static void bad_env_child(void *arg)
+{
+	(void)arg;
+	putenv("GORTMAXPROCS=lots");
+	exit(gort_main(bad_env_main, NULL));
+}
+
+START_TEST(bad_gomaxprocs_env)
+{
+	struct child c;
+	run_child(bad_env_child, NULL, &c, 30);
+	ck_assert_exit_status(&c, 0);
+	ck_assert_output_has(&c, "gort: ignoring GORTMAXPROCS=lots: not a positive integer\n");
+}
+END_TEST
+
+static Suite *sched_suite(void)
+{
+	Suite *s = suite_create("sched");
+	TCase *tc = tcase_create("scheduler");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, spawn_join, 0, 2);
+	tcase_add_test(tc, main_status);
+	tcase_add_test(tc, yield_round_robin);
+	tcase_add_test(tc, syscall_hands_off_p);
+	tcase_add_test(tc, gomaxprocs_resize);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("channels");
+	tcase_set_timeout(tc, 60);
+	tcase_add_loop_test(tc, chan_rendezvous, 0, 2);
+	tcase_add_loop_test(tc, chan_buffered_fifo, 0, 2);
+	tcase_add_test(tc, chan_close_wakes_all);
+	tcase_add_test(tc, select_readiness);
+	tcase_add_test(tc, select_fairness);
+	tcase_add_loop_test(tc, select_blocking, 0, 2);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("timers_sync");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, timers_in_order);
+	tcase_add_test(tc, timers_afterfunc);
+	tcase_add_test(tc, mutex_waitgroup_contention);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("deaths");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, dies_send_on_closed);
+	tcase_add_test(tc, dies_close_of_closed);
+	tcase_add_test(tc, dies_close_of_nil);
+	tcase_add_test(tc, dies_negative_waitgroup);
+	tcase_add_test(tc, dies_unlock_of_unlocked);
+	tcase_add_test(tc, dies_deadlock);
+	tcase_add_test(tc, dies_main_goexit);
+	tcase_add_test(tc, dies_stack_overflow_guard);
+	tcase_add_test(tc, dies_stack_overflow_canary);
+	tcase_add_test(tc, bad_gomaxprocs_env);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	return run_suite(sched_suite());
+}
