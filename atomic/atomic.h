@@ -144,6 +144,19 @@ GORT_INLINE void atomic_storep(void *volatile *p, void *v)
 {
 	AO_store_full(AOP(p), (AO_t)v);
 }
+GORT_INLINE void *atomic_loadacqp(void *const volatile *p)
+{
+	return (void *)AO_load_acquire(AOP(p));
+}
+GORT_INLINE void atomic_storerelp(void *volatile *p, void *v)
+{
+	AO_store_release(AOP(p), (AO_t)v);
+}
+/* A full memory barrier (Go: publicationBarrier's big brother). */
+GORT_INLINE void atomic_fence(void)
+{
+	AO_nop_full();
+}
 GORT_INLINE int atomic_casp(void *volatile *p, void *old, void *new_)
 {
 	return AO_compare_and_swap_full(AOP(p), (AO_t)old, (AO_t)new_);

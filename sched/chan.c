@@ -100,9 +100,9 @@ void gort_chan_free(gort_chan *c)
 {
 	if (!c)
 		return;
-	gort_sched_lock(&c->lock);
+	spinlock_lock(&c->lock);
 	int busy = c->recvq.first || c->sendq.first;
-	gort_sched_unlock(&c->lock);
+	spinlock_unlock(&c->lock);
 	if (busy)
 		gort_runtime_panic("gort_chan_free of a channel with goroutines blocked on it");
 	free(c->buf);
@@ -124,10 +124,19 @@ static inline void *slot(struct gort_chan *c, size_t i)
 	return c->buf + i * c->elemsize;
 }
 
+/* Elements are mostly a word or less: copy those without a call. */
 static inline void copyelem(struct gort_chan *c, void *dst, const void *src)
 {
-	if (c->elemsize && dst && src)
-		memcpy(dst, src, c->elemsize);
+	if (!dst || !src)
+		return;
+	switch (c->elemsize) {
+	case 0: return;
+	case 1: *(uint8_t *)dst = *(const uint8_t *)src; return;
+	case 2: memcpy(dst, src, 2); return;
+	case 4: memcpy(dst, src, 4); return;
+	case 8: memcpy(dst, src, 8); return;
+	default: memcpy(dst, src, c->elemsize);
+	}
 }
 
 /* --- the operations, shared with select.c (c->lock held, released) ------- */
@@ -136,7 +145,7 @@ static inline void copyelem(struct gort_chan *c, void *dst, const void *src)
 void gort_sched_chan_sendto(struct gort_chan *c, struct sudog *sg, const void *ep)
 {
 	copyelem(c, sg->elem, ep);
-	gort_sched_unlock(&c->lock);
+	spinlock_unlock(&c->lock);
 	sg->success = 1;
 	sg->g->param = sg;
 	gort_sched_ready(sg->g);
@@ -156,7 +165,7 @@ void gort_sched_chan_recvfrom(struct gort_chan *c, struct sudog *sg, void *ep)
 			c->recvx = 0;
 		c->sendx = c->recvx;
 	}
-	gort_sched_unlock(&c->lock);
+	spinlock_unlock(&c->lock);
 	sg->success = 1;
 	sg->g->param = sg;
 	gort_sched_ready(sg->g);
@@ -172,10 +181,7 @@ void gort_sched_chan_bufput(struct gort_chan *c, const void *ep)
 
 void gort_sched_chan_bufget(struct gort_chan *c, void *ep)
 {
-	void *q = slot(c, c->recvx);
-	copyelem(c, ep, q);
-	if (c->elemsize)
-		memset(q, 0, c->elemsize);
+	copyelem(c, ep, slot(c, c->recvx));
 	if (++c->recvx == c->dataqsiz)
 		c->recvx = 0;
 	atomic_storeuintptr((volatile uintptr_t *)&c->qcount, c->qcount - 1);
@@ -197,9 +203,9 @@ int gort_sched_chansend(struct gort_chan *c, const void *ep, int block)
 	     (c->dataqsiz > 0 && atomic_loaduintptr((const volatile uintptr_t *)&c->qcount) == c->dataqsiz)))
 		return 0;
 
-	gort_sched_lock(&c->lock);
+	spinlock_lock(&c->lock);
 	if (c->closed) {
-		gort_sched_unlock(&c->lock);
+		spinlock_unlock(&c->lock);
 		gort_runtime_panic("send on closed channel");
 	}
 	struct sudog *sg = gort_sched_dequeue(&c->recvq);
@@ -209,22 +215,22 @@ int gort_sched_chansend(struct gort_chan *c, const void *ep, int block)
 	}
 	if (c->qcount < c->dataqsiz) {
 		gort_sched_chan_bufput(c, ep);
-		gort_sched_unlock(&c->lock);
+		spinlock_unlock(&c->lock);
 		return 1;
 	}
 	if (!block) {
-		gort_sched_unlock(&c->lock);
+		spinlock_unlock(&c->lock);
 		return 0;
 	}
 	struct g *gp = getg();
 	if (!gp) {
-		gort_sched_unlock(&c->lock);
+		spinlock_unlock(&c->lock);
 		gort_sched_mustgetg("gort_chan_send (blocking)");
 	}
 	struct sudog me = { .g = gp, .elem = (void *)ep, .c = c };
 	gp->param = NULL;
 	gort_sched_enqueue(&c->sendq, &me);
-	gort_sched_park(&c->lock, wrChanSend);
+	gort_sched_park_fn(gort_sched_after_spinunlock, &c->lock, wrChanSend);
 	if (!me.success)
 		gort_runtime_panic("send on closed channel");
 	return 1;
@@ -246,9 +252,9 @@ int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block)
 			return 0;
 	}
 
-	gort_sched_lock(&c->lock);
+	spinlock_lock(&c->lock);
 	if (c->closed && c->qcount == 0) {
-		gort_sched_unlock(&c->lock);
+		spinlock_unlock(&c->lock);
 		if (ep && c->elemsize)
 			memset(ep, 0, c->elemsize);
 		return 1;
@@ -260,22 +266,22 @@ int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block)
 	}
 	if (c->qcount > 0) {
 		gort_sched_chan_bufget(c, ep);
-		gort_sched_unlock(&c->lock);
+		spinlock_unlock(&c->lock);
 		return 3;
 	}
 	if (!block) {
-		gort_sched_unlock(&c->lock);
+		spinlock_unlock(&c->lock);
 		return 0;
 	}
 	struct g *gp = getg();
 	if (!gp) {
-		gort_sched_unlock(&c->lock);
+		spinlock_unlock(&c->lock);
 		gort_sched_mustgetg("gort_chan_recv (blocking)");
 	}
 	struct sudog me = { .g = gp, .elem = ep, .c = c };
 	gp->param = NULL;
 	gort_sched_enqueue(&c->recvq, &me);
-	gort_sched_park(&c->lock, wrChanReceive);
+	gort_sched_park_fn(gort_sched_after_spinunlock, &c->lock, wrChanReceive);
 	return me.success ? 3 : 1;
 }
 
@@ -293,9 +299,9 @@ void gort_chan_close(gort_chan *c)
 {
 	if (!c)
 		gort_runtime_panic("close of nil channel");
-	gort_sched_lock(&c->lock);
+	spinlock_lock(&c->lock);
 	if (c->closed) {
-		gort_sched_unlock(&c->lock);
+		spinlock_unlock(&c->lock);
 		gort_runtime_panic("close of closed channel");
 	}
 	atomic_store32(&c->closed, 1);
@@ -313,7 +319,7 @@ void gort_chan_close(gort_chan *c)
 		sg->wakelink = wake;
 		wake = sg;
 	}
-	gort_sched_unlock(&c->lock);
+	spinlock_unlock(&c->lock);
 	while (wake) {
 		sg = wake;
 		wake = sg->wakelink;

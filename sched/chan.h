@@ -11,7 +11,7 @@ struct waitq {
 };
 
 struct gort_chan {
-	struct rtlock lock;         /* protects every field below but elemsize
+	struct spinlock lock;       /* protects every field below but elemsize
 	                               and dataqsiz, which never change */
 	volatile uint32_t closed;   /* also read without the lock: atomic */
 	size_t qcount;              /* elements in buf; also read without the lock */

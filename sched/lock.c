@@ -10,6 +10,9 @@
  * Tricky": 0 unlocked, 1 locked, 2 locked and someone may be asleep; an
  * unlock that finds 2 must wake a sleeper.
  *
+ * struct spinlock (sched.h) is the channels' lock: the same CAS to take,
+ * but a plain store to release, and sched_yield instead of a futex.
+ *
  * A note is a one-time event for one sleeping M: notesleep waits until
  * notewakeup, notetsleep gives up after a timeout.  stopm parks an idle M
  * on its note; startm wakes it.
@@ -85,4 +88,16 @@ int gort_sched_notetrywakeup(struct note *n)
 		return 0;
 	futex(&n->key, FUTEX_WAKE, 1, NULL);
 	return 1;
+}
+
+void gort_sched_spinlock_slow(struct spinlock *l)
+{
+	for (unsigned spins = 0;; spins++) {
+		if (atomic_loadacq32(&l->key) == 0 && atomic_cas32(&l->key, 0, 1))
+			return;
+		if (spins < 100)
+			cpu_relax();
+		else
+			sched_yield();
+	}
 }

@@ -97,12 +97,20 @@ int64_t gort_sched_nanotime(void)
  * register across a call (clang does, on aarch64), so code that resumes
  * after a switch reads gort_sched_m through this function, never through
  * an address computed before the switch. */
+#if defined(__x86_64__)
+/* x86-64 reads TLS through %fs at every access: nothing to cache. */
+static inline struct m *getm_fresh(void)
+{
+	return gort_sched_m;
+}
+#else
 static __attribute__((noinline)) struct m *getm_fresh(void)
 {
 	struct m *m = gort_sched_m;
 	__asm__ __volatile__("" ::: "memory");
 	return m;
 }
+#endif
 
 uint32_t gort_sched_fastrand(void)
 {
@@ -420,9 +428,9 @@ static void startm(struct p *pp, int spinning)
 
 void gort_sched_wakep(void)
 {
-	if (atomic_load32((volatile uint32_t *)&gort_sched.npidle) == 0)
+	if (atomic_loadacq32((volatile uint32_t *)&gort_sched.npidle) == 0)
 		return;
-	if (atomic_load32((volatile uint32_t *)&gort_sched.nmspinning) != 0 ||
+	if (atomic_loadacq32((volatile uint32_t *)&gort_sched.nmspinning) != 0 ||
 	    !atomic_cas32((volatile uint32_t *)&gort_sched.nmspinning, 0, 1))
 		return;
 	startm(NULL, 1);
@@ -524,7 +532,7 @@ static void after_switch(struct m *m);
 static struct g *pick_local(struct p *pp)
 {
 	struct g *gp;
-	if (pp->schedtick % 61 == 0 && atomic_load32((volatile uint32_t *)&gort_sched.runqsize) > 0) {
+	if (pp->schedtick % 61 == 0 && atomic_loadacq32((volatile uint32_t *)&gort_sched.runqsize) > 0) {
 		gort_sched_lock(&gort_sched.lock);
 		gp = gort_sched_globrunqget(pp, 1);
 		gort_sched_unlock(&gort_sched.lock);
@@ -533,7 +541,7 @@ static struct g *pick_local(struct p *pp)
 	}
 	if ((gp = gort_sched_runqget(pp)) != NULL)
 		return gp;
-	if (atomic_load32((volatile uint32_t *)&gort_sched.runqsize) > 0) {
+	if (atomic_loadacq32((volatile uint32_t *)&gort_sched.runqsize) > 0) {
 		gort_sched_lock(&gort_sched.lock);
 		gp = gort_sched_globrunqget(pp, 0);
 		gort_sched_unlock(&gort_sched.lock);
@@ -543,19 +551,36 @@ static struct g *pick_local(struct p *pp)
 
 /* Leave the current G, whose m->after is set: run the next local G, or
  * go to g0.  Returns when the G is resumed, perhaps on another M. */
+/* The overflow check of every switch (stack.c), its fast path inline. */
+#define stackcheck(gp) do { \
+	uintptr_t sp_ = (uintptr_t)__builtin_frame_address(0); \
+	if (sp_ < (gp)->stack_lo || sp_ > (gp)->stack_hi || \
+	    (!(gp)->guarded && (*(const volatile uint64_t *)((gp)->stack_lo - 8) | \
+	                        *(const volatile uint64_t *)((gp)->stack_lo - 256)) != 0)) \
+		gort_sched_stackcheck((gp), sp_); \
+} while (0)
+
+/* Should this M stop running Gs locally and go to g0?  Yes once the
+ * program is over, and when gort_gomaxprocs retired its P. */
+static inline int must_leave(struct p *pp)
+{
+	return !pp || atomic_loadacq32(&gort_sched.exiting) ||
+		(uint32_t)pp->id >= atomic_loadacq32(&gort_sched.gomaxprocs);
+}
+
 static __attribute__((noinline)) void switch_out(struct g *gp, struct g *next)
 {
 	struct m *m = gp->m;
 	struct p *pp = m->p;
-	gort_sched_stackcheck(gp, (uintptr_t)__builtin_frame_address(0));
-	if (!next && pp && !atomic_load32(&gort_sched.exiting))
+	stackcheck(gp);
+	if (!next && !must_leave(pp))
 		next = pick_local(pp);
 	void **fake = gp->status == Gdead ? NULL : &gp->asan_fake_stack;
 	gp->m = NULL;
 	if (next) {
 		m->curg = next;
 		next->m = m;
-		atomic_store32(&next->status, Grunning);
+		atomic_storerel32(&next->status, Grunning);
 		pp->schedtick++;
 		fiber_start(fake, next->stack_lo, next->stack_hi);
 		gort_sched_ctxswitch(&gp->sp, next->sp);
@@ -573,7 +598,7 @@ static void execute(struct m *m, struct g *gp)
 {
 	m->curg = gp;
 	gp->m = m;
-	atomic_store32(&gp->status, Grunning);
+	atomic_storerel32(&gp->status, Grunning);
 	m->p->schedtick++;
 	fiber_start(&m->asan_g0_fake, gp->stack_lo, gp->stack_hi);
 	gort_sched_ctxswitch(&m->g0sp, gp->sp);
@@ -606,6 +631,12 @@ static void after_unlock(struct m *m, void *lock)
 	gort_sched_unlock(lock);
 }
 
+void gort_sched_after_spinunlock(struct m *m, void *lock)
+{
+	(void)m;
+	spinlock_unlock(lock);
+}
+
 static void after_nothing(struct m *m, void *arg)
 {
 	(void)m, (void)arg;
@@ -636,8 +667,9 @@ void gort_sched_park_fn(void (*fn)(struct m *, void *), void *arg, enum waitreas
 	struct g *gp = getg();
 	struct m *m = gp->m;
 	gp->waitreason = (uint8_t)why;
-	gp->waitsince = atomic_load32(&coarse_sec);
-	atomic_store32(&gp->status, Gwaiting);
+	gp->waitsince = atomic_loadacq32(&coarse_sec);
+	/* release: whoever unlocks after the switch publishes it fully */
+	atomic_storerel32(&gp->status, Gwaiting);
 	m->after.fn = fn ? fn : after_nothing;
 	m->after.arg = arg;
 	switch_out(gp, NULL);
@@ -650,11 +682,21 @@ void gort_sched_park(struct rtlock *unlock, enum waitreason why)
 
 void gort_sched_readyq(struct g *gp, int next)
 {
-	if (!atomic_cas32(&gp->status, Gwaiting, Grunnable))
-		gort_runtime_throwf("bad g->status in ready: %u", gp->status);
+	/* Only one waker can get here for one park -- it holds the lock of
+	 * whatever gp waits on, or won gp's select -- so a plain check and a
+	 * release store do what Go's casgstatus does. */
+	uint32_t s = atomic_loadacq32(&gp->status);
+	if (s != Gwaiting)
+		gort_runtime_throwf("bad g->status in ready: %u", s);
+	atomic_storerel32(&gp->status, Grunnable);
 	struct m *m = gort_sched_m;
 	if (m && m->p) {
 		gort_sched_runqput(m->p, gp, next);
+		/* The queue's tail is a release store; wakep's loads must not
+		 * pass it, or a spinning M that gives up could miss gp while we
+		 * count on it.  (Putting into runnext is a CAS: a fence already.) */
+		if (!next)
+			atomic_fence();
 	} else {
 		gort_sched_lock(&gort_sched.lock);
 		gort_sched_globrunqput(gp);
@@ -1203,14 +1245,15 @@ void gort_yield(void)
 {
 	struct g *gp = gort_sched_mustgetg("gort_yield");
 	struct m *m = gp->m;
-	struct g *next = pick_local(m->p);
-	if (!next) {
+	int leave = must_leave(m->p);
+	struct g *next = leave ? NULL : pick_local(m->p);
+	if (!next && !leave) {
 		/* nothing else to run here: keep going, but check the stack as
 		 * a switch would */
-		gort_sched_stackcheck(gp, (uintptr_t)__builtin_frame_address(0));
+		stackcheck(gp);
 		return;
 	}
-	atomic_store32(&gp->status, Grunnable);
+	atomic_storerel32(&gp->status, Grunnable);
 	m->after.fn = after_requeue;
 	m->after.arg = gp;
 	switch_out(gp, next);

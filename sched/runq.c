@@ -33,14 +33,16 @@
  */
 #include "sched/sched.h"
 
+/* Slots are published by the release store of tail and claimed by the
+ * CAS of head; an acquire load and a release store are all they need. */
 static inline struct g *slot_load(struct p *pp, uint32_t i)
 {
-	return atomic_loadp((void *const volatile *)&pp->runq[i % RUNQ_SIZE]);
+	return atomic_loadacqp((void *const volatile *)&pp->runq[i % RUNQ_SIZE]);
 }
 
 static inline void slot_store(struct g **ring, uint32_t i, struct g *gp)
 {
-	atomic_storep((void *volatile *)&ring[i % RUNQ_SIZE], gp);
+	atomic_storerelp((void *volatile *)&ring[i % RUNQ_SIZE], gp);
 }
 
 /* Move half the full local queue and gp to the global queue.  Returns 0
@@ -118,7 +120,7 @@ int gort_sched_runqempty(struct p *pp)
 	for (;;) {
 		uint32_t h = atomic_loadacq32(&pp->runqhead);
 		uint32_t t = atomic_loadacq32(&pp->runqtail);
-		struct g *next = atomic_loadp((void *const volatile *)&pp->runnext);
+		struct g *next = atomic_loadacqp((void *const volatile *)&pp->runnext);
 		if (t == atomic_loadacq32(&pp->runqtail))
 			return h == t && next == NULL;
 	}
@@ -185,7 +187,7 @@ struct g *gort_sched_globrunqget(struct p *pp, int max)
 	int32_t size = gort_sched.runqsize;
 	if (size == 0)
 		return NULL;
-	int32_t n = size / (int32_t)atomic_load32(&gort_sched.gomaxprocs) + 1;
+	int32_t n = size / (int32_t)atomic_loadacq32(&gort_sched.gomaxprocs) + 1;
 	if (n > size)
 		n = size;
 	if (max > 0 && n > max)

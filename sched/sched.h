@@ -25,7 +25,7 @@
  * done by whoever runs next.  That halves the switches on the hot paths.
  *
  * Lock order (a lock may be taken while holding those before it):
- *   hchan.lock (in address order, for select)  >  sema root  >  sched.lock
+ *   channel spinlock (in address order, for select)  >  sema root  >  sched.lock
  *   >  p.timerslock  >  stackpool lock
  * No lock is held across a context switch except through m->after.
  */
@@ -52,6 +52,25 @@ struct rtlock {
 };
 void gort_sched_lock(struct rtlock *l);
 void gort_sched_unlock(struct rtlock *l);
+
+/* A spinlock for the smallest critical sections -- a channel's -- where
+ * sleeping in the kernel would cost more than it saves: taking it is one
+ * CAS, releasing it a plain release store (an rtlock's release must be an
+ * exchange, to see sleepers).  A waiter spins, then yields the CPU with
+ * sched_yield, in case the holder's thread was preempted. */
+struct spinlock {
+	volatile uint32_t key;   /* 0 unlocked, 1 locked */
+};
+void gort_sched_spinlock_slow(struct spinlock *l);
+static inline void spinlock_lock(struct spinlock *l)
+{
+	if (__builtin_expect(!atomic_cas32(&l->key, 0, 1), 0))
+		gort_sched_spinlock_slow(l);
+}
+static inline void spinlock_unlock(struct spinlock *l)
+{
+	atomic_storerel32(&l->key, 0);
+}
 
 /* A note is a one-shot wake-up for one sleeping M (Go's note): one thread
  * sleeps on it, one wakes it, then it is cleared for reuse. */
@@ -292,6 +311,7 @@ void gort_sched_gostart(void);
 void gort_sched_park(struct rtlock *unlock, enum waitreason why);
 /* Park, and have fn(m, arg) run once this G is off its stack. */
 void gort_sched_park_fn(void (*fn)(struct m *, void *), void *arg, enum waitreason why);
+void gort_sched_after_spinunlock(struct m *m, void *lock);   /* for park_fn */
 void gort_sched_timerwake(int64_t when);
 uint32_t gort_sched_coarse_seconds(void);
 void gort_sched_ready(struct g *gp);                /* into runnext */

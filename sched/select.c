@@ -3,11 +3,14 @@
  * selectgo).
  *
  * 1. Shuffle the cases (pollorder) so that when several are ready each is
- *    chosen with equal probability -- the guarantee Go makes -- and sort
- *    them by channel address (lockorder) so that two selects over the same
- *    channels always lock them in the same order and cannot deadlock.
- * 2. Lock every channel, in lockorder, each once.
- * 3. Pass 1: in pollorder, take the first case that can proceed now.
+ *    chosen with equal probability -- the guarantee Go makes.
+ * 2. The quick pass (gort's, not Go's): in pollorder, lock one channel at
+ *    a time and take its case if it can proceed.  When a case is ready,
+ *    as in a busy program it usually is, that costs one lock, not n.
+ * 3. Nothing was: sort the cases by channel address (lockorder), so that
+ *    two selects over the same channels always lock them in the same order
+ *    and cannot deadlock, and lock them all, each once.  Pass 1 again, now
+ *    under every lock, so the answer holds for one instant.
  * 4. None, and a default: unlock, return -1.
  * 5. Pass 2: put a sudog for every case on its channel's queue, then park;
  *    the channels are unlocked only once this G is off its stack.
@@ -35,7 +38,7 @@ static void sellock(struct selstate *s)
 	for (int i = 0; i < s->n; i++) {
 		struct gort_chan *c = s->cases[s->lockorder[i]].c;
 		if (c != last)
-			gort_sched_lock(&c->lock);
+			spinlock_lock(&c->lock);
 		last = c;
 	}
 }
@@ -47,7 +50,7 @@ static void selunlock_except(struct selstate *s, struct gort_chan *keep)
 		struct gort_chan *c = s->cases[s->lockorder[i]].c;
 		if (c == keep || (i > 0 && s->cases[s->lockorder[i - 1]].c == c))
 			continue;
-		gort_sched_unlock(&c->lock);
+		spinlock_unlock(&c->lock);
 	}
 }
 
@@ -93,6 +96,55 @@ static void sortcases(gort_select_case *cases, uint16_t *o, int n)
 #undef KEY
 }
 
+/* Try case i, whose channel is locked (with the others of st, if st).
+ * Returns 1 if it proceeded; every lock is then released. */
+static int trycase(gort_select_case *cases, int i, struct selstate *st)
+{
+	struct gort_chan *c = cases[i].c;
+	struct sudog *sg;
+	if (cases[i].dir == GORT_RECV) {
+		if ((sg = gort_sched_dequeue(&c->sendq)) != NULL) {
+			cases[i].ok = 1;
+			if (st)
+				selunlock_except(st, c);
+			gort_sched_chan_recvfrom(c, sg, cases[i].elem);   /* unlocks c */
+			return 1;
+		}
+		if (c->qcount > 0) {
+			gort_sched_chan_bufget(c, cases[i].elem);
+			cases[i].ok = 1;
+		} else if (c->closed) {
+			if (cases[i].elem && c->elemsize)
+				memset(cases[i].elem, 0, c->elemsize);
+		} else {
+			return 0;
+		}
+	} else {
+		if (c->closed) {
+			if (st)
+				selunlock(st);
+			else
+				spinlock_unlock(&c->lock);
+			gort_runtime_panic("send on closed channel");
+		}
+		if ((sg = gort_sched_dequeue(&c->recvq)) != NULL) {
+			if (st)
+				selunlock_except(st, c);
+			gort_sched_chan_sendto(c, sg, cases[i].elem);     /* unlocks c */
+			return 1;
+		}
+		if (c->qcount < c->dataqsiz)
+			gort_sched_chan_bufput(c, cases[i].elem);
+		else
+			return 0;
+	}
+	if (st)
+		selunlock(st);
+	else
+		spinlock_unlock(&c->lock);
+	return 1;
+}
+
 int gort_select(gort_select_case *cases, int n, int block)
 {
 	if (n < 0 || n > MAXCASES)
@@ -126,60 +178,32 @@ int gort_select(gort_select_case *cases, int n, int block)
 		pollorder[j] = (uint16_t)i;
 		np++;
 	}
-	memcpy(lockorder, pollorder, (size_t)np * sizeof *lockorder);
-	sortcases(cases, lockorder, np);
-	struct selstate st = { cases, lockorder, np };
-
 	int chosen = -1;
 	if (np == 0)
 		goto nothing;
-	sellock(&st);
 
-	/* Pass 1: anything ready? */
+	/* The quick pass: one lock at a time. */
 	for (int k = 0; k < np; k++) {
 		int i = pollorder[k];
-		struct gort_chan *c = cases[i].c;
-		struct sudog *sg;
-		if (cases[i].dir == GORT_RECV) {
-			if ((sg = gort_sched_dequeue(&c->sendq)) != NULL) {
-				/* recvfrom unlocks c itself */
-				cases[i].ok = 1;
-				selunlock_except(&st, c);
-				gort_sched_chan_recvfrom(c, sg, cases[i].elem);
-				chosen = i;
-				goto done;
-			}
-			if (c->qcount > 0) {
-				gort_sched_chan_bufget(c, cases[i].elem);
-				cases[i].ok = 1;
-				selunlock(&st);
-				chosen = i;
-				goto done;
-			}
-			if (c->closed) {
-				selunlock(&st);
-				if (cases[i].elem && c->elemsize)
-					memset(cases[i].elem, 0, c->elemsize);
-				chosen = i;
-				goto done;
-			}
-		} else {
-			if (c->closed) {
-				selunlock(&st);
-				gort_runtime_panic("send on closed channel");
-			}
-			if ((sg = gort_sched_dequeue(&c->recvq)) != NULL) {
-				selunlock_except(&st, c);
-				gort_sched_chan_sendto(c, sg, cases[i].elem);
-				chosen = i;
-				goto done;
-			}
-			if (c->qcount < c->dataqsiz) {
-				gort_sched_chan_bufput(c, cases[i].elem);
-				selunlock(&st);
-				chosen = i;
-				goto done;
-			}
+		spinlock_lock(&cases[i].c->lock);
+		if (trycase(cases, i, NULL)) {
+			chosen = i;
+			goto done;
+		}
+		spinlock_unlock(&cases[i].c->lock);
+	}
+
+	memcpy(lockorder, pollorder, (size_t)np * sizeof *lockorder);
+	sortcases(cases, lockorder, np);
+	struct selstate st = { cases, lockorder, np };
+	sellock(&st);
+
+	/* Pass 1, under every lock. */
+	for (int k = 0; k < np; k++) {
+		int i = pollorder[k];
+		if (trycase(cases, i, &st)) {
+			chosen = i;
+			goto done;
 		}
 	}
 	if (!block) {

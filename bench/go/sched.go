@@ -1,0 +1,172 @@
+// sched.go -- Go's side of bench/sched.c: the same cases, the same
+// output format (case=<name> value=<number> unit=<unit>), so that
+// bench/compare.py can put the two side by side.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+var procsAll = runtime.GOMAXPROCS(0)
+
+func report(name string, v float64, unit string) {
+	fmt.Printf("case=%s value=%.4g unit=%s\n", name, v, unit)
+}
+
+const nYield = 2000000
+
+func benchYield() {
+	runtime.GOMAXPROCS(1)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	t0 := time.Now()
+	for k := 0; k < 2; k++ {
+		go func() {
+			for i := 0; i < nYield; i++ {
+				runtime.Gosched()
+			}
+			wg.Done()
+		}()
+	}
+	wg.Wait()
+	report("yield", float64(time.Since(t0).Nanoseconds())/(2*nYield), "ns/switch")
+}
+
+const nRound = 1000000
+
+func benchChan() {
+	runtime.GOMAXPROCS(1)
+	ping, pong := make(chan int), make(chan int)
+	go func() {
+		for i := 0; i < nRound; i++ {
+			v := <-ping
+			pong <- v
+		}
+	}()
+	v := 0
+	t0 := time.Now()
+	for i := 0; i < nRound; i++ {
+		ping <- v
+		v = <-pong
+	}
+	report("chan_roundtrip", float64(time.Since(t0).Nanoseconds())/nRound, "ns/roundtrip")
+}
+
+const nSpawn = 1000000
+
+var ran int32
+
+func nop() { atomic.AddInt32(&ran, 1) }
+
+func benchSpawnExit() {
+	runtime.GOMAXPROCS(1)
+	atomic.StoreInt32(&ran, 0)
+	t0 := time.Now()
+	for i := 0; i < nSpawn; i++ {
+		go nop()
+		if i&255 == 255 {
+			runtime.Gosched()
+		}
+	}
+	for atomic.LoadInt32(&ran) != nSpawn {
+		runtime.Gosched()
+	}
+	report("spawn_exit", float64(time.Since(t0).Nanoseconds())/nSpawn, "ns/goroutine")
+}
+
+func benchSpawnJoin() {
+	runtime.GOMAXPROCS(procsAll)
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	wg.Add(nSpawn)
+	for i := 0; i < nSpawn; i++ {
+		go wg.Done()
+	}
+	wg.Wait()
+	report("spawn_join", float64(time.Since(t0).Nanoseconds())/nSpawn, "ns/goroutine")
+}
+
+const nSelect = 1000000
+
+func benchSelect() {
+	runtime.GOMAXPROCS(1)
+	a, b := make(chan int, 1), make(chan int, 1)
+	a <- 1
+	b <- 1
+	t0 := time.Now()
+	for i := 0; i < nSelect; i++ {
+		select {
+		case <-a:
+			a <- 1
+		case <-b:
+			b <- 1
+		}
+	}
+	report("select2", float64(time.Since(t0).Nanoseconds())/nSelect, "ns/select")
+}
+
+const nPark = 1000000
+
+func rssBytes() int64 {
+	data, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0
+	}
+	var size, res int64
+	fmt.Sscan(string(data), &size, &res)
+	return res * int64(os.Getpagesize())
+}
+
+func benchParked() {
+	runtime.GOMAXPROCS(procsAll)
+	gate := make(chan struct{})
+	var parked int32
+	var wg sync.WaitGroup
+	runtime.GC()
+	before := rssBytes()
+	wg.Add(nPark)
+	for i := 0; i < nPark; i++ {
+		go func() {
+			atomic.AddInt32(&parked, 1)
+			<-gate
+			wg.Done()
+		}()
+	}
+	for atomic.LoadInt32(&parked) != nPark {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond)
+	after := rssBytes()
+	report("parked_rss", float64(after-before)/nPark, "bytes/goroutine")
+	close(gate)
+	wg.Wait()
+}
+
+func main() {
+	only := ""
+	if len(os.Args) > 1 {
+		only = os.Args[1]
+	}
+	cases := []struct {
+		name string
+		fn   func()
+	}{
+		{"yield", benchYield},
+		{"chan_roundtrip", benchChan},
+		{"spawn_exit", benchSpawnExit},
+		{"spawn_join", benchSpawnJoin},
+		{"select2", benchSelect},
+		{"parked_rss", benchParked},
+	}
+	for _, c := range cases {
+		if only == "" || strings.Contains(only, c.name) {
+			c.fn()
+		}
+	}
+}

@@ -1,0 +1,223 @@
+/*
+ * sched.c -- the scheduler's micro-benchmarks; bench/go/sched.go is the
+ * same program in Go, and bench/compare.py runs the two side by side.
+ *
+ *   yield          two goroutines taking turns with gort_yield, 1 P: ns per switch
+ *   chan_roundtrip ping-pong over two unbuffered channels, 1 P: ns per round trip
+ *   spawn_exit     gort_go of an empty function, 1 P: ns per goroutine
+ *   spawn_join     1M goroutines started and waited for with a WaitGroup,
+ *                  all Ps: ns per goroutine
+ *   select2        select over two always-ready buffered channels, 1 P: ns per select
+ *   parked_rss     resident memory per parked goroutine, 1M parked: bytes
+ *
+ * One line per case: case=<name> value=<number> unit=<unit>.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "atomic/atomic.h"
+#include "gort.h"
+
+static int procs_all;
+
+static void report(const char *name, double v, const char *unit)
+{
+	printf("case=%s value=%.4g unit=%s\n", name, v, unit);
+	fflush(stdout);
+}
+
+/* --- yield ---------------------------------------------------------------- */
+
+#define NYIELD 2000000
+static gort_waitgroup wg;
+
+static void yielder(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < NYIELD; i++)
+		gort_yield();
+	gort_waitgroup_done(&wg);
+}
+
+static void bench_yield(void)
+{
+	gort_gomaxprocs(1);
+	gort_waitgroup_add(&wg, 2);
+	int64_t t0 = gort_now();
+	gort_go(yielder, NULL);
+	gort_go(yielder, NULL);
+	gort_waitgroup_wait(&wg);
+	report("yield", (double)(gort_now() - t0) / (2.0 * NYIELD), "ns/switch");
+}
+
+/* --- channel round trip ---------------------------------------------------- */
+
+#define NROUND 1000000
+static gort_chan *ping, *pong;
+
+static void ponger(void *arg)
+{
+	(void)arg;
+	int v;
+	for (int i = 0; i < NROUND; i++) {
+		gort_chan_recv(ping, &v);
+		gort_chan_send(pong, &v);
+	}
+}
+
+static void bench_chan(void)
+{
+	gort_gomaxprocs(1);
+	ping = gort_chan_make(sizeof(int), 0);
+	pong = gort_chan_make(sizeof(int), 0);
+	gort_go(ponger, NULL);
+	int v = 0;
+	int64_t t0 = gort_now();
+	for (int i = 0; i < NROUND; i++) {
+		gort_chan_send(ping, &v);
+		gort_chan_recv(pong, &v);
+	}
+	report("chan_roundtrip", (double)(gort_now() - t0) / NROUND, "ns/roundtrip");
+	gort_sleep(1000000);
+	gort_chan_free(ping);
+	gort_chan_free(pong);
+}
+
+/* --- spawn ---------------------------------------------------------------- */
+
+#define NSPAWN 1000000
+static volatile uint32_t ran;
+
+static void nop(void *arg)
+{
+	(void)arg;
+	atomic_add32(&ran, 1);   /* as the Go side does */
+}
+
+static void bench_spawn_exit(void)
+{
+	gort_gomaxprocs(1);
+	ran = 0;
+	int64_t t0 = gort_now();
+	for (int i = 0; i < NSPAWN; i++) {
+		gort_go(nop, NULL);
+		if ((i & 255) == 255)
+			gort_yield();   /* let them run and die, as a loop in Go would */
+	}
+	while (ran != NSPAWN)
+		gort_yield();
+	report("spawn_exit", (double)(gort_now() - t0) / NSPAWN, "ns/goroutine");
+}
+
+static void done(void *arg)
+{
+	(void)arg;
+	gort_waitgroup_done(&wg);
+}
+
+static void bench_spawn_join(void)
+{
+	gort_gomaxprocs(procs_all);
+	int64_t t0 = gort_now();
+	gort_waitgroup_add(&wg, NSPAWN);
+	for (int i = 0; i < NSPAWN; i++)
+		gort_go(done, NULL);
+	gort_waitgroup_wait(&wg);
+	report("spawn_join", (double)(gort_now() - t0) / NSPAWN, "ns/goroutine");
+}
+
+/* --- select ---------------------------------------------------------------- */
+
+#define NSELECT 1000000
+
+static void bench_select(void)
+{
+	gort_gomaxprocs(1);
+	gort_chan *a = gort_chan_make(sizeof(int), 1), *b = gort_chan_make(sizeof(int), 1);
+	int v = 1, x;
+	gort_chan_send(a, &v);
+	gort_chan_send(b, &v);
+	gort_select_case cs[2] = {
+		{ .c = a, .dir = GORT_RECV, .elem = &x },
+		{ .c = b, .dir = GORT_RECV, .elem = &x },
+	};
+	int64_t t0 = gort_now();
+	for (int i = 0; i < NSELECT; i++) {
+		int k = gort_select(cs, 2, 1);
+		gort_chan_send(cs[k].c, &v);
+	}
+	report("select2", (double)(gort_now() - t0) / NSELECT, "ns/select");
+	gort_chan_free(a);
+	gort_chan_free(b);
+}
+
+/* --- memory per parked goroutine ------------------------------------------ */
+
+#define NPARK 1000000
+static gort_chan *gate;
+static volatile uint32_t parked;
+
+static long rss_bytes(void)
+{
+	long pages = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return res * sysconf(_SC_PAGESIZE);
+}
+
+static void waiter(void *arg)
+{
+	(void)arg;
+	atomic_add32(&parked, 1);
+	gort_chan_recv(gate, NULL);
+	gort_waitgroup_done(&wg);
+}
+
+static void bench_parked(void)
+{
+	gort_gomaxprocs(procs_all);
+	gate = gort_chan_make(0, 0);
+	long before = rss_bytes();
+	gort_waitgroup_add(&wg, NPARK);
+	for (int i = 0; i < NPARK; i++)
+		gort_go(waiter, NULL);
+	while (atomic_load32(&parked) != NPARK)
+		gort_sleep(1000000);
+	gort_sleep(10000000);   /* let the last ones reach their receive */
+	long after = rss_bytes();
+	report("parked_rss", (double)(after - before) / NPARK, "bytes/goroutine");
+	gort_chan_close(gate);
+	gort_waitgroup_wait(&wg);
+}
+
+static int bench_main(void *arg)
+{
+	const char *only = arg;
+	struct {
+		const char *name;
+		void (*fn)(void);
+	} cases[] = {
+		{ "yield", bench_yield },
+		{ "chan_roundtrip", bench_chan },
+		{ "spawn_exit", bench_spawn_exit },
+		{ "spawn_join", bench_spawn_join },
+		{ "select2", bench_select },
+		{ "parked_rss", bench_parked },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		if (!only || !*only || strstr(only, cases[i].name))
+			cases[i].fn();
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	procs_all = gort_gomaxprocs(0);
+	return gort_main(bench_main, argc > 1 ? argv[1] : NULL);
+}
