@@ -88,7 +88,7 @@ int gort_runtime_unwind(struct gort_frame f, uintptr_t lo, uintptr_t hi, uintptr
 	return n;
 }
 
-void gort_runtime_traceback_self(int skip)
+__attribute__((noinline)) void gort_runtime_traceback_self(int skip)
 {
 	struct gort_frame f;
 	uintptr_t lo, hi, pcs[64];

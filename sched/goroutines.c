@@ -78,7 +78,7 @@ void gort_sched_traceback_g(struct g *gp)
 
 /* The goroutine running on this thread (or, outside one, the thread),
  * from the caller's caller up, skipping `skip` more frames. */
-void gort_sched_traceback_current(int skip)
+__attribute__((noinline)) void gort_sched_traceback_current(int skip)
 {
 	struct g *gp = getg();
 	if (!gp) {

@@ -788,6 +788,8 @@ static void retire(struct m *m)
 	releasep(m);
 	atomic_store32(&pp->status, Pdead);
 	gort_sched_unlock(&gort_sched.lock);
+	/* Its Gs are on the global queue now: make sure a P comes for them. */
+	gort_sched_wakep();
 }
 
 static struct g *findrunnable(struct m *m)
@@ -854,6 +856,13 @@ top:
 	}
 
 stop:
+	if (m->spinning) {
+		/* A spinner that lost its P (retired under it) stops spinning:
+		 * a count nobody backs would keep wakep from ever waking anyone. */
+		m->spinning = 0;
+		atomic_add32((volatile uint32_t *)&gort_sched.nmspinning, -1);
+		gort_sched_wakep();
+	}
 	stopm(m, earliest_timer());
 	if (m->nextp) {
 		pp = m->nextp;
