@@ -7,17 +7,17 @@
 #                aarch64, and big-endian mips (demo only, see cross/)
 #
 # Also: make test-native, make test-mipsel, make test-arm64, make test-mips,
-# make bench, make clean.  Each target installs what it is missing first
+# make test-valgrind, make bench, make clean.  Each target installs what it is missing first
 # (scripts/deps.sh, apt-get, saying what it installs).
 
 B := build
 NATIVE := $(B)/native $(B)/spinlock $(B)/asan
 
-.PHONY: demo test test-native test-mipsel test-arm64 test-mips bench clean
+.PHONY: demo test test-native test-mipsel test-arm64 test-mips test-valgrind bench clean
 
 demo: $(B)/native/build.ninja
 	ninja -C $(B)/native
-	$(B)/native/examples/atomic_demo
+	$(B)/native/examples/demo
 
 test: $(NATIVE:%=%/build.ninja) $(B)/mipsel/build.ninja $(B)/arm64/build.ninja $(B)/mips/build.ninja
 	scripts/test.sh $(NATIVE) $(B)/mipsel $(B)/arm64 $(B)/mips
@@ -28,6 +28,14 @@ test-native: $(NATIVE:%=%/build.ninja)
 test-mipsel test-arm64 test-mips: test-%: $(B)/%/build.ninja
 	scripts/test.sh $(B)/$*
 
+# The suites under valgrind's memcheck (not part of `make test`: slow).
+# Goroutine stacks are registered with VALGRIND_STACK_REGISTER.
+test-valgrind: $(B)/native/build.ninja
+	scripts/deps.sh build test
+	ninja -C $(B)/native
+	GORT_TEST_SCALE=20 meson test -C $(B)/native --print-errorlogs \
+		--wrapper 'valgrind -q --error-exitcode=9' atomic symtab sched
+
 bench: $(B)/native/build.ninja $(B)/spinlock/build.ninja
 	ninja -C $(B)/native
 	ninja -C $(B)/spinlock
@@ -35,6 +43,9 @@ bench: $(B)/native/build.ninja $(B)/spinlock/build.ninja
 	$(B)/native/bench/bench_atomic64
 	@echo "== spinlock build, Go's layout: one lock for every word"
 	$(B)/spinlock/bench/bench_atomic64
+	@echo "== the scheduler against Go 1.19 (medians of alternating runs)"
+	ninja -C $(B)/native bench/bench_sched_go
+	bench/compare.py $(B)/native/bench/bench_sched $(B)/native/bench/bench_sched_go
 
 clean:
 	rm -rf $(B)

@@ -114,7 +114,9 @@ static uintptr_t map_stack(size_t size, int *guarded)
 /* Stack sizes are whole pages, four at least. */
 size_t gort_sched_stackround(size_t size)
 {
-	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	static size_t page;
+	if (!page)
+		page = (size_t)sysconf(_SC_PAGESIZE);   /* racy, idempotent */
 	size = (size + page - 1) & ~(page - 1);
 	return size < 4 * page ? 4 * page : size;
 }
