@@ -691,12 +691,11 @@ void gort_sched_readyq(struct g *gp, int next)
 	atomic_storerel32(&gp->status, Grunnable);
 	struct m *m = gort_sched_m;
 	if (m && m->p) {
+		/* No fence between this put and wakep's loads: if a spinning M
+		 * gives up without seeing gp, gp is still on our own P's queue,
+		 * and we are running; it waits for us, not for nobody.  A
+		 * missed wake-up costs parallelism for a moment, never progress. */
 		gort_sched_runqput(m->p, gp, next);
-		/* The queue's tail is a release store; wakep's loads must not
-		 * pass it, or a spinning M that gives up could miss gp while we
-		 * count on it.  (Putting into runnext is a CAS: a fence already.) */
-		if (!next)
-			atomic_fence();
 	} else {
 		gort_sched_lock(&gort_sched.lock);
 		gort_sched_globrunqput(gp);

@@ -75,10 +75,16 @@ static int runqputslow(struct p *pp, struct g *gp, uint32_t h, uint32_t t)
 void gort_sched_runqput(struct p *pp, struct g *gp, int next)
 {
 	if (next) {
-		struct g *old;
-		do
+		/* Only the owner puts into runnext; thieves only empty it.  So
+		 * an empty runnext stays empty until we fill it: a plain store
+		 * will do, and the ping-pong case saves an atomic operation. */
+		struct g *old = atomic_loadacqp((void *const volatile *)&pp->runnext);
+		if (!old) {
+			atomic_storerelp((void *volatile *)&pp->runnext, gp);
+			return;
+		}
+		while (!atomic_casp((void *volatile *)&pp->runnext, old, gp))
 			old = pp->runnext;
-		while (!atomic_casp((void *volatile *)&pp->runnext, old, gp));
 		if (!old)
 			return;
 		gp = old;   /* the previous runnext goes to the back of the ring */
