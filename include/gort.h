@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -230,6 +231,64 @@ typedef struct {
 	gort_mutex m;
 } gort_once;
 GORT_API void gort_once_do(gort_once *o, void (*fn)(void *arg), void *arg);
+
+/* ------------------------------------------------------------------------
+ * The CPU profiler (Go: runtime/pprof's StartCPUProfile, and the runtime's
+ * SIGPROF machinery).  GORTPROF=path[:hz] in the environment profiles a
+ * whole gort_main without any code.
+ *
+ * Each thread running goroutines gets a timer on its own CPU clock; every
+ * 1/hz of CPU time it sends SIGPROF, and the handler records the stack.
+ * At stop the profile is written, gzip'd pprof protobuf, to the file (via
+ * a temporary name and a rename, so a crash never leaves half a file);
+ * `go tool pprof` reads it, without the binary if need be.
+ *
+ * The calls return 0, or a negative errno: -EINVAL for a rate outside 1 to
+ * 10000 Hz or a stop without a start, -EBUSY for a second start, -EBADF
+ * for a bad descriptor, and open(2)'s or write(2)'s error otherwise.
+ * ---------------------------------------------------------------------- */
+GORT_API int gort_prof_start(const char *path, int hz);
+GORT_API int gort_prof_start_fd(int fd, int hz);   /* fd stays open */
+GORT_API int gort_prof_stop(void);
+
+/* The ledger of the last finished profile: every SIGPROF a goroutine
+ * thread handled is exactly one of a sample written, a signal that landed
+ * in the atomic package's locked code (counted, then written as one
+ * sample _LostSIGPROFDuringAtomic64 of that weight: golang/go#20146), or
+ * one lost to a full buffer (written as a sample _LostProfileEvent). */
+struct gort_prof_stats {
+	uint64_t signals;          /* SIGPROFs handled by gort's threads */
+	uint64_t samples;          /* ... written as samples */
+	uint64_t lost_atomic64;    /* ... that landed in atomic64 code */
+	uint64_t lost_full;        /* ... lost to a full buffer */
+	uint64_t external;         /* SIGPROFs on threads gort did not start */
+	int64_t cpu_ns;            /* CPU time the profile stands for */
+	int64_t duration_ns;       /* wall time it ran */
+	int hz;                    /* the rate asked for */
+	double achieved_hz;        /* signals per second of CPU time */
+	int per_thread_timers;     /* 1: timer_create per thread; 0: setitimer */
+};
+GORT_API int gort_prof_stats(struct gort_prof_stats *out);   /* -EBUSY while running */
+
+/* The last profile as text: the top functions by flat CPU time, with
+ * cumulative time (like `go tool pprof -top`), or folded stacks for
+ * flame-graph tools ("a;b;c count" per line). */
+GORT_API int gort_prof_report(FILE *out, int top);
+GORT_API int gort_prof_folded(FILE *out);
+
+/* Labels (Go: pprof.Labels, pprof.Do, SetGoroutineLabels).  A label set
+ * is immutable and lives forever; a goroutine's set is attached to every
+ * sample taken while it runs, and is inherited by the goroutines it
+ * starts.  `go tool pprof -tagfocus key=value` selects by them. */
+typedef struct gort_labels gort_labels;
+/* base (may be NULL) plus key=value, replacing key if base has it. */
+GORT_API const gort_labels *gort_labels_with(const gort_labels *base, const char *key,
+	const char *value);
+GORT_API const char *gort_labels_value(const gort_labels *l, const char *key);
+GORT_API void gort_labels_set(const gort_labels *l);
+GORT_API const gort_labels *gort_labels_current(void);
+/* Run fn(arg) with the current goroutine's labels set to l, then restore. */
+GORT_API void gort_prof_do(const gort_labels *l, void (*fn)(void *arg), void *arg);
 
 #ifdef __cplusplus
 }

@@ -9,13 +9,17 @@
  *
  *   stackguard=0     no guard pages below goroutine stacks: every stack
  *                    relies on the canary check (for tests of that path)
+ *   lostatomic64=0   switch off the profiler's fix for golang/go#20146:
+ *                    SIGPROF in atomic64 code writes its sample anyway,
+ *                    and with spinlock-emulated atomics can deadlock
+ *   profbuf=N        words in each M's profile buffer (default 65536)
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/runtime.h"
 
-static const char *const known[] = { "stackguard", "lostatomic64", "schedtrace", "scheddetail" };
+static const char *const known[] = { "stackguard", "lostatomic64", "profbuf" };
 #define NKNOWN (sizeof known / sizeof known[0])
 static int values[NKNOWN];
 static int set[NKNOWN];

@@ -54,10 +54,12 @@ struct gort_frame {
 	uintptr_t pc;   /* where this frame is executing */
 	uintptr_t sp;   /* its stack pointer */
 	uintptr_t fp;   /* its frame pointer ($fp/x29/rbp) */
-	uintptr_t lr;   /* the link register, set only in a frame interrupted
-	                   by a signal, where every register is live and pc
-	                   may be anywhere, even in a prologue; 0 in a frame
-	                   reached by unwinding, where pc is a return address */
+	uintptr_t lr;   /* the link register (aarch64, mips); 0 on x86-64 */
+	int live;       /* 1: a frame interrupted by a signal, where every
+	                   register is live and pc may be anywhere, even in a
+	                   prologue or in a function with no frame at all;
+	                   0: a frame reached by unwinding, where pc is a
+	                   return address and lr means nothing */
 };
 
 /* Step *f to its caller.  Returns 1 on success, 0 when the walk must stop.

@@ -45,7 +45,7 @@ static void fault(int sig, siginfo_t *si, void *ctx)
 	struct m *m = gort_sched_m;
 	struct g *gp = m ? m->curg : NULL;
 	uintptr_t addr = (uintptr_t)si->si_addr;
-	struct gort_frame f = { sigctxt_pc(ctx), sigctxt_sp(ctx), sigctxt_fp(ctx), sigctxt_lr(ctx) };
+	struct gort_frame f = { sigctxt_pc(ctx), sigctxt_sp(ctx), sigctxt_fp(ctx), sigctxt_lr(ctx), 1 };
 
 	/* A stack overflow: the fault is just below the goroutine's stack (its
 	 * guard page), or the goroutine's own sp is already below its stack

@@ -22,7 +22,7 @@
  *     caller sp  = base + N
  *     caller fp  = word at base+F if $fp was saved, else $fp unchanged
  *
- * An interrupted frame (one with live registers, lr != 0) may also be past
+ * An interrupted frame (f->live: every register is live) may also be past
  * its epilogue's `addiu $sp,$sp,N`: if that instruction lies just behind
  * pc, the frame is already gone and $ra already reloaded.  (gcc normally
  * puts that addiu in the delay slot of `jr $ra`, where no signal can land
@@ -102,7 +102,7 @@ static int load(uintptr_t a, uintptr_t lo, uintptr_t hi, uintptr_t *v)
 
 int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 {
-	int live = f->lr != 0;
+	int live = f->live;
 	const struct gort_func *fn = gort_runtime_findfunc(f->pc - (live ? 0 : 1));
 	uintptr_t ret, sp, fp = f->fp;
 
@@ -112,11 +112,11 @@ int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 		 * there is nothing safe to read. */
 		if (!live)
 			return 0;
-		*f = (struct gort_frame){ f->lr, f->sp, f->fp, 0 };
+		*f = (struct gort_frame){ f->lr, f->sp, f->fp, 0, 0 };
 		return 1;
 	}
 	if (live && popped(fn->entry, f->pc)) {
-		*f = (struct gort_frame){ f->lr, f->sp, f->fp, 0 };
+		*f = (struct gort_frame){ f->lr, f->sp, f->fp, 0, 0 };
 		return 1;
 	}
 
@@ -136,7 +136,7 @@ int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 	sp = base + (uintptr_t)p.frame;
 	if (ret == 0 || sp > hi || sp < f->sp || (sp == f->sp && !live))
 		return 0;
-	*f = (struct gort_frame){ ret, sp, fp, 0 };
+	*f = (struct gort_frame){ ret, sp, fp, 0, 0 };
 	return 1;
 }
 
@@ -155,8 +155,9 @@ __asm__(
 	"	sw $ra, 0($a0)\n"
 	"	sw $sp, 4($a0)\n"
 	"	sw $fp, 8($a0)\n"
-	"	jr $ra\n"
 	"	sw $zero, 12($a0)\n"
+	"	jr $ra\n"
+	"	sw $zero, 16($a0)\n"
 	".set pop\n"
 	".end gort_runtime_frame_caller\n"
 	".size gort_runtime_frame_caller, .-gort_runtime_frame_caller\n");

@@ -84,6 +84,7 @@ gort_sched_ctxframe:
 	movq	40(%rdi), %rax
 	movq	%rax, 16(%rsi)		/* fp */
 	movq	$0, 24(%rsi)		/* lr */
+	movl	$0, 32(%rsi)		/* live: no, a return address */
 	ret
 	.size	gort_sched_ctxframe, .-gort_sched_ctxframe
 

@@ -84,6 +84,7 @@ gort_sched_ctxframe:
 	add	x4, x0, #160
 	stp	x3, x4, [x1, #0]	/* pc, sp */
 	stp	x2, xzr, [x1, #16]	/* fp, lr */
+	str	wzr, [x1, #32]		/* live: no, a return address */
 	ret
 	.size	gort_sched_ctxframe, .-gort_sched_ctxframe
 

@@ -124,8 +124,9 @@ gort_sched_ctxframe:
 	sw	$8, 4($5)		/* sp */
 	lw	$8, 32($4)		/* fp */
 	sw	$8, 8($5)
-	jr	$31
 	sw	$0, 12($5)		/* lr */
+	jr	$31
+	sw	$0, 16($5)		/* live: no, a return address */
 	.end	gort_sched_ctxframe
 	.size	gort_sched_ctxframe, .-gort_sched_ctxframe
 

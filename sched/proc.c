@@ -914,7 +914,9 @@ static void *mstart(void *arg)
 {
 	struct m *m = arg;
 	gort_sched_m = m;
+	m->thread = pthread_self();
 	minit(m);
+	gort_prof_minit(m);
 	if (m->nextp) {
 		struct p *pp = m->nextp;
 		m->nextp = NULL;
@@ -1055,6 +1057,7 @@ static void ginit(struct g *gp, void (*fn)(void *), void *arg, uint64_t goid)
 	gp->param = NULL;
 	gp->selectdone = 0;
 	gp->asan_fake_stack = NULL;
+	gp->labels = NULL;
 	gp->sp = gort_sched_ctxinit(gp->stack_hi, (void (*)(void *, void *))gort_sched_gofirst, (void *)fn, arg);
 }
 
@@ -1074,6 +1077,9 @@ struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size, u
 	}
 	ginit(gp, fn, arg, newgoid(pp));
 	gp->gopc = gopc;
+	struct g *parent = m ? m->curg : NULL;
+	if (parent)
+		gp->labels = parent->labels;   /* profiler labels are inherited */
 	atomic_store32(&gp->status, Grunnable);
 	if (pp) {
 		gort_sched_runqput(pp, gp, 1);
@@ -1220,6 +1226,7 @@ int gort_main(int (*fn)(void *), void *arg)
 	if (!atomic_cas32(&started, 0, 1))
 		gort_runtime_panic("gort_main called twice");
 	schedinit();
+	gort_prof_main_start();   /* GORTPROF=path[:hz] */
 	struct mainarg ma = { fn, arg };
 	maing = gort_sched_newproc(main_goroutine, &ma, 0, 0);
 
@@ -1235,6 +1242,7 @@ int gort_main(int (*fn)(void *), void *arg)
 	/* newproc's wakep has started the first M, which finds main on the
 	 * global queue.  This thread only waits for main to return. */
 	gort_sched_notesleep(&gort_sched.mainnote);
+	gort_prof_main_stop();
 	return gort_sched.mainstatus;
 }
 

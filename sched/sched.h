@@ -33,6 +33,7 @@
 #define GORT_SCHED_SCHED_H
 
 #include <pthread.h>
+#include <time.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -161,6 +162,7 @@ struct g {
 	struct sudog *param;           /* the sudog that woke it, or NULL */
 
 	struct timer sleeptimer;       /* gort_sleep's timer */
+	const struct gort_labels *labels;  /* profiler labels, immutable; set by the G itself */
 
 	void *asan_fake_stack;         /* ASan fiber bookkeeping */
 	unsigned valgrind_id;          /* Valgrind's stack id */
@@ -252,6 +254,24 @@ struct m {
 	void *asan_g0_fake;            /* ASan fiber bookkeeping for g0 */
 	int tid;
 	pthread_t thread;
+
+	/* Profiling (prof/).  profbuf is set before this M's timer is armed
+	 * and cleared only after its handler can no longer run; the counters
+	 * are written only by this M's SIGPROF handler and read by the
+	 * profiler once every handler has finished (cpuprof.c). */
+	struct profbuf *volatile profbuf;
+	volatile uint32_t prof_inhandler;   /* a handler is running; atomic */
+	volatile uint32_t prof_timer;       /* 0 none, 1 being made, 2 armed; atomic */
+	timer_t proftimer;
+	int64_t prof_lastcpu;               /* thread CPU clock at the last signal */
+	uint64_t prof_signals;              /* SIGPROFs handled while profiling */
+	uint64_t prof_written;              /* ... written as samples */
+	uint64_t prof_lostatomic;           /* ... that landed in atomic64 code */
+	uint64_t prof_lostfull;             /* ... lost to a full buffer */
+	uint64_t prof_lostfull_cpu;
+	uint64_t prof_pending;              /* lost-in-atomic64 not yet written */
+	uint64_t prof_pending_cpu;
+	volatile uint32_t in_sighandler;    /* for the malloc trap (tests) */
 };
 
 /* --- the scheduler (Go's schedt) -------------------------------------- */
@@ -355,6 +375,11 @@ void gort_sched_movetimers(struct p *from, struct p *to);
 /* --- sema.c ------------------------------------------------------------- */
 void gort_sched_semacquire(volatile uint32_t *addr);
 void gort_sched_semrelease(volatile uint32_t *addr);
+
+/* --- prof/cpuprof.c: the profiler's hooks into the scheduler --------------- */
+void gort_prof_minit(struct m *m);
+void gort_prof_main_start(void);
+void gort_prof_main_stop(void);
 
 /* --- goroutines.c: printing goroutines ------------------------------------ */
 void gort_sched_printg_header(struct g *gp, const char *status);

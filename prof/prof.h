@@ -1,0 +1,119 @@
+/*
+ * prof.h -- package prof, internal: the CPU profiler.
+ *
+ * The life of a sample (docs/prof.md tells it at length):
+ *
+ *   1. Every M has a CPU-time timer (timer_create on its own thread CPU
+ *      clock, delivered to that thread): it fires SIGPROF every 1/hz of
+ *      CPU time that thread uses.                             cpuprof.c
+ *   2. The handler reads the interrupted registers, and sigprof() walks
+ *      the stack it finds there -- unless the PC is in the atomic
+ *      package's locking code, where it only counts (golang/go#20146).
+ *                                                             sigprof.c
+ *   3. The sample goes into the M's profile buffer, a lock-free ring with
+ *      one writer (this M's handler) and one reader.          profbuf.c
+ *   4. The profiler's reader thread drains every buffer and adds each
+ *      sample to a table keyed by (stack, labels).            cpuprof.c
+ *   5. At stop, the table becomes a gzip'd pprof protobuf.    pprof.c
+ */
+#ifndef GORT_PROF_PROF_H
+#define GORT_PROF_PROF_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "gort.h"
+#include "runtime/runtime.h"
+
+#define PROF_MAXSTACK 64
+
+/* --- profbuf.c -------------------------------------------------------- */
+
+/* A profile buffer: see the essay in profbuf.c.  r and w are written with
+ * the atomic package's 64-bit operations -- on spinlock targets the
+ * handler really takes an atomic64 lock to publish a sample. */
+struct profbuf {
+	volatile uint64_t w __attribute__((aligned(64)));  /* writer's position */
+	volatile uint64_t r __attribute__((aligned(64)));  /* reader's position */
+	uint64_t *data;           /* ndata words, a power of two */
+	const void **tags;        /* ntags label pointers, a power of two */
+	uint32_t ndata, ntags;
+};
+
+/* A record as the reader sees it. */
+struct profrec {
+	uint64_t count;           /* signals it stands for */
+	uint64_t cpu_ns;          /* CPU time it stands for */
+	const void *tag;          /* the goroutine's labels, or NULL */
+	int nstk;
+	uintptr_t stk[PROF_MAXSTACK];
+};
+
+struct profbuf *gort_prof_buf_new(uint32_t ndata, uint32_t ntags);
+void gort_prof_buf_free(struct profbuf *b);
+/* Writer side, async-signal-safe.  Returns 0 if the record did not fit. */
+int gort_prof_buf_write(struct profbuf *b, const void *tag, uint64_t count, uint64_t cpu_ns,
+	const uintptr_t *stk, int nstk);
+/* Reader side: calls fn for every record written so far; returns how many. */
+int gort_prof_buf_read(struct profbuf *b, void (*fn)(const struct profrec *, void *), void *arg);
+
+/* --- sigprof.c -------------------------------------------------------- */
+
+void gort_prof_handler(int sig, siginfo_t *si, void *ctx);
+/* The pseudo-functions that name what a sample could not show (Go's
+ * _System, _ExternalCode, _LostSIGPROFDuringAtomic64, and a full buffer's
+ * _LostProfileEvent).  Real functions, so that the symbol table names
+ * their PCs; gort_prof_pc gives a PC inside one. */
+enum profpc { PC_SYSTEM, PC_EXTERNAL, PC_LOSTATOMIC, PC_LOSTEVENT };
+uintptr_t gort_prof_pc(enum profpc which);
+
+/* --- cpuprof.c: state shared with the handler ------------------------- */
+
+enum { PROF_OFF, PROF_ON };
+extern volatile uint32_t gort_prof_state;   /* atomic */
+extern volatile uint32_t gort_prof_external; /* signals on threads gort did not make; atomic */
+extern int64_t gort_prof_period;            /* ns of CPU time per sample requested */
+extern int gort_prof_fix;                   /* the #20146 fix (GORTDEBUG=lostatomic64) */
+
+struct m;
+void gort_prof_minit(struct m *m);          /* a new M: its buffer and timer */
+
+/* --- the aggregated profile (cpuprof.c), read by pprof.c --------------- */
+
+struct profentry {
+	struct profentry *next;   /* hash chain */
+	uint64_t count, cpu_ns;
+	const void *tag;
+	int nstk;
+	uintptr_t stk[];
+};
+
+struct profile {
+	struct profentry **buckets;
+	size_t nbuckets, nentries;
+	int64_t start_wall_ns, duration_ns;
+	int hz;
+	struct gort_prof_stats stats;
+};
+
+extern struct profile gort_prof_last;      /* the last finished profile */
+
+void gort_prof_add(struct profile *p, const void *tag, uint64_t count, uint64_t cpu_ns,
+	const uintptr_t *stk, int nstk);
+void gort_prof_clear(struct profile *p);
+
+/* --- pprof.c -------------------------------------------------------------- */
+
+/* Write p as a gzip'd pprof protobuf to fd.  Returns 0 or -errno. */
+int gort_prof_write_pprof(const struct profile *p, int fd);
+
+/* --- labels.c ------------------------------------------------------------- */
+
+struct gort_labels {
+	int n;
+	struct {
+		const char *key, *value;
+	} kv[];
+};
+
+#endif /* GORT_PROF_PROF_H */
