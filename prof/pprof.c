@@ -30,9 +30,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
-
 #include "prof/prof.h"
+
+#if GORT_HAVE_ZLIB
+#include <zlib.h>
+#endif
 
 /* --- protobuf ----------------------------------------------------------- */
 
@@ -276,6 +278,9 @@ static int write_all(int fd, const unsigned char *b, size_t n)
 
 static int gzip_to(int fd, const struct pb *p)
 {
+#if !GORT_HAVE_ZLIB
+	return write_all(fd, p->b, p->len);   /* plain protobuf: pprof reads it too */
+#else
 	z_stream z;
 	memset(&z, 0, sizeof z);
 	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -296,6 +301,7 @@ static int gzip_to(int fd, const struct pb *p)
 	} while (!err && zr != Z_STREAM_END);
 	deflateEnd(&z);
 	return err;
+#endif
 }
 
 int gort_prof_write_pprof(const struct profile *p, int fd)

@@ -8,6 +8,7 @@ status=0
 summary=
 for dir in "$@"; do
 	echo "== meson test -C $dir"
+	rm -f "$dir/meson-logs/testlog.json"
 	meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
 	counts=$(python3 - "$dir/meson-logs/testlog.json" <<'PY'
 import json, sys
@@ -20,7 +21,7 @@ try:
         else:
             bad += 1
 except OSError:
-    bad = 1
+    bad = 1   # no log: the build or the configuration failed
 print(ok, bad)
 PY
 )
