@@ -25,8 +25,9 @@ static int values[NKNOWN];
 static int set[NKNOWN];
 
 __attribute__((constructor(103)))
-static void debug_init(void)
+void gort_runtime_debug_init(void)
 {
+	memset(set, 0, sizeof set);
 	const char *s = getenv("GORTDEBUG");
 	while (s && *s) {
 		const char *end = strchr(s, ',');

@@ -85,6 +85,7 @@ void gort_runtime_traceback_frame(struct gort_frame f, uintptr_t lo, uintptr_t h
 
 /* --- debug.c: GORTDEBUG=name=value,... read at start-up. */
 int gort_runtime_debug(const char *name, int dflt);
+void gort_runtime_debug_init(void);   /* read GORTDEBUG again (tests) */
 
 /* --- signal.c: the runtime's own signal handlers. */
 void gort_runtime_signals_init(void);

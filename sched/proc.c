@@ -476,13 +476,25 @@ void gort_sched_timerwake(int64_t when)
 		gort_sched_notewakeup(&m->park);
 }
 
-/* Park this M until startm gives it a P (m->nextp set) or, if pollUntil,
- * until then.  Runs on g0 with no P. */
-static void stopm(struct m *m, int64_t pollUntil)
+
+static int64_t earliest_timer(void);
+
+/* Park this M until startm gives it a P (m->nextp set) or, if timers
+ * is set and a timer is pending, until the earliest one is due.  Runs on
+ * g0 with no P.  The earliest timer is read with sched.lock held, after
+ * this M is on the idle list: a timer added a moment later then finds
+ * this M there, and gort_sched_timerwake wakes it. */
+static void stopm(struct m *m, int timers)
 {
 	gort_sched_lock(&gort_sched.lock);
 	mput(m);
 	checkdead();
+	int64_t pollUntil = timers ? earliest_timer() : 0;
+	/* A timer already due with no P to run it on (we looked): the busy
+	 * Ps run their own timers at their next switch.  Sleeping until a
+	 * time already past would only spin. */
+	if (pollUntil && pollUntil <= gort_sched_nanotime() && gort_sched.pidle == NULL)
+		pollUntil = 0;
 	if (pollUntil && (!gort_sched.timersleeper || pollUntil < gort_sched.sleepuntil)) {
 		gort_sched.timersleeper = m;
 		gort_sched.sleepuntil = pollUntil;
@@ -693,8 +705,9 @@ void gort_sched_readyq(struct g *gp, int next)
 	if (m && m->p) {
 		/* No fence between this put and wakep's loads: if a spinning M
 		 * gives up without seeing gp, gp is still on our own P's queue,
-		 * and we are running; it waits for us, not for nobody.  A
-		 * missed wake-up costs parallelism for a moment, never progress. */
+		 * and we are running; it waits for us, not for nobody -- for as
+		 * long as we run without switching, since gort does not preempt.
+		 * A missed wake-up costs parallelism, not progress. */
 		gort_sched_runqput(m->p, gp, next);
 	} else {
 		gort_sched_lock(&gort_sched.lock);
@@ -862,7 +875,7 @@ stop:
 		atomic_add32((volatile uint32_t *)&gort_sched.nmspinning, -1);
 		gort_sched_wakep();
 	}
-	stopm(m, earliest_timer());
+	stopm(m, 1);
 	if (m->nextp) {
 		pp = m->nextp;
 		m->nextp = NULL;
@@ -928,7 +941,7 @@ static void *mstart(void *arg)
 /* --- sysmon: the M without a P (Go: sysmon) ------------------------------------
  * Wakes every 20 us to 10 ms, and takes back the P of any M that has been
  * in a system call for over 20 us, so that a blocked syscall never holds
- * up the goroutines waiting behind it.  It also keeps coarse_now, the
+ * up the goroutines waiting behind it.  It also keeps coarse_sec, the
  * clock parked goroutines are stamped with. */
 
 static struct {

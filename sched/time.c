@@ -13,8 +13,9 @@
  * idle M goes looking for work.  A timer's function runs with no lock
  * held and must not block: it readies a goroutine (sleep), sends on a
  * buffered channel (gort_timer), or starts a goroutine (gort_afterfunc).
- * When every M is idle, the one that went to sleep last with the earliest
- * timer pending sleeps only until then (proc.c's stopm).
+ * An M going idle while a timer is pending becomes the "timer sleeper"
+ * if there is none yet or its deadline is earlier, and sleeps only until
+ * that timer is due (proc.c's stopm); adding an earlier timer wakes it.
  *
  * Why a 4-ary heap: it is shallower than a binary one, and the four
  * children of a node share a cache line or two.  Go made the same choice.
@@ -229,7 +230,7 @@ static void timer_go(struct timer *t, void *arg)
 {
 	(void)t;
 	struct gort_timer *gt = arg;
-	gort_sched_newproc(gt->fn, gt->arg, 0, (uintptr_t)gort_afterfunc);
+	gort_sched_newproc(gt->fn, gt->arg, 0, (uintptr_t)gort_afterfunc + 1);   /* "created by gort_afterfunc" */
 }
 
 static struct gort_timer *timer_new(int64_t ns, int64_t period)

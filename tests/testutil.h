@@ -50,6 +50,7 @@ static inline void run_child(void (*fn)(void *), void *arg, struct child *c, int
 		close(p[0]);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
+		signal(SIGALRM, SIG_DFL);
 		alarm((unsigned)seconds);    /* SIGALRM ends a hung child */
 		fn(arg);
 		fflush(NULL);
