@@ -3,10 +3,14 @@
  * goroutineheader and tracebackothers).
  *
  *     goroutine 7 [chan receive, 2 minutes]:
+ *     switch_out()
+ *             +0xaf pc=0x55d0c2a1b3fc
+ *     gort_chan_recv()
+ *             +0xe pc=0x55d0c2a1a82e
  *     worker()
- *             +0x3c pc=0x55d0c2a1b3fc
- *     gort_sched_gostart()
- *             +0x9 pc=0x55d0c2a1a109
+ *             +0x3c pc=0x55d0c2a1a109
+ *     created by main
+ *             +0x4e pc=0x55d0c2a1a1f0
  *
  * A parked goroutine's stack starts at the frame its context switch saved
  * (gort_sched_ctxframe); the running one's at the caller.  Either way the

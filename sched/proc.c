@@ -225,8 +225,6 @@ static void procresize(uint32_t n)
 			pidleput(gort_sched.allp[i]);
 		}
 	}
-	if (n > gort_sched.nallp)
-		gort_sched.nallp = n;
 	atomic_store32(&gort_sched.gomaxprocs, n);
 	/* Pull retired Ps out of the idle list now: their timers must move. */
 	struct p **link = &gort_sched.pidle;
@@ -337,7 +335,6 @@ static void mput(struct m *m)   /* sched.lock held */
 	m->link = gort_sched.midle;
 	gort_sched.midle = m;
 	gort_sched.nmidle++;
-	m->blocked = 1;
 }
 
 static struct m *mget(void)     /* sched.lock held */
@@ -346,7 +343,6 @@ static struct m *mget(void)     /* sched.lock held */
 	if (m) {
 		gort_sched.midle = m->link;
 		gort_sched.nmidle--;
-		m->blocked = 0;
 	}
 	return m;
 }
@@ -357,8 +353,7 @@ static int mremove(struct m *m) /* sched.lock held; 1 if it was idle */
 		if (*link == m) {
 			*link = m->link;
 			gort_sched.nmidle--;
-			m->blocked = 0;
-			return 1;
+				return 1;
 		}
 	return 0;
 }
@@ -561,8 +556,6 @@ static struct g *pick_local(struct p *pp)
 	return gp;
 }
 
-/* Leave the current G, whose m->after is set: run the next local G, or
- * go to g0.  Returns when the G is resumed, perhaps on another M. */
 /* The overflow check of every switch (stack.c), its fast path inline. */
 #define stackcheck(gp) do { \
 	uintptr_t sp_ = (uintptr_t)__builtin_frame_address(0); \
@@ -580,6 +573,8 @@ static inline int must_leave(struct p *pp)
 		(uint32_t)pp->id >= atomic_loadacq32(&gort_sched.gomaxprocs);
 }
 
+/* Leave the current G, whose m->after is set: run next (or the next local
+ * G, or go to g0).  Returns when the G is resumed, perhaps on another M. */
 static __attribute__((noinline)) void switch_out(struct g *gp, struct g *next)
 {
 	struct m *m = gp->m;

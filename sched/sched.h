@@ -26,7 +26,7 @@
  *
  * Lock order (a lock may be taken while holding those before it):
  *   channel spinlock (in address order, for select)  >  sema root  >  sched.lock
- *   >  p.timerslock  >  stackpool lock
+ *   >  p.timerslock  >  stack.c's stacklock
  * No lock is held across a context switch except through m->after.
  */
 #ifndef GORT_SCHED_SCHED_H
@@ -182,7 +182,6 @@ struct sudog {
 	uint16_t caseidx;              /* select: which case this is */
 	uint8_t isselect;
 	uint8_t success;               /* woken by a completed operation (not a close) */
-	uint32_t ticket;               /* semaphores */
 };
 
 /* --- P -------------------------------------------------------------- */
@@ -196,7 +195,6 @@ struct p {
 	struct m *m;                   /* the M holding it, or NULL */
 	uint32_t schedtick;            /* incremented at every schedule */
 	volatile uint32_t syscalltick; /* incremented at every syscall; atomic */
-	int64_t syscallwhen;           /* for sysmon */
 
 	/* The local run queue: see runq.c.  head is taken by the owner and
 	 * by thieves (CAS), tail is written only by the owner. */
@@ -204,8 +202,9 @@ struct p {
 	volatile uint32_t runqtail;
 	struct g *runq[RUNQ_SIZE];
 	/* A G to run next, ahead of runq: a G readied by the running G, so
-	 * that ping-pong stays on one P and in cache.  CAS by owner and
-	 * thieves. */
+	 * that ping-pong stays on one P and in cache.  Filled only by the
+	 * owner (a plain store when empty, else a CAS); emptied by a CAS, by
+	 * the owner or a thief. */
 	struct g *volatile runnext;
 
 	/* Dead Gs, with their default-size stacks, for reuse.  Owner only. */
@@ -233,8 +232,6 @@ struct m {
 	struct m *link;                /* idle list, under sched.lock */
 	struct m *alllink;             /* allm, append-only */
 	uint8_t spinning;              /* looking for work without any */
-	uint8_t blocked;               /* parked in stopm */
-	uint8_t insyscall;
 	uint32_t fastrand;             /* this M's random state; owner only */
 	struct note park;              /* stopm sleeps here */
 
@@ -291,12 +288,10 @@ struct schedt {
 	struct m *timersleeper;        /* the M sleeping until sleepuntil */
 	/* - */
 	volatile int32_t nmspinning;   /* atomic */
-	volatile int32_t nmsyscall;    /* Ms in a syscall; atomic */
 	volatile int32_t ntimers;      /* timers in all heaps; atomic */
 	volatile uint32_t gomaxprocs;  /* Ps in use; atomic */
 	volatile uint32_t exiting;     /* main returned; atomic */
 	volatile uint64_t goidgen;     /* atomic */
-	volatile int32_t ngoroutines;  /* live Gs (not dead); atomic */
 
 	struct rtlock allglock;        /* protects allgs */
 	struct g *allgs;
@@ -304,7 +299,6 @@ struct schedt {
 
 	struct m *volatile allm;       /* append-only list, CAS-pushed */
 	struct p *allp[GORT_MAXPROCS_LIMIT];   /* created lazily, never freed */
-	uint32_t nallp;                /* Ps ever created; under lock */
 	size_t default_stack;          /* bytes of address space */
 
 	struct note mainnote;          /* gort_main's thread waits here */

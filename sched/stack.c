@@ -31,9 +31,12 @@
  *     ever writes.  Fresh anonymous memory reads as zero, so the canary is
  *     "all zero" and checking it never commits a page (a read of an
  *     untouched page maps the shared zero page).  Every context switch away
- *     from a goroutine checks its canary and its saved stack pointer; a
- *     goroutine that ran past its end is caught at its next switch, and the
- *     runtime throws before anyone runs on the damage.
+ *     from a goroutine checks its canary and its stack pointer, and a fault
+ *     with the goroutine's sp below its stack is reported as an overflow:
+ *     a goroutine that ran past its end is caught at its next switch or
+ *     fault, and the runtime throws.  This is best effort, not a guard: in
+ *     a slab the next stack down begins with its struct g, and a frame
+ *     that jumps the canary without writing it can damage that G first.
  *
  * Stacks are never unmapped: a dead G keeps its stack and waits on a free
  * list (proc.c's gfput/gfget) for the next gort_go of the same size, like
