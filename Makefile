@@ -17,7 +17,7 @@ NATIVE := $(B)/native $(B)/spinlock $(B)/asan
 
 demo: $(B)/native/build.ninja
 	ninja -C $(B)/native
-	$(B)/native/examples/demo
+	$(B)/native/examples/demo $(B)/demo.prof
 
 test: $(NATIVE:%=%/build.ninja) $(B)/mipsel/build.ninja $(B)/arm64/build.ninja $(B)/mips/build.ninja
 	scripts/test.sh $(NATIVE) $(B)/mipsel $(B)/arm64 $(B)/mips
@@ -44,8 +44,10 @@ bench: $(B)/native/build.ninja $(B)/spinlock/build.ninja
 	@echo "== spinlock build, Go's layout: one lock for every word"
 	$(B)/spinlock/bench/bench_atomic64
 	@echo "== the scheduler against Go 1.19 (medians of alternating runs)"
-	ninja -C $(B)/native bench/bench_sched_go
+	ninja -C $(B)/native bench/bench_sched_go bench/bench_prof_go
 	bench/compare.py $(B)/native/bench/bench_sched $(B)/native/bench/bench_sched_go
+	@echo "== the profiler's cost against Go's runtime/pprof"
+	bench/compare.py --runs 3 $(B)/native/bench/bench_prof $(B)/native/bench/bench_prof_go
 
 clean:
 	rm -rf $(B)

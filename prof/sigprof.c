@@ -101,14 +101,26 @@ short_sample:
 	return 2;
 }
 
-/* Go's sigprof(pc, sp, lr, gp, mp). */
-static void sigprof(struct gort_frame f, struct g *gp, struct m *mp)
+/* The CPU time this signal stands for.  A POSIX timer's signal says how
+ * many expirations it stands for: itself plus si_overrun, those the kernel
+ * folded into it because it checks CPU timers only on its tick -- so no
+ * system call is needed.  Any other SIGPROF (setitimer's, or one sent by
+ * hand) reads this thread's CPU clock and takes the difference. */
+static uint64_t cputime_of(const siginfo_t *si, struct m *mp)
 {
-	mp->prof_signals++;
+	if (si->si_code == SI_TIMER)
+		return (uint64_t)gort_prof_period * (1 + (uint64_t)(si->si_overrun > 0 ? si->si_overrun : 0));
 	int64_t now = thread_cputime();
 	uint64_t cpu = (uint64_t)(mp->prof_lastcpu && now > mp->prof_lastcpu ?
 		now - mp->prof_lastcpu : gort_prof_period);
 	mp->prof_lastcpu = now;
+	return cpu;
+}
+
+/* Go's sigprof(pc, sp, lr, gp, mp). */
+static void sigprof(struct gort_frame f, struct g *gp, struct m *mp, uint64_t cpu)
+{
+	mp->prof_signals++;
 
 	/* The fix for golang/go#20146: in the atomic package, only count. */
 	if (GORT_ATOMIC64_SPINLOCK && gort_prof_fix && gort_runtime_pc_in_atomic(f.pc)) {
@@ -140,7 +152,6 @@ static void sigprof(struct gort_frame f, struct g *gp, struct m *mp)
 void gort_prof_handler(int sig, siginfo_t *si, void *ctx)
 {
 	(void)sig;
-	(void)si;
 	int saved = errno;
 	struct m *mp = gort_sched_m;
 	if (!mp) {
@@ -157,7 +168,7 @@ void gort_prof_handler(int sig, siginfo_t *si, void *ctx)
 	if (atomic_load32(&gort_prof_state) == PROF_ON) {
 		mp->in_sighandler = 1;
 		struct gort_frame f = { sigctxt_pc(ctx), sigctxt_sp(ctx), sigctxt_fp(ctx), sigctxt_lr(ctx), 1 };
-		sigprof(f, mp->curg, mp);
+		sigprof(f, mp->curg, mp, cputime_of(si, mp));
 		mp->in_sighandler = 0;
 	}
 	atomic_add32(&mp->prof_inhandler, -1);

@@ -1,0 +1,127 @@
+/*
+ * prof.c -- what the profiler costs; bench/go/prof.go is the same in Go.
+ *
+ *   prof_overhead_100hz, prof_overhead_1000hz
+ *       extra CPU time of a CPU-bound program (one busy goroutine per P)
+ *       profiled at that rate, against the same work unprofiled, in %;
+ *       the three are interleaved and each figure is a median
+ *   sigprof_handler_32frames
+ *       the handler's own cost per sample with 32 frames on the stack:
+ *       a SIGPROF sent to ourselves, minus the same round trip to an
+ *       empty SIGUSR1 handler (gort only).  The signals are queued with
+ *       si_code SI_TIMER, as a timer's are, so the handler takes the path
+ *       it takes for real samples.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "bench.h"
+#include "gort.h"
+
+static volatile uint64_t sink;
+static gort_waitgroup wg;
+
+static __attribute__((noinline)) void busy(void *arg)
+{
+	long n = (long)(intptr_t)arg;
+	uint64_t x = 1;
+	for (long i = 0; i < n; i++)
+		x = x * 6364136223846793005ull + (uint64_t)i;
+	sink = x;
+	gort_waitgroup_done(&wg);
+}
+
+static double cpu_seconds(void)
+{
+	struct rusage ru;
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_utime.tv_sec + (double)ru.ru_stime.tv_sec +
+		((double)ru.ru_utime.tv_usec + (double)ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* CPU seconds the work took, profiled at hz (0: not profiled). */
+static double run(int hz, int procs)
+{
+	if (hz && gort_prof_start("/dev/null", hz) != 0) {
+		fprintf(stderr, "prof: cannot start the profiler\n");
+		exit(1);
+	}
+	double c0 = cpu_seconds();
+	gort_waitgroup_add(&wg, procs);
+	for (int i = 0; i < procs; i++)
+		gort_go(busy, (void *)(intptr_t)300000000);
+	gort_waitgroup_wait(&wg);
+	double c = cpu_seconds() - c0;
+	if (hz)
+		gort_prof_stop();
+	return c;
+}
+
+/* --- the handler's cost --------------------------------------------------- */
+
+static void empty(int sig)
+{
+	(void)sig;
+}
+
+static double roundtrips(int sig, int n)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = sig;
+	si.si_code = SI_TIMER;
+	pid_t pid = getpid(), tid = (pid_t)syscall(SYS_gettid);
+	uint64_t t0 = bench_now();
+	for (int i = 0; i < n; i++)
+		syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &si);
+	return (double)(bench_now() - t0) / n;
+}
+
+static __attribute__((noinline)) double deep(int depth, int sig, int n)
+{
+	if (depth > 1)
+		return deep(depth - 1, sig, n) + 0.0 * (double)depth;
+	return roundtrips(sig, n);
+}
+
+static int bench_main(void *arg)
+{
+	(void)arg;
+	int procs = gort_gomaxprocs(0), runs = bench_runs();
+	double off[101], p100[101], p1000[101];
+	for (int r = 0; r < runs; r++) {
+		off[r] = run(0, procs);
+		p100[r] = run(100, procs);
+		p1000[r] = run(1000, procs);
+	}
+	double base = bench_median(off, runs);
+	bench_print("prof_overhead_100hz", 100 * (bench_median(p100, runs) / base - 1), "%");
+	bench_print("prof_overhead_1000hz", 100 * (bench_median(p1000, runs) / base - 1), "%");
+
+	/* One goroutine, 32 frames deep, signals itself.  The profiler runs at
+	 * 1 Hz so its timer adds nothing; the signals are ours. */
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = empty;
+	sigaction(SIGUSR1, &sa, NULL);
+	gort_prof_start("/dev/null", 1);
+	double with[101], without[101];
+	for (int r = 0; r < runs; r++) {
+		with[r] = deep(32, SIGPROF, 20000);
+		without[r] = deep(32, SIGUSR1, 20000);
+	}
+	gort_prof_stop();
+	bench_print("sigprof_handler_32frames", bench_median(with, runs) - bench_median(without, runs), "ns");
+	return 0;
+}
+
+int main(void)
+{
+	return gort_main(bench_main, NULL);
+}
