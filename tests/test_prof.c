@@ -485,6 +485,41 @@ START_TEST(fix_off_deadlocks)
 }
 END_TEST
 
+/* --- the malloc trap ----------------------------------------------------- */
+
+#ifndef GORT_NO_MALLOCTRAP
+static int trap_main(void *arg)
+{
+	(void)arg;
+	/* What the SIGPROF handler sets while it runs: */
+	gort_sched_m->in_sighandler = 1;
+	void *volatile p = malloc(16);
+	gort_sched_m->in_sighandler = 0;
+	free(p);
+	return 0;
+}
+
+static void trap_child(void *arg)
+{
+	(void)arg;
+	exit(gort_main(trap_main, NULL));
+}
+#endif
+
+START_TEST(malloc_in_handler_is_fatal)
+{
+#ifdef GORT_NO_MALLOCTRAP
+	printf("malloc_in_handler_is_fatal: SKIPPED: the sanitizers own malloc in this build\n");
+#else
+	struct child c;
+	run_child(trap_child, NULL, &c, 30);
+	ck_assert_exit_status(&c, 2);
+	ck_assert_output_has(&c, "fatal error: malloc called in a signal handler\n");
+	ck_assert_output_has(&c, "trap_main()");
+#endif
+}
+END_TEST
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -499,6 +534,7 @@ int main(void)
 	tcase_add_test(tc, go_pprof_reads_it);
 	tcase_add_test(tc, ledger_with_overflow);
 	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, malloc_in_handler_is_fatal);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("seed");
