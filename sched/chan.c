@@ -81,9 +81,12 @@ gort_chan *gort_chan_make(size_t elemsize, size_t cap)
 		gort_runtime_panicf("makechan: element size %zu too large (at most 65536 bytes)", elemsize);
 	if (cap > (SIZE_MAX / 2) / (elemsize ? elemsize : 1))
 		gort_runtime_panic("makechan: size out of range");
-	struct gort_chan *c = calloc(1, sizeof *c);
+	/* A cache line of its own: the lock word must not share a line with
+	 * whatever another thread is writing. */
+	struct gort_chan *c = aligned_alloc(64, (sizeof *c + 63) & ~(size_t)63);
 	if (!c)
 		return NULL;
+	memset(c, 0, sizeof *c);
 	c->elemsize = elemsize;
 	c->dataqsiz = cap;
 	if (cap && elemsize) {
