@@ -189,6 +189,15 @@ uint64_t gort_atomic_spin_or64(volatile uint64_t *p, uint64_t m);
  * the deadlock diagnosis want to know which words share a lock). */
 unsigned gort_atomic_lockindex(const volatile void *p);
 
+#if GORT_DEBUG_RUNTIME
+/* Debug runtime (atomic64_spin.c): set gort_atomic_inject to a signal
+ * number and the next spinlock operation on this thread raises it inside
+ * its critical section; the hook is called, instead of spinning forever,
+ * when a thread wants an atomic64 lock it holds itself. */
+extern __thread volatile int gort_atomic_inject __attribute__((tls_model("initial-exec")));
+extern void (*volatile gort_atomic_selfdeadlock_hook)(unsigned lockindex);
+#endif
+
 /* The bounds of GORT_ATOMIC_SECTION.  The linker defines them as
  * __start_/__stop_gort_atomic_text; atomic64_spin.c copies them here so
  * that anyone who asks also links that file in (from a static library the

@@ -43,13 +43,20 @@
  * this section.
  */
 #include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "atomic/atomic.h"
+#include "runtime/runtime.h"
 
 #define CACHE_LINE 64
 
 struct lock64 {
-	volatile unsigned word;  /* 0: free; 1: held.  Taken by CAS. */
+	/* 0: free.  Held: 1, or in a debug runtime the owner thread's id, so
+	 * that a thread about to spin on a lock it holds itself -- a signal
+	 * handler that interrupted the owner: golang/go#20146 -- is caught
+	 * and diagnosed instead of hanging.  Taken by CAS. */
+	volatile unsigned word;
 	char pad[CACHE_LINE - sizeof(unsigned)];
 } __attribute__((aligned(CACHE_LINE)));
 
@@ -79,6 +86,67 @@ unsigned gort_atomic_lockindex(const volatile void *p)
 	return lock_index(p);
 }
 
+#if GORT_DEBUG_RUNTIME
+/* --- debug runtime: owners, self-deadlock, injection -----------------------
+ * The thread's id, cached (a system call the first time, before any lock
+ * is taken). */
+static __thread unsigned self_tid __attribute__((tls_model("initial-exec")));
+
+static inline unsigned owner_id(void)
+{
+	if (__builtin_expect(!self_tid, 0))
+		self_tid = (unsigned)syscall(SYS_gettid);
+	return self_tid;
+}
+
+void (*volatile gort_atomic_selfdeadlock_hook)(unsigned lockindex);
+
+static __attribute__((noinline, cold)) void selfdeadlock(struct lock64 *l)
+{
+	void (*hook)(unsigned) = gort_atomic_selfdeadlock_hook;
+	if (hook)
+		hook((unsigned)(l - locks));   /* the profiler explains, and exits */
+	gort_runtime_throwf("atomic64 lock %u taken twice by thread %u", (unsigned)(l - locks), self_tid);
+}
+
+/* Injection: the next atomic64 operation on this thread sends itself
+ * gort_atomic_inject (a signal number) from inside its critical section,
+ * with a raw system call, so that the signal is delivered with the PC on
+ * the instruction after it -- inside this file's section, lock held. */
+__thread volatile int gort_atomic_inject __attribute__((tls_model("initial-exec")));
+
+static inline __attribute__((always_inline)) void inject(void)
+{
+	int sig = gort_atomic_inject;
+	if (__builtin_expect(!sig, 1))
+		return;
+	gort_atomic_inject = 0;
+	long tid = (long)self_tid, nr = SYS_tkill;
+#if defined(__x86_64__)
+	long ret;
+	__asm__ __volatile__("syscall" : "=a"(ret) : "0"(nr), "D"(tid), "S"((long)sig)
+		: "rcx", "r11", "memory");
+#elif defined(__aarch64__)
+	register long x8 __asm__("x8") = nr;
+	register long x0 __asm__("x0") = tid;
+	register long x1 __asm__("x1") = sig;
+	__asm__ __volatile__("svc #0" : "+r"(x0) : "r"(x8), "r"(x1) : "memory");
+#elif defined(__mips__)
+	register long v0 __asm__("$2") = nr;
+	register long a0 __asm__("$4") = tid;
+	register long a1 __asm__("$5") = sig;
+	register long a3 __asm__("$7");
+	__asm__ __volatile__(".set push\n.set noreorder\nsyscall\nnop\n.set pop"
+		: "+r"(v0), "=r"(a3) : "r"(a0), "r"(a1)
+		: "$1", "$3", "$8", "$9", "$10", "$11", "$12", "$13", "$14", "$15",
+		  "$24", "$25", "hi", "lo", "memory");
+#endif
+}
+#else
+static inline unsigned owner_id(void) { return 1; }
+static inline void inject(void) {}
+#endif
+
 /* Spin until the lock is ours.  After a short burst of spinning, give the
  * CPU away: the holder may have been preempted, and on a 2-core machine
  * burning our whole time slice would only delay it.  sched_yield is a
@@ -86,12 +154,18 @@ unsigned gort_atomic_lockindex(const volatile void *p)
 static inline __attribute__((always_inline)) struct lock64 *lock(const volatile void *p)
 {
 	struct lock64 *l = &locks[lock_index(p)];
-	for (unsigned spins = 0; !AO_int_compare_and_swap_full(&l->word, 0, 1); spins++) {
+	unsigned me = owner_id();
+	for (unsigned spins = 0; !AO_int_compare_and_swap_full(&l->word, 0, me); spins++) {
+#if GORT_DEBUG_RUNTIME
+		if (l->word == me)
+			selfdeadlock(l);
+#endif
 		if (spins < 64)
 			cpu_relax();
 		else
 			sched_yield();
 	}
+	inject();
 	return l;
 }
 

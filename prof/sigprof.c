@@ -168,9 +168,50 @@ void gort_prof_handler(int sig, siginfo_t *si, void *ctx)
 	if (atomic_load32(&gort_prof_state) == PROF_ON) {
 		mp->in_sighandler = 1;
 		struct gort_frame f = { sigctxt_pc(ctx), sigctxt_sp(ctx), sigctxt_fp(ctx), sigctxt_lr(ctx), 1 };
+		mp->prof_sigframe = f;
 		sigprof(f, mp->curg, mp, cputime_of(si, mp));
 		mp->in_sighandler = 0;
 	}
 	atomic_add32(&mp->prof_inhandler, -1);
 	errno = saved;
 }
+
+#if GORT_DEBUG_RUNTIME
+/* Called by the atomic package, in a debug runtime, when this thread wants
+ * an atomic64 lock it already holds.  In the SIGPROF handler that is
+ * golang/go#20146 about to hang: say so, precisely, and stop. */
+static void selfdeadlock(unsigned lockindex)
+{
+	struct m *mp = gort_sched_m;
+	if (!mp || !mp->in_sighandler)
+		return;   /* not ours to explain: the atomic package throws */
+	struct gort_frame f = mp->prof_sigframe;
+	const struct gort_func *fn = gort_runtime_findfunc(f.pc);
+	gort_runtime_printf("deadlock: SIGPROF handler on M%lld wants atomic64 lock %u held by the "
+		"interrupted %s+%#lx\n\n", (long long)mp->id, lockindex, fn ? fn->name : "?",
+		(unsigned long)(fn ? f.pc - fn->entry : f.pc));
+	struct g *gp = mp->curg;
+	if (gp && f.sp >= gp->stack_lo - 256 && f.sp < gp->stack_hi) {
+		gort_sched_printg_header(gp, "running, interrupted by SIGPROF");
+		gort_sched_traceback_frame(gp, f, gp->stack_lo - 256);
+	} else {
+		gort_runtime_printf("M%lld (interrupted outside a goroutine):\n", (long long)mp->id);
+		gort_runtime_traceback_frame(f, mp->g0_lo, mp->g0_hi);
+	}
+	gort_runtime_printf("\nthe SIGPROF handler, on M%lld's signal stack:\n", (long long)mp->id);
+	struct gort_frame h;
+	uintptr_t pcs[32];
+	gort_runtime_frame_caller(&h);
+	uintptr_t lo = (uintptr_t)mp->sigstack;
+	int n = gort_runtime_unwind(h, lo, lo + mp->sigstack_size, pcs, 32);
+	for (int i = 0; i < n; i++)
+		gort_runtime_printframe(pcs[i], 1);
+	_exit(2);
+}
+
+__attribute__((constructor))
+static void install_selfdeadlock(void)
+{
+	gort_atomic_selfdeadlock_hook = selfdeadlock;
+}
+#endif

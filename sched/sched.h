@@ -269,6 +269,7 @@ struct m {
 	uint64_t prof_pending;              /* lost-in-atomic64 not yet written */
 	uint64_t prof_pending_cpu;
 	volatile uint32_t in_sighandler;    /* for the malloc trap (tests) */
+	struct gort_frame prof_sigframe;    /* what the running handler interrupted */
 };
 
 /* --- the scheduler (Go's schedt) -------------------------------------- */
