@@ -196,6 +196,7 @@ unsigned gort_atomic_lockindex(const volatile void *p);
  * when a thread wants an atomic64 lock it holds itself. */
 extern __thread volatile int gort_atomic_inject __attribute__((tls_model("initial-exec")));
 extern void (*volatile gort_atomic_selfdeadlock_hook)(unsigned lockindex);
+void gort_atomic_spin_hold64(const volatile uint64_t *p, unsigned long spins);
 #endif
 
 /* The bounds of GORT_ATOMIC_SECTION.  The linker defines them as

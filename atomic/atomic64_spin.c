@@ -264,6 +264,19 @@ ATOMIC64 uint64_t gort_atomic_spin_or64(volatile uint64_t *p, uint64_t m)
 	return old;
 }
 
+#if GORT_DEBUG_RUNTIME
+/* Hold the lock of p's word for `spins` iterations: the deadlock suite's
+ * way to make one M hold an atomic64 lock while another takes SIGPROF. */
+ATOMIC64 void gort_atomic_spin_hold64(const volatile uint64_t *p, unsigned long spins)
+{
+	check_aligned(p, "hold64");
+	struct lock64 *l = lock(p);
+	for (volatile unsigned long i = 0; i < spins; i++)
+		;
+	unlock(l);
+}
+#endif
+
 #if GORT_ATOMIC64_SPINLOCK
 /* This build's 64-bit atomics are these: export them under the public
  * names.  An alias is the same code at the same address, so a PC in

@@ -416,6 +416,36 @@ int gort_prof_stats(struct gort_prof_stats *out)
 	return 0;
 }
 
+/* --- fork ---------------------------------------------------------------------
+ * A forked child has one thread and none of its parent's POSIX timers, but
+ * a copy of the parent's memory: the state would say "on", with buffers
+ * and a reader thread that do not exist there.  The child starts with the
+ * profiler off and its own bookkeeping reset; the parent is untouched. */
+static void atfork_child(void)
+{
+	atomic_store32(&gort_prof_state, PROF_OFF);
+	proflock.key = 0;
+	if (use_itimer) {
+		struct itimerval zero;
+		memset(&zero, 0, sizeof zero);
+		setitimer(ITIMER_PROF, &zero, NULL);
+	}
+	for (struct m *m = gort_sched.allm; m; m = m->alllink) {
+		m->prof_timer = 0;
+		m->profbuf = NULL;   /* the parent's, in copied memory: not ours to free */
+		m->prof_inhandler = 0;
+	}
+	memset(&cur, 0, sizeof cur);
+	outfd = -1;
+	outpath = tmppath = NULL;
+}
+
+__attribute__((constructor))
+static void prof_atfork(void)
+{
+	pthread_atfork(NULL, NULL, atfork_child);
+}
+
 /* --- GORTPROF=path[:hz]: profile a whole program --------------------------- */
 
 static int env_profiling;

@@ -1269,6 +1269,11 @@ void gort_yield(void)
 {
 	struct g *gp = gort_sched_mustgetg("gort_yield");
 	struct m *m = gp->m;
+	/* A yield is a scheduling point even when it does not switch: due
+	 * timers run here, or a goroutine alone on its P, yielding in a loop,
+	 * would keep every sleeper of that P asleep for ever. */
+	if (m->p && m->p->timer0when)
+		checktimers(m->p);
 	int leave = must_leave(m->p);
 	struct g *next = leave ? NULL : pick_local(m->p);
 	if (!next && !leave) {

@@ -111,6 +111,33 @@ START_TEST(yield_round_robin)
 }
 END_TEST
 
+/* A goroutine alone on its P, yielding in a loop, must not keep a sleeper
+ * of that P asleep: a yield that finds nobody to switch to still runs due
+ * timers.  (Found by the deadlock suite.) */
+static volatile uint32_t woke;
+
+static void lone_yielder(void *arg)
+{
+	(void)arg;
+	while (!atomic_load32(&woke))
+		gort_yield();
+}
+
+static int lone_main(void *arg)
+{
+	(void)arg;
+	gort_go(lone_yielder, NULL);
+	gort_sleep(10000000);
+	atomic_store32(&woke, 1);
+	return 0;
+}
+
+START_TEST(yield_runs_timers)
+{
+	RUN(1, lone_main, NULL);
+}
+END_TEST
+
 /* --- channels ------------------------------------------------------------------ */
 
 struct pair {
@@ -811,6 +838,7 @@ static Suite *sched_suite(void)
 	tcase_add_loop_test(tc, spawn_join, 0, 2);
 	tcase_add_test(tc, main_status);
 	tcase_add_test(tc, yield_round_robin);
+	tcase_add_test(tc, yield_runs_timers);
 	tcase_add_test(tc, syscall_hands_off_p);
 	tcase_add_test(tc, gomaxprocs_resize);
 	suite_add_tcase(s, tc);

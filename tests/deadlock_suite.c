@@ -1,0 +1,1144 @@
+/*
+ * deadlock_suite.c -- gort-deadlock-suite: a catalog of signal-safety
+ * hazards around the CPU profiler, each reproduced on purpose, each run in
+ * a child process under a watchdog, with a table of what happened.
+ *
+ *     gort-deadlock-suite [--list] [--only NAME] [--fix=on|off|both]
+ *                         [--runs N] [--json FILE] [--timeout SECONDS]
+ *
+ * For every scenario the fix-on run must pass (no hang, an exact ledger);
+ * where a scenario has a hazard the fix exists for, the fix-off run must
+ * reproduce it (a suite that cannot fail proves nothing), every time.  The
+ * exit status is non-zero if anything did otherwise.  docs/deadlocks.md
+ * describes each scenario and the incident it mirrors.
+ *
+ * Deterministic delivery.  The atomic scenarios do not wait for luck: in a
+ * debug runtime (-Ddebug_runtime=true) the atomic package sends SIGPROF to
+ * its own thread from inside the critical section, so the handler always
+ * interrupts code that holds the lock; with the fix off, the lock records
+ * its owner and the runtime diagnoses the self-deadlock at once:
+ *
+ *   deadlock: SIGPROF handler on M0 wants atomic64 lock 0 held by the
+ *   interrupted gort_atomic_add64+0x10b
+ *
+ * The watchdog (a timeout per child) is the net for hangs that cannot be
+ * seen that way; it then says which threads were stuck.
+ */
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <ucontext.h>
+#include <unistd.h>
+
+#include "atomic/atomic.h"
+#include "prof/prof.h"
+#include "runtime/sigctxt.h"
+#include "sched/sched.h"
+
+/* ------------------------------------------------------------------------
+ * What a scenario is.
+ * ---------------------------------------------------------------------- */
+
+enum need { ANY, SPINLOCK, SPINLOCK_DEBUG, HASHED_DEBUG, X86_64 };
+
+struct scenario {
+	const char *name;
+	const char *what;
+	enum need need;
+	int hazard;              /* the fix-off run must reproduce a deadlock */
+	int procs;               /* GORTMAXPROCS for the child */
+	int (*run)(void *arg);   /* the child's gort main */
+	void *arg;
+	const char *env;         /* more GORTDEBUG settings, or NULL */
+};
+
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t thread_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static volatile uint64_t sink;
+
+static __attribute__((noinline)) void burn(int64_t ns)
+{
+	uint64_t x = 1;
+	int64_t t0 = thread_cpu_ns();
+	do {
+		for (int i = 0; i < 20000; i++)
+			x = x * 6364136223846793005ull + (uint64_t)i;
+		sink = x;
+	} while (thread_cpu_ns() - t0 < ns);
+}
+
+/* Every child ends with this line; the runner reads the ledger from it. */
+static int report(void)
+{
+	struct gort_prof_stats st;
+	if (gort_prof_stats(&st) != 0)
+		return 1;
+	printf("RESULT signals=%llu samples=%llu lostatomic=%llu lostfull=%llu\n",
+		(unsigned long long)st.signals, (unsigned long long)st.samples,
+		(unsigned long long)st.lost_atomic64, (unsigned long long)st.lost_full);
+	if (st.signals != st.samples + st.lost_atomic64 + st.lost_full) {
+		printf("FAIL: the ledger does not balance\n");
+		return 1;
+	}
+	return 0;
+}
+
+static int start(int hz)
+{
+	int err = gort_prof_start("/dev/null", hz);
+	if (err)
+		printf("FAIL: gort_prof_start: %s\n", strerror(-err));
+	return err;
+}
+
+/* ------------------------------------------------------------------------
+ * 1. SIGPROF inside each emulated 64-bit operation, injected.
+ * ---------------------------------------------------------------------- */
+
+enum op { LOAD, STORE, ADD, CAS, XCHG, AND, OR, NOPS };
+static const char *const opnames[NOPS] = { "load", "store", "add", "cas", "xchg", "and", "or" };
+
+static volatile uint64_t words[64 * 8 * 8] __attribute__((aligned(64)));
+
+static void do_op(int op, volatile uint64_t *w)
+{
+	switch (op) {
+	case LOAD: sink = gort_atomic_load64(w); break;
+	case STORE: gort_atomic_store64(w, 7); break;
+	case ADD: gort_atomic_add64(w, 1); break;
+	case CAS: gort_atomic_cas64(w, gort_atomic_load64(w), 9); break;
+	case XCHG: gort_atomic_xchg64(w, 3); break;
+	case AND: gort_atomic_and64(w, 0xff); break;
+	case OR: gort_atomic_or64(w, 0x100); break;
+	}
+}
+
+#define INJECTIONS 50
+
+struct atomic_arg {
+	int op;
+	int same_lock;   /* the word shares the profile buffer's lock */
+};
+
+static int atomic_run(void *argp)
+{
+	const struct atomic_arg *a = argp;
+#if GORT_DEBUG_RUNTIME && GORT_ATOMIC64_SPINLOCK
+	if (start(1))   /* 1 Hz: the timer stays out of it; the signals are ours */
+		return 1;
+	struct profbuf *b = gort_sched_m->profbuf;
+	unsigned want = gort_atomic_lockindex(&b->w);
+	volatile uint64_t *w = NULL;
+	for (size_t i = 0; i < sizeof words / sizeof words[0] && !w; i += 8)
+		if ((gort_atomic_lockindex(&words[i]) == want) == a->same_lock)
+			w = &words[i];
+	if (!w) {
+		printf("FAIL: no word %s the buffer's lock\n", a->same_lock ? "shares" : "avoids");
+		return 1;
+	}
+	printf("word %p on lock %u, the buffer's on %u\n", (void *)w, gort_atomic_lockindex(w), want);
+	for (int i = 0; i < INJECTIONS; i++) {
+		/* a CAS loads first: inject into the CAS itself */
+		if (a->op == CAS)
+			sink = gort_atomic_load64(w);
+		gort_atomic_inject = SIGPROF;
+		do_op(a->op, w);
+	}
+	gort_prof_stop();
+	struct gort_prof_stats st;
+	gort_prof_stats(&st);
+	if (gort_prof_fix && st.lost_atomic64 < INJECTIONS) {
+		printf("FAIL: %d signals landed in %s64, only %llu counted as lost there\n", INJECTIONS,
+			opnames[a->op], (unsigned long long)st.lost_atomic64);
+		return 1;
+	}
+	return report();
+#else
+	(void)a;
+	printf("FAIL: needs a debug runtime with spinlock atomics\n");
+	return 1;
+#endif
+}
+
+/* ------------------------------------------------------------------------
+ * 2. The seed: TestAtomicLoadStore64 -- with the signal made certain.
+ * ---------------------------------------------------------------------- */
+
+static volatile uint64_t flag __attribute__((aligned(8)));
+static gort_chan *done;
+
+static void seed_spinner(void *arg)
+{
+	(void)arg;
+	int64_t t0 = gort_now();
+	int injected = 0;
+	while (gort_atomic_load64(&flag) == 0) {
+#if GORT_DEBUG_RUNTIME
+		/* Go's test hopes a SIGPROF lands in the load; after 10 ms this
+		 * one makes sure of it, once. */
+		if (!injected && gort_now() - t0 > 10000000) {
+			gort_atomic_inject = SIGPROF;
+			injected = 1;
+		}
+#endif
+		gort_yield();
+	}
+	(void)injected, (void)t0;
+	int v = 1;
+	gort_chan_send(done, &v);
+}
+
+static int seed_run(void *arg)
+{
+	(void)arg;
+	if (start(1000))
+		return 1;
+	done = gort_chan_make(sizeof(int), 1);
+	gort_go(seed_spinner, NULL);
+	gort_sleep(50000000);
+	gort_atomic_store64(&flag, 1);
+	int v;
+	gort_chan_recv(done, &v);
+	gort_prof_stop();
+	return report();
+}
+
+/* ------------------------------------------------------------------------
+ * 3. Several Ms hammering 64-bit atomics at 1 kHz, many goroutines.
+ * ---------------------------------------------------------------------- */
+
+static volatile uint32_t stop;
+static gort_waitgroup wg;
+
+static void hammer(void *arg)
+{
+	uintptr_t k = (uintptr_t)arg;
+	while (!atomic_load32(&stop)) {
+		for (int i = 0; i < 64; i++) {
+			gort_atomic_add64(&words[i * 8 + k % 8], 1);
+			sink = gort_atomic_load64(&words[i * 8 + k % 8]);
+		}
+		gort_yield();
+	}
+	gort_waitgroup_done(&wg);
+}
+
+static int hammer_run(void *arg)
+{
+	(void)arg;
+	if (start(1000))
+		return 1;
+	gort_waitgroup_add(&wg, 16);
+	for (uintptr_t k = 0; k < 16; k++)
+		gort_go(hammer, (void *)k);
+	gort_sleep(1500000000);
+	atomic_store32(&stop, 1);
+	gort_waitgroup_wait(&wg);
+	gort_prof_stop();
+	return report();
+}
+
+/* ------------------------------------------------------------------------
+ * 4. SIGPROF while another M holds the lock: wait, then write.
+ * ---------------------------------------------------------------------- */
+
+static void holder(void *arg)
+{
+	(void)arg;
+#if GORT_DEBUG_RUNTIME && GORT_ATOMIC64_SPINLOCK
+	while (!atomic_load32(&stop)) {
+		gort_atomic_spin_hold64(&words[0], 200000);   /* some 100 us, lock held */
+		burn(300000);   /* and 300 us without: a spinlock is not fair, and a
+		                   holder that never let go would starve the rest */
+		gort_yield();
+	}
+#endif
+	gort_waitgroup_done(&wg);
+}
+
+static __attribute__((noinline)) void outside_atomics(void *arg)
+{
+	(void)arg;
+	while (!atomic_load32(&stop)) {
+		burn(1000000);
+		gort_yield();
+	}
+	gort_waitgroup_done(&wg);
+}
+
+static int other_m_run(void *arg)
+{
+	(void)arg;
+	if (start(1000))
+		return 1;
+	gort_waitgroup_add(&wg, 2);
+	gort_go(holder, NULL);
+	gort_go(outside_atomics, NULL);
+	gort_sleep(1000000000);
+	atomic_store32(&stop, 1);
+	gort_waitgroup_wait(&wg);
+	gort_prof_stop();
+	/* the burner's samples were written, not lost: find them */
+	const struct gort_func *f = gort_runtime_findfunc((uintptr_t)burn);
+	uint64_t n = 0;
+	for (size_t b = 0; b < gort_prof_last.nbuckets; b++)
+		for (const struct profentry *e = gort_prof_last.buckets[b]; e; e = e->next)
+			for (int i = 0; i < e->nstk; i++)
+				if (f && e->stk[i] - (i > 0) >= f->entry && e->stk[i] - (i > 0) < f->end) {
+					n += e->count;
+					break;
+				}
+	printf("samples outside atomic64 code while the other M held the lock: %llu\n",
+		(unsigned long long)n);
+	if (n == 0) {
+		printf("FAIL: no sample of the goroutine outside atomic64 code was written\n");
+		return 1;
+	}
+	return report();
+}
+
+/* ------------------------------------------------------------------------
+ * 5. SIGPROF during context switches, and on the signal stack.
+ * ---------------------------------------------------------------------- */
+
+static void yielder(void *arg)
+{
+	(void)arg;
+	while (!atomic_load32(&stop))
+		gort_yield();
+	gort_waitgroup_done(&wg);
+}
+
+static volatile uint32_t in_usr1;
+
+static __attribute__((noinline)) void usr1_handler(int sig)
+{
+	(void)sig;
+	atomic_store32(&in_usr1, 1);
+	burn(20000000);   /* 20 ms of CPU on the signal stack: SIGPROF lands here */
+	atomic_store32(&in_usr1, 0);
+}
+
+static int switch_run(void *arg)
+{
+	(void)arg;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = usr1_handler;
+	sa.sa_flags = SA_ONSTACK;   /* SIGPROF stays unblocked inside */
+	sigaction(SIGUSR1, &sa, NULL);
+	if (start(1000))
+		return 1;
+	gort_waitgroup_add(&wg, 4);
+	for (int i = 0; i < 4; i++)
+		gort_go(yielder, NULL);
+	for (int i = 0; i < 10; i++) {
+		pthread_kill(pthread_self(), SIGUSR1);
+		gort_sleep(10000000);
+	}
+	atomic_store32(&stop, 1);
+	gort_waitgroup_wait(&wg);
+	gort_prof_stop();
+	/* samples in the context switch have the two-frame form */
+	const struct gort_func *sw = gort_runtime_findfunc((uintptr_t)gort_sched_ctxswitch);
+	const struct gort_func *h = gort_runtime_findfunc((uintptr_t)usr1_handler);
+	uint64_t inswitch = 0, insig = 0;
+	for (size_t b = 0; b < gort_prof_last.nbuckets; b++)
+		for (const struct profentry *e = gort_prof_last.buckets[b]; e; e = e->next) {
+			if (sw && e->stk[0] >= sw->entry && e->stk[0] < sw->end) {
+				inswitch += e->count;
+				if (e->nstk != 2 || e->stk[1] != gort_prof_pc(PC_SYSTEM)) {
+					printf("FAIL: a sample in the context switch has %d frames\n", e->nstk);
+					return 1;
+				}
+			}
+			for (int i = 0; i < e->nstk; i++)
+				if (h && e->stk[i] - (i > 0) >= h->entry && e->stk[i] - (i > 0) < h->end)
+					insig += e->count;
+		}
+	printf("samples in the context switch: %llu; on the signal stack, in a SIGUSR1 handler: %llu\n",
+		(unsigned long long)inswitch, (unsigned long long)insig);
+	if (insig == 0) {
+		printf("FAIL: no sample unwound through the SIGUSR1 handler on the signal stack\n");
+		return 1;
+	}
+	return report();
+}
+
+/* ------------------------------------------------------------------------
+ * 6. The reader draining, and a buffer that is full.
+ * ---------------------------------------------------------------------- */
+
+static void burner(void *arg)
+{
+	(void)arg;
+	burn(400000000);
+	gort_waitgroup_done(&wg);
+}
+
+static int full_run(void *arg)
+{
+	(void)arg;
+	if (start(1000))
+		return 1;
+	gort_waitgroup_add(&wg, 2);
+	gort_go(burner, NULL);
+	gort_go(burner, NULL);
+	gort_waitgroup_wait(&wg);
+	gort_prof_stop();
+	struct gort_prof_stats st;
+	gort_prof_stats(&st);
+	if (st.lost_full == 0) {
+		printf("FAIL: a 64-word buffer never filled\n");
+		return 1;
+	}
+	return report();
+}
+
+/* ------------------------------------------------------------------------
+ * 7. Start and stop in a loop, signals in flight, on many threads.
+ * ---------------------------------------------------------------------- */
+
+static void spinner(void *arg)
+{
+	(void)arg;
+	while (!atomic_load32(&stop)) {
+		burn(200000);
+		gort_yield();
+	}
+	gort_waitgroup_done(&wg);
+}
+
+static int startstop_run(void *arg)
+{
+	(void)arg;
+	gort_waitgroup_add(&wg, 8);
+	for (int i = 0; i < 8; i++)
+		gort_go(spinner, NULL);
+	for (int i = 0; i < 200; i++) {
+		if (start(5000))
+			return 1;
+		gort_sleep(1000000);
+		gort_prof_stop();
+		struct gort_prof_stats st;
+		gort_prof_stats(&st);
+		if (st.signals != st.samples + st.lost_atomic64 + st.lost_full) {
+			printf("FAIL: round %d: the ledger does not balance\n", i);
+			return 1;
+		}
+	}
+	atomic_store32(&stop, 1);
+	gort_waitgroup_wait(&wg);
+	return report();
+}
+
+/* ------------------------------------------------------------------------
+ * 8. SIGPROF inside malloc.  The suite links the malloc trap: a handler
+ *    that allocated would be a fatal error.
+ * ---------------------------------------------------------------------- */
+
+static void mallocer(void *arg)
+{
+	(void)arg;
+	while (!atomic_load32(&stop)) {
+		void *p[64];
+		for (int i = 0; i < 64; i++)
+			p[i] = malloc((size_t)(16 + i * 24));
+		for (int i = 0; i < 64; i++)
+			free(p[i]);
+		gort_yield();   /* gort does not preempt: let main's timer run */
+	}
+	gort_waitgroup_done(&wg);
+}
+
+static int malloc_run(void *arg)
+{
+	(void)arg;
+	if (start(1000))
+		return 1;
+	gort_waitgroup_add(&wg, 2);
+	gort_go(mallocer, NULL);
+	gort_go(mallocer, NULL);
+	gort_sleep(1000000000);
+	atomic_store32(&stop, 1);
+	gort_waitgroup_wait(&wg);
+	gort_prof_stop();
+	return report();
+}
+
+/* ------------------------------------------------------------------------
+ * 9. SIGPROF while the scheduler's locks are held.
+ * ---------------------------------------------------------------------- */
+
+static void nop(void *arg)
+{
+	(void)arg;
+	gort_waitgroup_done(&wg);
+}
+
+static void churner(void *arg)
+{
+	gort_chan *c = arg;
+	while (!atomic_load32(&stop)) {
+		int v = 1;
+		gort_select_case cs[2] = { { .c = c, .dir = GORT_SEND, .elem = &v },
+			{ .c = c, .dir = GORT_RECV, .elem = &v } };
+		gort_select(cs, 2, 0);
+		gort_waitgroup_add(&wg, 1);
+		gort_go(nop, NULL);
+		gort_sleep(1000);
+	}
+	gort_waitgroup_done(&wg);
+}
+
+static int schedlock_run(void *arg)
+{
+	(void)arg;
+	if (start(1000))
+		return 1;
+	gort_chan *c = gort_chan_make(sizeof(int), 4);
+	gort_waitgroup_add(&wg, 6);
+	for (int i = 0; i < 6; i++)
+		gort_go(churner, c);
+	gort_sleep(1000000000);
+	atomic_store32(&stop, 1);
+	gort_waitgroup_wait(&wg);
+	gort_prof_stop();
+	return report();
+}
+
+/* ------------------------------------------------------------------------
+ * 10. SIGPROF while dlopen and dlclose run: the handler, the unwinder and
+ *     the symbol table must never need the loader's lock.
+ * ---------------------------------------------------------------------- */
+
+static void *dl_thread(void *arg)
+{
+	(void)arg;
+	while (!atomic_load32(&stop)) {
+		void *h = dlopen("libz.so.1", RTLD_NOW | RTLD_LOCAL);
+		if (h)
+			dlclose(h);
+	}
+	return NULL;
+}
+
+static void dl_goroutine(void *arg)
+{
+	(void)arg;
+	while (!atomic_load32(&stop)) {
+		void *h = dlopen("libm.so.6", RTLD_NOW | RTLD_LOCAL);
+		if (h)
+			dlclose(h);
+		gort_yield();
+	}
+	gort_waitgroup_done(&wg);
+}
+
+static int dlopen_run(void *arg)
+{
+	(void)arg;
+	if (start(1000))
+		return 1;
+	pthread_t t;
+	pthread_create(&t, NULL, dl_thread, NULL);
+	gort_waitgroup_add(&wg, 2);
+	gort_go(dl_goroutine, NULL);
+	gort_go(dl_goroutine, NULL);
+	gort_sleep(1000000000);
+	atomic_store32(&stop, 1);
+	gort_waitgroup_wait(&wg);
+	pthread_join(t, NULL);
+	gort_prof_stop();
+	return report();
+}
+
+/* ------------------------------------------------------------------------
+ * 11. fork while profiling: the child has no live profiler.
+ * ---------------------------------------------------------------------- */
+
+static volatile sig_atomic_t child_sigprofs;
+
+static void count_sigprof(int sig)
+{
+	(void)sig;
+	child_sigprofs++;
+}
+
+static int fork_run(void *arg)
+{
+	(void)arg;
+	if (start(1000))
+		return 1;
+	burn(50000000);
+	pid_t pid = fork();
+	if (pid == 0) {
+		/* the child: profiler off, no timer of the parent's, can start its own */
+		struct gort_prof_stats st;
+		if (gort_prof_stats(&st) == -EBUSY)
+			_exit(10);
+		signal(SIGPROF, count_sigprof);
+		burn(100000000);
+		if (child_sigprofs)
+			_exit(11);
+		_exit(0);
+	}
+	int status;
+	waitpid(pid, &status, 0);
+	burn(50000000);
+	gort_prof_stop();
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		printf("FAIL: the forked child %s\n", WIFEXITED(status) && WEXITSTATUS(status) == 10 ?
+			"still thinks it is profiling" : WIFEXITED(status) && WEXITSTATUS(status) == 11 ?
+			"received SIGPROF" : "died");
+		return 1;
+	}
+	printf("the forked child ran 100 ms of CPU with no profiler and no SIGPROF\n");
+	return report();
+}
+
+/* ------------------------------------------------------------------------
+ * 12. Every instruction (x86-64): single-step each emulated operation with
+ *     the trap flag and run the profiler's handler at every instruction
+ *     inside the atomic package.
+ * ---------------------------------------------------------------------- */
+
+#if defined(__x86_64__)
+static volatile int stepping;
+static uintptr_t seen[NOPS][512];
+static int nseen[NOPS];
+static int step_op;
+static uint64_t steps;
+
+static void on_trap(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig;
+	ucontext_t *uc = ctx;
+	uintptr_t pc = sigctxt_pc(uc);
+	if (!stepping) {
+		uc->uc_mcontext.gregs[REG_EFL] &= ~0x100;
+		return;
+	}
+	if (!gort_runtime_pc_in_atomic(pc))
+		return;
+	int i = 0;
+	while (i < nseen[step_op] && seen[step_op][i] != pc)
+		i++;
+	if (i == nseen[step_op] && i < 512)
+		seen[step_op][nseen[step_op]++] = pc;
+	steps++;
+	/* a SIGPROF at exactly this instruction, as a timer would send it */
+	siginfo_t prof = *si;
+	prof.si_signo = SIGPROF;
+	prof.si_code = SI_TIMER;
+	prof.si_overrun = 0;
+	gort_prof_handler(SIGPROF, &prof, ctx);
+}
+
+static __attribute__((noinline)) void stepped(int op, volatile uint64_t *w)
+{
+	stepping = 1;
+	__asm__ __volatile__("pushfq; orq $0x100, (%%rsp); popfq" ::: "memory", "cc");
+	do_op(op, w);
+	stepping = 0;
+	__asm__ __volatile__("pushfq; andq $~0x100, (%%rsp); popfq" ::: "memory", "cc");
+}
+#endif
+
+static int step_run(void *arg)
+{
+	(void)arg;
+#if defined(__x86_64__)
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = on_trap;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGTRAP, &sa, NULL);
+	if (start(1))
+		return 1;
+	for (step_op = 0; step_op < NOPS; step_op++)
+		stepped(step_op, &words[0]);
+	gort_prof_stop();
+	struct gort_prof_stats st;
+	gort_prof_stats(&st);
+	int total = 0;
+	printf("instruction positions covered:");
+	for (int op = 0; op < NOPS; op++) {
+		printf(" %s64=%d", opnames[op], nseen[op]);
+		total += nseen[op];
+	}
+	printf(" (total %d, %llu SIGPROFs, %llu counted in atomic64)\n", total,
+		(unsigned long long)steps, (unsigned long long)st.lost_atomic64);
+	if (gort_prof_fix && (st.lost_atomic64 != steps || total == 0)) {
+		printf("FAIL: the fix did not hold at every instruction\n");
+		return 1;
+	}
+	return report();
+#else
+	printf("FAIL: single-stepping is x86-64 only\n");
+	return 1;
+#endif
+}
+
+/* ------------------------------------------------------------------------
+ * The catalog.
+ * ---------------------------------------------------------------------- */
+
+static struct atomic_arg atomic_args[2][NOPS];
+static char atomic_names[2][NOPS][40];
+static struct scenario catalog[64];
+static int ncatalog;
+
+static void add(struct scenario s)
+{
+	catalog[ncatalog++] = s;
+}
+
+static void build_catalog(void)
+{
+	for (int same = 1; same >= 0; same--)
+		for (int op = 0; op < NOPS; op++) {
+			atomic_args[same][op] = (struct atomic_arg){ op, same };
+			snprintf(atomic_names[same][op], sizeof atomic_names[same][op], "atomic.%s64.%s",
+				opnames[op], same ? "same-lock" : "other-lock");
+			add((struct scenario){ atomic_names[same][op],
+				same ? "SIGPROF injected inside the op, on the lock the profile buffer uses"
+				     : "SIGPROF injected inside the op, on another lock of the table",
+				same ? SPINLOCK_DEBUG : HASHED_DEBUG, same && !GORT_PROFBUF_NATIVE32, 1,
+				atomic_run, &atomic_args[same][op], NULL });
+		}
+	add((struct scenario){ "seed.TestAtomicLoadStore64",
+		"Go's test for #20146: spin on load64 + yield, flag set 50 ms later, 1 kHz",
+		ANY, GORT_ATOMIC64_SPINLOCK && GORT_DEBUG_RUNTIME && !GORT_PROFBUF_NATIVE32, 2,
+		seed_run, NULL, NULL });
+	add((struct scenario){ "hammer.many-Ms", "16 goroutines on every M doing only 64-bit atomics, 1 kHz",
+		ANY, GORT_ATOMIC64_SPINLOCK && GORT_DEBUG_RUNTIME && !GORT_PROFBUF_NATIVE32, 2,
+		hammer_run, NULL, NULL });
+	add((struct scenario){ "lock.held-by-other-M", "SIGPROF on one M while another M holds the lock",
+		SPINLOCK_DEBUG, 0, 2, other_m_run, NULL, NULL });
+	add((struct scenario){ "unwind.switch-and-sigstack",
+		"SIGPROF during context switches, and inside a handler on the signal stack",
+		ANY, 0, 1, switch_run, NULL, NULL });
+	add((struct scenario){ "profbuf.full", "two busy Ms, 64-word buffers: the reader drains, the writer overflows",
+		ANY, 0, 2, full_run, NULL, "profbuf=64" });
+	add((struct scenario){ "prof.start-stop-loop", "200 starts and stops at 5 kHz, 8 busy goroutines",
+		ANY, 0, 2, startstop_run, NULL, NULL });
+	add((struct scenario){ "libc.malloc", "SIGPROF inside malloc and free (the malloc trap is linked)",
+		ANY, 0, 2, malloc_run, NULL, NULL });
+	add((struct scenario){ "sched.locks", "SIGPROF while channel, run-queue and scheduler locks are held",
+		ANY, 0, 2, schedlock_run, NULL, NULL });
+	add((struct scenario){ "loader.dlopen", "SIGPROF while dlopen and dlclose run in a loop",
+		ANY, 0, 2, dlopen_run, NULL, NULL });
+	add((struct scenario){ "fork.child", "fork while profiling: the child inherits no live profiler",
+		ANY, 0, 1, fork_run, NULL, NULL });
+	add((struct scenario){ "atomic.single-step",
+		"SIGPROF at every instruction of every emulated operation (trap flag)",
+		X86_64, 0, 1, step_run, NULL, NULL });
+}
+
+static const char *not_applicable(const struct scenario *s)
+{
+	switch (s->need) {
+	case ANY:
+		return NULL;
+	case SPINLOCK:
+		return GORT_ATOMIC64_SPINLOCK ? NULL : "64-bit atomics are native: no lock";
+	case SPINLOCK_DEBUG:
+	case HASHED_DEBUG:
+		if (!GORT_ATOMIC64_SPINLOCK)
+			return "64-bit atomics are native: no lock";
+		if (!GORT_DEBUG_RUNTIME)
+			return "needs -Ddebug_runtime=true (injection)";
+		if (s->need == HASHED_DEBUG && GORT_ATOMIC64_LOCKS == 1)
+			return "one lock (Go's layout): no other lock";
+		return NULL;
+	case X86_64:
+#if defined(__x86_64__)
+		return GORT_ATOMIC64_SPINLOCK ? NULL : "64-bit atomics are native: nothing to step";
+#else
+		return "x86-64 only (the trap flag)";
+#endif
+	}
+	return NULL;
+}
+
+/* ------------------------------------------------------------------------
+ * Running one child.
+ * ---------------------------------------------------------------------- */
+
+struct outcome {
+	int status;              /* waitpid status */
+	int timed_out;
+	int64_t elapsed_ns;
+	char out[32768];
+	unsigned long long signals, samples, lostatomic, lostfull;
+	int have_result;
+	char stuck[512];         /* the watchdog's view of the threads */
+};
+
+static const struct scenario *child_scenario;
+
+static void child_main(const struct scenario *s, int fix)
+{
+	char env[128];
+	snprintf(env, sizeof env, "lostatomic64=%d%s%s", fix, s->env ? "," : "", s->env ? s->env : "");
+	setenv("GORTDEBUG", env, 1);
+	gort_runtime_debug_init();
+	gort_gomaxprocs(s->procs);
+	child_scenario = s;
+	fflush(NULL);
+	exit(gort_main(s->run, s->arg));
+}
+
+/* Which of the child's threads are running (spinning), from /proc. */
+static void whos_stuck(pid_t pid, char *buf, size_t cap)
+{
+	char path[320];
+	snprintf(path, sizeof path, "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	size_t n = 0;
+	buf[0] = '\0';
+	if (!d)
+		return;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL && n + 64 < cap) {
+		if (e->d_name[0] == '.')
+			continue;
+		char stat[512];
+		snprintf(path, sizeof path, "/proc/%d/task/%s/stat", (int)pid, e->d_name);
+		int fd = open(path, O_RDONLY);
+		if (fd < 0)
+			continue;
+		ssize_t r = read(fd, stat, sizeof stat - 1);
+		close(fd);
+		if (r <= 0)
+			continue;
+		stat[r] = '\0';
+		char *p = strrchr(stat, ')');
+		if (p && p[1] == ' ' && p[2] == 'R')
+			n += (size_t)snprintf(buf + n, cap - n, "%sthread %s spinning", n ? ", " : "", e->d_name);
+	}
+	closedir(d);
+}
+
+static void run_one(const struct scenario *s, int fix, int timeout_s, struct outcome *o)
+{
+	memset(o, 0, sizeof *o);
+	int p[2];
+	if (pipe(p) != 0) {
+		perror("pipe");
+		exit(2);
+	}
+	fflush(NULL);
+	int64_t t0 = now_ns();
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		child_main(s, fix);
+	}
+	close(p[1]);
+	size_t len = 0;
+	int64_t deadline = t0 + (int64_t)timeout_s * 1000000000;
+	for (;;) {
+		int64_t left = deadline - now_ns();
+		if (left <= 0) {
+			o->timed_out = 1;
+			whos_stuck(pid, o->stuck, sizeof o->stuck);
+			kill(pid, SIGKILL);
+			break;
+		}
+		struct pollfd pfd = { p[0], POLLIN, 0 };
+		int r = poll(&pfd, 1, (int)(left / 1000000) + 1);
+		if (r <= 0)
+			continue;
+		ssize_t n = read(p[0], o->out + len, sizeof o->out - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == sizeof o->out - 1)
+			break;
+	}
+	o->out[len] = '\0';
+	close(p[0]);
+	waitpid(pid, &o->status, 0);
+	o->elapsed_ns = now_ns() - t0;
+	const char *r = strstr(o->out, "RESULT ");
+	if (r && sscanf(r, "RESULT signals=%llu samples=%llu lostatomic=%llu lostfull=%llu",
+		&o->signals, &o->samples, &o->lostatomic, &o->lostfull) == 4)
+		o->have_result = 1;
+}
+
+static int clean_exit(const struct outcome *o)
+{
+	return !o->timed_out && WIFEXITED(o->status) && WEXITSTATUS(o->status) == 0 && o->have_result;
+}
+
+static int reproduced(const struct outcome *o)
+{
+	return o->timed_out || strstr(o->out, "deadlock: SIGPROF handler") != NULL;
+}
+
+/* The first line worth showing of what the child said. */
+static void diagnosis(const struct outcome *o, char *buf, size_t cap)
+{
+	const char *d = strstr(o->out, "deadlock: ");
+	if (!d)
+		d = strstr(o->out, "FAIL: ");
+	if (!d)
+		d = strstr(o->out, "fatal error: ");
+	if (!d)
+		d = strstr(o->out, "panic: ");
+	if (o->timed_out && !d) {
+		snprintf(buf, cap, "hung: killed by the watchdog (%.160s)", o->stuck[0] ? o->stuck : "no thread running");
+		return;
+	}
+	if (!d) {
+		buf[0] = '\0';
+		return;
+	}
+	size_t n = strcspn(d, "\n");
+	if (n >= cap)
+		n = cap - 1;
+	memcpy(buf, d, n);
+	buf[n] = '\0';
+}
+
+/* ------------------------------------------------------------------------
+ * The table, and JSON.
+ * ---------------------------------------------------------------------- */
+
+struct row {
+	const struct scenario *s;
+	const char *na;
+	int on_runs, on_pass, off_runs, off_repro;
+	unsigned long long signals, samples, lostatomic;
+	int64_t repro_ns_max;
+	char diag[256];
+	int ok;
+};
+
+static void json_str(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			fprintf(f, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			fprintf(f, "\\u%04x", *s);
+		else
+			fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static const char *target(void)
+{
+	static char t[128];
+	snprintf(t, sizeof t, "%s/%s%s%s/%s", GORT_ARCH, GORT_ATOMIC64_BACKEND,
+		GORT_ATOMIC64_SPINLOCK ? (GORT_ATOMIC64_LOCKS == 1 ? "(1 lock)" : "(hashed)") : "",
+		GORT_DEBUG_RUNTIME ? "+debug" : "", GORT_PROFBUF_NATIVE32 ? "native32" : "atomic64");
+	return t;
+}
+
+int main(int argc, char **argv)
+{
+	const char *only = NULL, *json = NULL;
+	int fix_on = 1, fix_off = 1, runs = 1, timeout_s = 20, list = 0;
+	static const struct option opts[] = {
+		{ "list", no_argument, NULL, 'l' },
+		{ "only", required_argument, NULL, 'o' },
+		{ "fix", required_argument, NULL, 'f' },
+		{ "runs", required_argument, NULL, 'r' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	for (int c; (c = getopt_long(argc, argv, "", opts, NULL)) != -1;) {
+		switch (c) {
+		case 'l': list = 1; break;
+		case 'o': only = optarg; break;
+		case 'f':
+			if (!strcmp(optarg, "on"))
+				fix_on = 1, fix_off = 0;
+			else if (!strcmp(optarg, "off"))
+				fix_on = 0, fix_off = 1;
+			else if (!strcmp(optarg, "both"))
+				fix_on = fix_off = 1;
+			else {
+				fprintf(stderr, "gort-deadlock-suite: --fix takes on, off or both, not %s\n", optarg);
+				return 2;
+			}
+			break;
+		case 'r':
+			runs = atoi(optarg);
+			if (runs < 1 || runs > 1000) {
+				fprintf(stderr, "gort-deadlock-suite: --runs takes 1 to 1000\n");
+				return 2;
+			}
+			break;
+		case 'j': json = optarg; break;
+		case 't':
+			timeout_s = atoi(optarg);
+			if (timeout_s < 1) {
+				fprintf(stderr, "gort-deadlock-suite: --timeout takes seconds, at least 1\n");
+				return 2;
+			}
+			break;
+		default:
+			fprintf(stderr, "usage: gort-deadlock-suite [--list] [--only NAME] [--fix=on|off|both] "
+				"[--runs N] [--json FILE] [--timeout SECONDS]\n");
+			return c == 'h' ? 0 : 2;
+		}
+	}
+	build_catalog();
+	if (list) {
+		for (int i = 0; i < ncatalog; i++) {
+			const char *na = not_applicable(&catalog[i]);
+			printf("%-32s %s%s%s\n", catalog[i].name, catalog[i].what, na ? "  [n/a here: " : "",
+				na ? na : "");
+			if (na)
+				printf("%*s]\n", 0, "");
+		}
+		return 0;
+	}
+
+	struct row rows[64];
+	int nrows = 0, failed = 0;
+	int64_t t_start = now_ns();
+	for (int i = 0; i < ncatalog; i++) {
+		const struct scenario *s = &catalog[i];
+		if (only && !strstr(s->name, only))
+			continue;
+		struct row *r = &rows[nrows++];
+		memset(r, 0, sizeof *r);
+		r->s = s;
+		r->na = not_applicable(s);
+		r->ok = 1;
+		if (r->na) {
+			fprintf(stderr, "%-32s n/a: %s\n", s->name, r->na);
+			continue;
+		}
+		static struct outcome o;
+		for (int k = 0; k < runs && fix_on; k++) {
+			fprintf(stderr, "%-32s fix on,  run %d/%d ... ", s->name, k + 1, runs);
+			run_one(s, 1, timeout_s, &o);
+			r->on_runs++;
+			int pass = clean_exit(&o);
+			r->on_pass += pass;
+			r->signals += o.signals;
+			r->samples += o.samples;
+			r->lostatomic += o.lostatomic;
+			fprintf(stderr, "%s (%.2f s)\n", pass ? "pass" : "FAIL", o.elapsed_ns / 1e9);
+			if (!pass) {
+				diagnosis(&o, r->diag, sizeof r->diag);
+				if (!r->diag[0])
+					snprintf(r->diag, sizeof r->diag, "exit status %d", WIFEXITED(o.status) ?
+						WEXITSTATUS(o.status) : 128 + WTERMSIG(o.status));
+				fprintf(stderr, "---- its output:\n%s----\n", o.out);
+			}
+		}
+		for (int k = 0; k < runs && fix_off && s->hazard; k++) {
+			fprintf(stderr, "%-32s fix off, run %d/%d ... ", s->name, k + 1, runs);
+			run_one(s, 0, timeout_s, &o);
+			r->off_runs++;
+			int repro = reproduced(&o);
+			r->off_repro += repro;
+			if (repro && o.elapsed_ns > r->repro_ns_max)
+				r->repro_ns_max = o.elapsed_ns;
+			fprintf(stderr, "%s (%.2f s)\n", repro ? "deadlock reproduced" : "NOT REPRODUCED",
+				o.elapsed_ns / 1e9);
+			if (repro && !r->diag[0])
+				diagnosis(&o, r->diag, sizeof r->diag);
+			if (!repro)
+				fprintf(stderr, "---- its output:\n%s----\n", o.out);
+		}
+		r->ok = r->on_pass == r->on_runs && r->off_repro == r->off_runs;
+		failed += !r->ok;
+	}
+
+	printf("\ngort-deadlock-suite on %s, %d run%s per case\n\n", target(), runs, runs == 1 ? "" : "s");
+	printf("%-30s %-26s %-30s %s\n", "scenario", "fix on", "fix off", "diagnosis");
+	for (int i = 0; i < nrows; i++) {
+		struct row *r = &rows[i];
+		char on[64], off[64];
+		if (r->na) {
+			printf("%-30s %-26s %-30s %s\n", r->s->name, "n/a", "n/a", r->na);
+			continue;
+		}
+		if (!r->on_runs)
+			snprintf(on, sizeof on, "-");
+		else
+			snprintf(on, sizeof on, "%s %d/%d sig=%llu lost=%llu", r->on_pass == r->on_runs ? "pass" : "FAIL",
+				r->on_pass, r->on_runs, r->signals / (unsigned long long)r->on_runs,
+				r->lostatomic / (unsigned long long)r->on_runs);
+		if (!r->s->hazard)
+			snprintf(off, sizeof off, "no hazard to reproduce");
+		else if (!r->off_runs)
+			snprintf(off, sizeof off, "-");
+		else
+			snprintf(off, sizeof off, "%s %d/%d in <%.0f ms", r->off_repro == r->off_runs ? "reproduced" : "MISSED",
+				r->off_repro, r->off_runs, r->repro_ns_max / 1e6);
+		printf("%-30s %-26s %-30s %s\n", r->s->name, on, off, r->diag);
+	}
+	printf("\n%d scenario%s, %d failed, %.1f s\n", nrows, nrows == 1 ? "" : "s", failed,
+		(now_ns() - t_start) / 1e9);
+
+	if (json) {
+		FILE *f = fopen(json, "w");
+		if (!f) {
+			fprintf(stderr, "gort-deadlock-suite: %s: %s\n", json, strerror(errno));
+			return 2;
+		}
+		fprintf(f, "{\"target\": ");
+		json_str(f, target());
+		fprintf(f, ", \"runs\": %d, \"failed\": %d, \"scenarios\": [", runs, failed);
+		for (int i = 0; i < nrows; i++) {
+			struct row *r = &rows[i];
+			fprintf(f, "%s\n  {\"name\": ", i ? "," : "");
+			json_str(f, r->s->name);
+			fprintf(f, ", \"applicable\": %s", r->na ? "false" : "true");
+			if (r->na) {
+				fprintf(f, ", \"why_not\": ");
+				json_str(f, r->na);
+			}
+			fprintf(f, ", \"fix_on\": {\"runs\": %d, \"passed\": %d, \"signals\": %llu, \"samples\": %llu, "
+				"\"lost_atomic64\": %llu}", r->on_runs, r->on_pass, r->signals, r->samples, r->lostatomic);
+			fprintf(f, ", \"hazard\": %s, \"fix_off\": {\"runs\": %d, \"reproduced\": %d, "
+				"\"max_ms_to_reproduce\": %.1f}, \"ok\": %s, \"diagnosis\": ",
+				r->s->hazard ? "true" : "false", r->off_runs, r->off_repro, r->repro_ns_max / 1e6,
+				r->ok ? "true" : "false");
+			json_str(f, r->diag);
+			fprintf(f, "}");
+		}
+		fprintf(f, "\n]}\n");
+		fclose(f);
+	}
+	return failed ? 1 : 0;
+}
