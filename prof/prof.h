@@ -35,6 +35,10 @@
 struct profbuf {
 	volatile uint64_t w __attribute__((aligned(64)));  /* writer's position */
 	volatile uint64_t r __attribute__((aligned(64)));  /* reader's position */
+	/* -Dprofbuf_positions=native32: the same counters, as four 32-bit
+	 * words published with native atomics (see profbuf.c). */
+	volatile uint32_t wdata __attribute__((aligned(64)));
+	volatile uint32_t rdata __attribute__((aligned(64))), rtags;
 	uint64_t *data;           /* ndata words, a power of two */
 	const void **tags;        /* ntags label pointers, a power of two */
 	uint32_t ndata, ntags;

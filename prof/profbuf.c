@@ -38,6 +38,16 @@
  * sigprof.c avoids it (the fix); GORTDEBUG=lostatomic64=0 switches the fix
  * off to show the hang.
  *
+ * The other way out (-Dprofbuf_positions=native32) never meets the lock
+ * at all: each side publishes its counters as separate 32-bit words with
+ * native 32-bit atomics, which are lock-free on every target.  The writer
+ * publishes only its data count (a release store, after the record and its
+ * tag); the reader, which consumes one tag per record, keeps its own tag
+ * count and publishes both of its counters, in two stores -- a writer that
+ * sees one new and one old sees less room than there is, never more.  The
+ * profiler then needs no fix for #20146, and the handler's cost is the
+ * benchmark's business (bench/prof.c).
+ *
  * A full buffer refuses the record: the writer counts it as lost, and the
  * profile reports the count as a sample of its own.
  */
@@ -52,6 +62,7 @@ struct profbuf *gort_prof_buf_new(uint32_t ndata, uint32_t ntags)
 	if (!b)
 		return NULL;
 	b->w = b->r = 0;
+	b->wdata = b->rdata = b->rtags = 0;
 	b->ndata = ndata;
 	b->ntags = ntags;
 	b->data = calloc(ndata, sizeof *b->data);
@@ -76,10 +87,15 @@ void gort_prof_buf_free(struct profbuf *b)
 int gort_prof_buf_write(struct profbuf *b, const void *tag, uint64_t count, uint64_t cpu_ns,
 	const uintptr_t *stk, int nstk)
 {
+#if GORT_PROFBUF_NATIVE32
+	uint32_t wd = b->wdata, wt = (uint32_t)b->w;   /* the writer's own: tags in w's low word */
+	uint32_t rd = atomic_loadacq32(&b->rdata), rt = atomic_loadacq32(&b->rtags);
+#else
 	uint64_t w = atomic_load64(&b->w);
 	uint64_t r = atomic_load64(&b->r);
 	uint32_t wd = (uint32_t)w, wt = (uint32_t)(w >> 32);
 	uint32_t rd = (uint32_t)r, rt = (uint32_t)(r >> 32);
+#endif
 	uint32_t need = 3 + (uint32_t)nstk;
 	if (b->ndata - (wd - rd) < need || b->ntags - (wt - rt) < 1)
 		return 0;
@@ -90,17 +106,26 @@ int gort_prof_buf_write(struct profbuf *b, const void *tag, uint64_t count, uint
 	for (int i = 0; i < nstk; i++)
 		b->data[(wd + 3 + (uint32_t)i) & m] = stk[i];
 	b->tags[wt & (b->ntags - 1)] = tag;
+#if GORT_PROFBUF_NATIVE32
+	b->w = wt + 1;                              /* private: the tag count */
+	atomic_storerel32(&b->wdata, wd + need);    /* publishes record and tag */
+#else
 	/* Publish: the record's words and tag are written before w says so
 	 * (the store is sequentially consistent). */
 	atomic_store64(&b->w, (uint64_t)(wt + 1) << 32 | (wd + need));
+#endif
 	return 1;
 }
 
 int gort_prof_buf_read(struct profbuf *b, void (*fn)(const struct profrec *, void *), void *arg)
 {
+#if GORT_PROFBUF_NATIVE32
+	uint32_t wd = atomic_loadacq32(&b->wdata), rd = b->rdata, rt = b->rtags;
+#else
 	uint64_t w = atomic_load64(&b->w);
 	uint64_t r = atomic_load64(&b->r);
 	uint32_t wd = (uint32_t)w, rd = (uint32_t)r, rt = (uint32_t)(r >> 32);
+#endif
 	uint32_t m = b->ndata - 1;
 	int n = 0;
 	struct profrec rec;
@@ -119,6 +144,11 @@ int gort_prof_buf_read(struct profbuf *b, void (*fn)(const struct profrec *, voi
 		rt++;
 		n++;
 	}
+#if GORT_PROFBUF_NATIVE32
+	atomic_storerel32(&b->rtags, rt);
+	atomic_storerel32(&b->rdata, rd);
+#else
 	atomic_store64(&b->r, (uint64_t)rt << 32 | rd);
+#endif
 	return n;
 }

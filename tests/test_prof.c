@@ -443,7 +443,7 @@ static int hammer_main(void *arg)
 			if (e->nstk == 2 && e->stk[0] == pc && e->stk[1] == gort_prof_pc(PC_SYSTEM))
 				lost += e->count;
 	ck_assert_uint_eq(lost, st.lost_atomic64);
-	if (GORT_ATOMIC64_SPINLOCK)
+	if (GORT_ATOMIC64_SPINLOCK && gort_prof_fix)
 		ck_assert_msg(st.lost_atomic64 > 0, "no SIGPROF landed in atomic64 code in %d s", seconds);
 	printf("hammer: %llu signals, %llu lost in atomic64\n", (unsigned long long)st.signals,
 		(unsigned long long)st.lost_atomic64);
@@ -478,10 +478,25 @@ START_TEST(fix_off_deadlocks)
 		ck_assert_exit_status(&c, 0);
 		return;
 	}
-	/* The hazard is real: without the fix the program hangs, and the
-	 * watchdog finds a handler stuck. */
-	ck_assert_exit_status(&c, 42);
-	ck_assert_output_has(&c, "stuck in its SIGPROF handler");
+	if (GORT_PROFBUF_NATIVE32) {
+		/* The other way out: the buffer's positions are native 32-bit
+		 * atomics, the handler never takes an atomic64 lock, and the
+		 * program needs no fix. */
+		printf("fix_off_deadlocks: native32 positions: no hazard: ran clean\n");
+		ck_assert_exit_status(&c, 0);
+		return;
+	}
+	/* The hazard is real: without the fix the program hangs.  A debug
+	 * runtime sees the handler want the lock its own thread holds and
+	 * says so at once; otherwise the watchdog finds a handler stuck. */
+	if (GORT_DEBUG_RUNTIME) {
+		ck_assert_exit_status(&c, 2);
+		ck_assert_output_has(&c, "deadlock: SIGPROF handler on M");
+		ck_assert_output_has(&c, "gort_prof_buf_write()");
+	} else {
+		ck_assert_exit_status(&c, 42);
+		ck_assert_output_has(&c, "stuck in its SIGPROF handler");
+	}
 }
 END_TEST
 
