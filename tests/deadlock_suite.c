@@ -147,7 +147,7 @@ static __attribute__((unused)) void do_op(int op, volatile uint64_t *w)
 	case LOAD: sink = gort_atomic_load64(w); break;
 	case STORE: gort_atomic_store64(w, 7); break;
 	case ADD: gort_atomic_add64(w, 1); break;
-	case CAS: gort_atomic_cas64(w, gort_atomic_load64(w), 9); break;
+	case CAS: gort_atomic_cas64(w, sink, sink + 1); break;   /* sink: the value read before */
 	case XCHG: gort_atomic_xchg64(w, 3); break;
 	case AND: gort_atomic_and64(w, 0xff); break;
 	case OR: gort_atomic_or64(w, 0x100); break;
@@ -179,7 +179,8 @@ static int atomic_run(void *argp)
 	}
 	printf("word %p on lock %u, the buffer's on %u\n", (void *)w, gort_atomic_lockindex(w), want);
 	for (int i = 0; i < INJECTIONS; i++) {
-		/* a CAS loads first: inject into the CAS itself */
+		/* a CAS needs the old value: read it first, then inject into
+		 * the CAS itself */
 		if (a->op == CAS)
 			sink = gort_atomic_load64(w);
 		gort_atomic_inject = SIGPROF;
@@ -719,8 +720,10 @@ static int step_run(void *arg)
 	sigaction(SIGTRAP, &sa, NULL);
 	if (start(1))
 		return 1;
-	for (step_op = 0; step_op < NOPS; step_op++)
+	for (step_op = 0; step_op < NOPS; step_op++) {
+		sink = gort_atomic_load64(&words[0]);   /* the CAS's old value, unstepped */
 		stepped(step_op, &words[0]);
+	}
 	gort_prof_stop();
 	struct gort_prof_stats st;
 	gort_prof_stats(&st);
