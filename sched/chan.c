@@ -190,6 +190,18 @@ void gort_sched_chan_bufget(struct gort_chan *c, void *ep)
 	atomic_storeuintptr((volatile uintptr_t *)&c->qcount, c->qcount - 1);
 }
 
+/* The goroutine about to block on c, whose lock is held; outside a
+ * goroutine there is nobody to park: unlock and panic. */
+static struct g *blocking_g(struct gort_chan *c, const char *what)
+{
+	struct g *gp = getg();
+	if (!gp) {
+		spinlock_unlock(&c->lock);
+		gort_sched_mustgetg(what);
+	}
+	return gp;
+}
+
 int gort_sched_chansend(struct gort_chan *c, const void *ep, int block)
 {
 	if (!c) {
@@ -225,11 +237,7 @@ int gort_sched_chansend(struct gort_chan *c, const void *ep, int block)
 		spinlock_unlock(&c->lock);
 		return 0;
 	}
-	struct g *gp = getg();
-	if (!gp) {
-		spinlock_unlock(&c->lock);
-		gort_sched_mustgetg("gort_chan_send (blocking)");
-	}
+	struct g *gp = blocking_g(c, "gort_chan_send (blocking)");
 	struct sudog me = { .g = gp, .elem = (void *)ep, .c = c };
 	gp->param = NULL;
 	gort_sched_enqueue(&c->sendq, &me);
@@ -276,11 +284,7 @@ int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block)
 		spinlock_unlock(&c->lock);
 		return 0;
 	}
-	struct g *gp = getg();
-	if (!gp) {
-		spinlock_unlock(&c->lock);
-		gort_sched_mustgetg("gort_chan_recv (blocking)");
-	}
+	struct g *gp = blocking_g(c, "gort_chan_recv (blocking)");
 	struct sudog me = { .g = gp, .elem = ep, .c = c };
 	gp->param = NULL;
 	gort_sched_enqueue(&c->recvq, &me);

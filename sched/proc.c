@@ -76,7 +76,7 @@ const char *const gort_sched_waitreasons[wrCount] = {
 };
 
 static volatile uint32_t started;
-static struct g *maing;
+static struct g *volatile maing;   /* set by the main goroutine itself */
 static volatile uint32_t main_goexited;
 static volatile uint32_t coarse_sec;  /* sysmon's clock in seconds, for waitsince; atomic */
 
@@ -1107,7 +1107,7 @@ static __attribute__((noreturn)) void goexit(void)
 {
 	struct g *gp = getg();
 	struct m *m = gp->m;
-	if (gp == maing)
+	if (gp == atomic_loadp((void *const volatile *)&maing))
 		atomic_store32(&main_goexited, 1);
 	atomic_store32(&gp->status, Gdead);
 	m->after.fn = after_free;
@@ -1202,6 +1202,9 @@ struct mainarg {
 static void main_goroutine(void *a)
 {
 	struct mainarg *ma = a;
+	/* Here, not in gort_main: this G may run, and even gort_exit, before
+	 * gort_main's newproc has returned it. */
+	atomic_storep((void *volatile *)&maing, getg());
 	gort_sched.mainstatus = ma->fn(ma->arg);
 	atomic_store32(&gort_sched.exiting, 1);
 	gort_sched_notewakeup(&gort_sched.mainnote);
@@ -1236,7 +1239,7 @@ int gort_main(int (*fn)(void *), void *arg)
 	schedinit();
 	gort_prof_main_start();   /* GORTPROF=path[:hz] */
 	struct mainarg ma = { fn, arg };
-	maing = gort_sched_newproc(main_goroutine, &ma, 0, 0);
+	gort_sched_newproc(main_goroutine, &ma, 0, 0);
 
 	pthread_t t;
 	pthread_attr_t attr;

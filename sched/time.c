@@ -245,9 +245,10 @@ static struct gort_timer *timer_new(int64_t ns, int64_t period)
 	return gt;
 }
 
-gort_timer *gort_timer_new(int64_t ns)
+/* A timer that sends on its own one-slot channel: Timer and Ticker. */
+static struct gort_timer *chan_timer(int64_t ns, int64_t period)
 {
-	struct gort_timer *gt = timer_new(ns, 0);
+	struct gort_timer *gt = timer_new(ns, period);
 	if (!gt)
 		return NULL;
 	gt->c = gort_chan_make(sizeof(int64_t), 1);
@@ -260,21 +261,16 @@ gort_timer *gort_timer_new(int64_t ns)
 	return gt;
 }
 
+gort_timer *gort_timer_new(int64_t ns)
+{
+	return chan_timer(ns, 0);
+}
+
 gort_timer *gort_ticker_new(int64_t period)
 {
 	if (period <= 0)
 		gort_runtime_panic("non-positive interval for gort_ticker_new");
-	struct gort_timer *gt = timer_new(period, period);
-	if (!gt)
-		return NULL;
-	gt->c = gort_chan_make(sizeof(int64_t), 1);
-	if (!gt->c) {
-		free(gt);
-		return NULL;
-	}
-	gt->t.f = timer_send;
-	gort_sched_addtimer(&gt->t);
-	return gt;
+	return chan_timer(period, period);
 }
 
 gort_timer *gort_afterfunc(int64_t ns, void (*fn)(void *), void *arg)
