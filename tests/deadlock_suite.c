@@ -35,7 +35,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <elf.h>
+#include <sys/ptrace.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/user.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <ucontext.h>
@@ -775,10 +779,11 @@ static void build_catalog(void)
 		}
 	add((struct scenario){ "seed.TestAtomicLoadStore64",
 		"Go's test for #20146: spin on load64 + yield, flag set 50 ms later, 1 kHz",
-		ANY, !GORT_ATOMIC64_SPINLOCK ? 0 : GORT_DEBUG_RUNTIME && !GORT_PROFBUF_NATIVE32 ? 1 : 2, 1,
+		ANY, !GORT_ATOMIC64_SPINLOCK ? 0 : GORT_PROFBUF_NATIVE32 ? 2 : GORT_DEBUG_RUNTIME ? 1 : 0, 1,
 		seed_run, NULL, NULL });
+	/* no injection needed: without the debug runtime the watchdog sees it */
 	add((struct scenario){ "hammer.many-Ms", "16 goroutines on every M doing only 64-bit atomics, 1 kHz",
-		ANY, !GORT_ATOMIC64_SPINLOCK ? 0 : GORT_DEBUG_RUNTIME && !GORT_PROFBUF_NATIVE32 ? 1 : 2, 2,
+		ANY, !GORT_ATOMIC64_SPINLOCK ? 0 : !GORT_PROFBUF_NATIVE32 ? 1 : 2, 2,
 		hammer_run, NULL, NULL });
 	add((struct scenario){ "lock.held-by-other-M", "SIGPROF on one M while another M holds the lock",
 		SPINLOCK_DEBUG, 0, 2, other_m_run, NULL, NULL });
@@ -839,7 +844,7 @@ struct outcome {
 	char out[32768];
 	unsigned long long signals, samples, lostatomic, lostfull;
 	int have_result;
-	char stuck[512];         /* the watchdog's view of the threads */
+	char stuck[1024];        /* the watchdog's view of the threads */
 };
 
 static const struct scenario *child_scenario;
@@ -856,7 +861,76 @@ static void child_main(const struct scenario *s, int fix)
 	exit(gort_main(s->run, s->arg));
 }
 
-/* Which of the child's threads are running (spinning), from /proc. */
+/* Where a thread blocked in a system call came from: read the words just
+ * above its stack pointer (process_vm_readv: we are its parent) and name
+ * the first return addresses that fall in our own functions.  The child is
+ * a fork of this very program, so its addresses are ours and our symbol
+ * table names them.  A heuristic stack scan, good enough to say "in
+ * gort_atomic_load64, from gort_prof_buf_write". */
+static void where(pid_t tid, uintptr_t sp, char *out, size_t cap)
+{
+	uintptr_t words[128];
+	struct iovec local = { words, sizeof words }, remote = { (void *)sp, sizeof words };
+	out[0] = '\0';
+	ssize_t n = process_vm_readv(tid, &local, 1, &remote, 1, 0);
+	size_t k = 0;
+	int found = 0;
+	for (ssize_t i = 0; i < n / (ssize_t)sizeof(uintptr_t) && found < 3; i++) {
+		const struct gort_func *f = gort_runtime_findfunc(words[i] - 1);
+		if (!f || strncmp(f->name, "gort_", 5) != 0)
+			continue;
+		k += (size_t)snprintf(out + k, cap > k ? cap - k : 0, "%s%s", found ? " < " : " in ", f->name);
+		found++;
+	}
+}
+
+/* Where a running thread is: stop it with ptrace (we are its parent),
+ * read its registers, walk its frame pointers
+ * with process_vm_readv, name the first gort frames.  x86-64 and aarch64,
+ * natively; under qemu-user there is no ptrace of the target, and the
+ * report says only "running". */
+static void where_running(pid_t tid, char *out, size_t cap)
+{
+	out[0] = '\0';
+#if defined(__x86_64__) || defined(__aarch64__)
+	if (ptrace(PTRACE_SEIZE, tid, NULL, NULL) != 0)
+		return;
+	if (ptrace(PTRACE_INTERRUPT, tid, NULL, NULL) != 0 || waitpid(tid, NULL, __WALL) != tid) {
+		ptrace(PTRACE_DETACH, tid, NULL, NULL);
+		return;
+	}
+	struct user_regs_struct regs;
+	struct iovec iov = { &regs, sizeof regs };
+	if (ptrace(PTRACE_GETREGSET, tid, (void *)NT_PRSTATUS, &iov) == 0) {
+#if defined(__x86_64__)
+		uintptr_t pc = regs.rip, fp = regs.rbp;
+#else
+		uintptr_t pc = regs.pc, fp = regs.regs[29];
+#endif
+		size_t k = 0;
+		int found = 0;
+		for (int depth = 0; depth < 16 && found < 3; depth++) {
+			const struct gort_func *f = gort_runtime_findfunc(depth ? pc - 1 : pc);
+			if (f && (found || strncmp(f->name, "gort_", 5) == 0 || depth == 0)) {
+				k += (size_t)snprintf(out + k, cap > k ? cap - k : 0, "%s%s", found ? " < " : " in ",
+					f->name);
+				found++;
+			}
+			uintptr_t rec[2];
+			struct iovec l = { rec, sizeof rec }, r = { (void *)fp, sizeof rec };
+			if (!fp || process_vm_readv(tid, &l, 1, &r, 1, 0) != (ssize_t)sizeof rec || rec[0] <= fp)
+				break;
+			fp = rec[0];
+			pc = rec[1];
+		}
+	}
+	ptrace(PTRACE_DETACH, tid, NULL, NULL);
+#else
+	(void)tid, (void)cap;
+#endif
+}
+
+/* Which of the child's threads are running or spinning, and where. */
 static void whos_stuck(pid_t pid, char *buf, size_t cap)
 {
 	char path[320];
@@ -881,19 +955,37 @@ static void whos_stuck(pid_t pid, char *buf, size_t cap)
 			continue;
 		stat[r] = '\0';
 		char *p = strrchr(stat, ')');
-		if (!p || p[1] != ' ' || p[2] != 'R') {
-			/* not running: in a system call?  (a spinning lock yields) */
-			char sc[256];
+		int running = p && p[1] == ' ' && p[2] == 'R';
+		/* In a system call?  A spinning lock yields the CPU between
+		 * bursts, so look a few times to catch it there, with its sp. */
+		char sc[256], at[160] = "";
+		long nr = -2;
+		unsigned long a[6], sp = 0, pc = 0;
+		for (int tries = 0; tries < 200 && nr != SYS_sched_yield; tries++) {
 			snprintf(path, sizeof path, "/proc/%d/task/%s/syscall", (int)pid, e->d_name);
 			fd = open(path, O_RDONLY);
 			r = fd >= 0 ? read(fd, sc, sizeof sc - 1) : -1;
 			if (fd >= 0)
 				close(fd);
-			long nr;
-			if (r <= 0 || (sc[r] = '\0', sscanf(sc, "%ld", &nr) != 1) || nr != SYS_sched_yield)
-				continue;
+			if (r <= 0)
+				break;
+			sc[r] = '\0';
+			if (sscanf(sc, "%ld %lx %lx %lx %lx %lx %lx %lx %lx", &nr, &a[0], &a[1], &a[2], &a[3],
+				&a[4], &a[5], &sp, &pc) != 9) {
+				nr = -2;   /* "running" */
+				sp = 0;
+				if (!running)
+					break;
+			}
 		}
-		n += (size_t)snprintf(buf + n, cap - n, "%sthread %s spinning", n ? ", " : "", e->d_name);
+		if (!running && nr != SYS_sched_yield)
+			continue;
+		if (sp)
+			where((pid_t)atoi(e->d_name), sp, at, sizeof at);
+		else if (running)
+			where_running((pid_t)atoi(e->d_name), at, sizeof at);
+		n += (size_t)snprintf(buf + n, cap - n, "%sthread %s %s%s", n ? "; " : "", e->d_name,
+			nr == SYS_sched_yield ? "spinning (sched_yield)" : "running", at);
 	}
 	closedir(d);
 }
@@ -968,7 +1060,7 @@ static void diagnosis(const struct outcome *o, char *buf, size_t cap)
 	if (!d)
 		d = strstr(o->out, "panic: ");
 	if (o->timed_out && !d) {
-		snprintf(buf, cap, "hung: killed by the watchdog (%.160s)", o->stuck[0] ? o->stuck : "no thread running");
+		snprintf(buf, cap, "hung: killed by the watchdog: %.200s", o->stuck[0] ? o->stuck : "no thread running");
 		return;
 	}
 	if (!d && (d = strstr(o->out, "INFO: ")) != NULL)
@@ -994,7 +1086,7 @@ struct row {
 	int on_runs, on_pass, off_runs, off_repro;
 	unsigned long long signals, samples, lostatomic;
 	int64_t repro_ns_max;
-	char diag[256];
+	char diag[320];
 	int ok;
 };
 
