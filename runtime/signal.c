@@ -8,6 +8,10 @@
  * did, reported as Go reports a nil dereference: "panic: runtime error:
  * invalid memory address or nil pointer dereference" and the traceback.
  *
+ * SIGQUIT (^\ at a terminal) prints every goroutine -- id, status, wait
+ * reason, minutes waiting, stack -- and exits with status 2, as Go does:
+ * the way to ask a hung program what it is waiting for.
+ *
  * Every M runs its handlers on its own signal stack (sigaltstack), so a
  * goroutine that overflowed, with no stack left, can still be reported.
  *
@@ -84,6 +88,23 @@ static void fault(int sig, siginfo_t *si, void *ctx)
 	_exit(2);
 }
 
+static void quit(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig;
+	struct m *m = gort_sched_m;
+	struct g *gp = m ? m->curg : NULL;
+	struct gort_frame f = { sigctxt_pc(ctx), sigctxt_sp(ctx), sigctxt_fp(ctx), sigctxt_lr(ctx), 1 };
+	gort_runtime_printf("SIGQUIT: quit\nPC=%p m=%lld sigcode=%d\n", (void *)f.pc,
+		m ? (long long)m->id : -1LL, si->si_code);
+	if (gp) {
+		gort_runtime_printf("\n");
+		gort_sched_printg_header(gp, "running");
+		gort_sched_traceback_frame(gp, f, gp->stack_lo);
+	}
+	gort_sched_dump_all(gp);
+	_exit(2);
+}
+
 void gort_runtime_signals_init(void)
 {
 	struct sigaction sa;
@@ -93,6 +114,10 @@ void gort_runtime_signals_init(void)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGSEGV, &sa, &prev_segv);
 	sigaction(SIGBUS, &sa, &prev_bus);
+	sa.sa_sigaction = quit;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGQUIT, &sa, NULL);
 }
 
 void gort_runtime_minit(void **sigstack, size_t *size)

@@ -117,3 +117,21 @@ void gort_sched_traceback_frame(struct g *gp, struct gort_frame f, uintptr_t lo)
 	int n = gort_runtime_unwind(f, lo, gp->stack_hi, pcs, 64);
 	printpcs(gp, pcs, n, 0);
 }
+
+/* Every goroutine but `skip` (printed already) and the dead: SIGQUIT's
+ * dump.  One running on another thread cannot be walked from here (its
+ * registers are that thread's), as in Go. */
+void gort_sched_dump_all(struct g *skip)
+{
+	for (struct g *gp = gort_sched.allgs; gp; gp = gp->alllink) {
+		uint32_t s = atomic_load32(&gp->status);
+		if (gp == skip || s == Gdead || s == Gidle)
+			continue;
+		gort_runtime_printf("\n");
+		gort_sched_printg_header(gp, NULL);
+		if (s == Grunning || s == Gsyscall)
+			gort_runtime_printf("\tgoroutine running on other thread; stack unavailable\n");
+		else
+			gort_sched_traceback_g(gp);
+	}
+}

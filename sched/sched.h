@@ -382,6 +382,7 @@ void gort_sched_traceback_g(struct g *gp);
 void gort_sched_traceback_current(int skip);
 void gort_sched_traceback_frame(struct g *gp, struct gort_frame f, uintptr_t lo);
 void gort_sched_dump_blocked(void);
+void gort_sched_dump_all(struct g *skip);   /* SIGQUIT */
 
 
 #endif /* GORT_SCHED_SCHED_H */

@@ -808,6 +808,50 @@ START_TEST(dies_stack_overflow_canary)
 }
 END_TEST
 
+static void quit_waiter(void *a)
+{
+	(void)a;
+	int v;
+	gort_chan_recv(never, &v);
+}
+
+static void *quit_sender(void *arg)
+{
+	usleep(20000);
+	pthread_kill(*(pthread_t *)arg, SIGQUIT);
+	return NULL;
+}
+
+static __attribute__((noinline)) void quit_spin(void)
+{
+	for (;;)
+		__asm__ __volatile__("" ::: "memory");
+}
+
+static int quit_main(void *a)
+{
+	(void)a;
+	never = gort_chan_make(sizeof(int), 0);
+	gort_go(quit_waiter, NULL);
+	gort_go(quit_waiter, NULL);
+	gort_sleep(10000000);   /* let them block */
+	/* ^\ arrives while main spins in a known function on this thread */
+	static pthread_t me;
+	me = pthread_self();
+	pthread_t t;
+	pthread_create(&t, NULL, quit_sender, &me);
+	quit_spin();
+	return 0;
+}
+
+START_TEST(sigquit_dumps_goroutines)
+{
+	expect_death(quit_main, NULL, (const char *const[]){ "SIGQUIT: quit\n",
+		"goroutine 1 [running]:\n", "quit_spin()\n", "quit_main()", "goroutine 2 [chan receive]:\n",
+		"goroutine 3 [chan receive]:\n", "quit_waiter()", "created by quit_main\n", NULL });
+}
+END_TEST
+
 static int bad_env_main(void *a)
 {
 	(void)a;
@@ -872,6 +916,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, dies_stack_overflow_guard);
 	tcase_add_test(tc, dies_stack_overflow_canary);
 	tcase_add_test(tc, bad_gomaxprocs_env);
+	tcase_add_test(tc, sigquit_dumps_goroutines);
 	suite_add_tcase(s, tc);
 	return s;
 }
