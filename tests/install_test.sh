@@ -1,0 +1,81 @@
+#!/bin/sh
+# install_test.sh SRCDIR BUILDDIR -- gort as a library, the two ways a
+# program uses it:
+#   1. installed: `meson install` into a scratch prefix, then compile a
+#      program with nothing but `pkg-config --cflags --libs gort`;
+#   2. as a meson subproject: a scratch project whose subprojects/gort is
+#      this source tree, using dependency('gort', fallback: ...).
+# Each program must build, run, and print what it should.
+set -eu
+src=$(cd "$1" && pwd)
+build=$(cd "$2" && pwd)
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+
+cat >"$tmp/hello.c" <<'C'
+#include <gort.h>
+#include <stdio.h>
+
+static void square(void *arg)
+{
+	gort_chan *c = arg;
+	for (long i = 1; i <= 3; i++) {
+		long v = i * i;
+		gort_chan_send(c, &v);
+	}
+	gort_chan_close(c);
+}
+
+static int start(void *arg)
+{
+	(void)arg;
+	gort_chan *c = gort_chan_make(sizeof(long), 0);
+	gort_go(square, c);
+	long v, sum = 0;
+	while (gort_chan_recv(c, &v))
+		sum += v;
+	printf("sum of squares: %ld\n", sum);
+	gort_chan_free(c);
+	return 0;
+}
+
+int main(void)
+{
+	return gort_main(start, NULL);
+}
+C
+
+echo "== 1. installed, with pkg-config"
+meson install -C "$build" --destdir "$tmp/root" --quiet
+pc=$(find "$tmp/root" -name gort.pc | head -1)
+[ -n "$pc" ] || { echo "install_test: no gort.pc installed"; exit 1; }
+libdir=$(dirname "$(dirname "$pc")")
+for f in include/gort.h; do
+	find "$tmp/root" -path "*/$f" | grep -q . || { echo "install_test: $f not installed"; exit 1; }
+done
+find "$tmp/root" -name 'libgort.so*' | grep -q . || { echo "install_test: no shared library"; exit 1; }
+find "$tmp/root" -name 'libgort.a' | grep -q . || { echo "install_test: no static library"; exit 1; }
+find "$tmp/root" -name 'gort-deadlock-suite' | grep -q . || { echo "install_test: no gort-deadlock-suite"; exit 1; }
+export PKG_CONFIG_PATH="$(dirname "$pc")"
+export PKG_CONFIG_SYSROOT_DIR="$tmp/root"
+cc -Wall -Wextra -Werror "$tmp/hello.c" $(pkg-config --cflags --libs gort) -o "$tmp/hello"
+out=$(LD_LIBRARY_PATH="$libdir" "$tmp/hello")
+echo "$out"
+[ "$out" = "sum of squares: 14" ]
+
+echo "== 2. as a meson subproject"
+mkdir -p "$tmp/app/subprojects"
+ln -s "$src" "$tmp/app/subprojects/gort"
+cp "$tmp/hello.c" "$tmp/app/"
+cat >"$tmp/app/meson.build" <<'M'
+project('app', 'c')
+gort = dependency('gort', fallback: ['gort', 'gort_public_dep'])
+executable('hello', 'hello.c', dependencies: gort)
+M
+unset PKG_CONFIG_PATH PKG_CONFIG_SYSROOT_DIR
+meson setup "$tmp/app/build" "$tmp/app" -Dgort:tests=disabled --force-fallback-for=gort >/dev/null
+ninja -C "$tmp/app/build" >/dev/null
+out=$("$tmp/app/build/hello")
+echo "$out"
+[ "$out" = "sum of squares: 14" ]
+echo "ok: installed and subproject builds both work"
