@@ -13,13 +13,15 @@
  *                    SIGPROF in atomic64 code writes its sample anyway,
  *                    and with spinlock-emulated atomics can deadlock
  *   profbuf=N        words in each M's profile buffer (default 65536)
+ *   schedtrace=N     every N ms, one line of scheduler state on stderr
+ *   scheddetail=1    with schedtrace: every P, M and G as well
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/runtime.h"
 
-static const char *const known[] = { "stackguard", "lostatomic64", "profbuf" };
+static const char *const known[] = { "stackguard", "lostatomic64", "profbuf", "schedtrace", "scheddetail" };
 #define NKNOWN (sizeof known / sizeof known[0])
 static int values[NKNOWN];
 static int set[NKNOWN];

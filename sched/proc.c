@@ -220,6 +220,8 @@ static void procresize(uint32_t n)
 	for (uint32_t i = 0; i < n; i++) {
 		if (!gort_sched.allp[i])
 			gort_sched.allp[i] = newp((int32_t)i);
+		if (i + 1 > gort_sched.nallp_max)
+			gort_sched.nallp_max = i + 1;
 		if (gort_sched.allp[i]->status == Pdead) {
 			atomic_store32(&gort_sched.allp[i]->status, Pidle);
 			pidleput(gort_sched.allp[i]);
@@ -970,10 +972,64 @@ static int retake(int64_t now)
 	return n;
 }
 
+/* GORTDEBUG=schedtrace=N: Go's schedtrace, one line every N ms; with
+ * scheddetail=1, every P, M and G too.  Read without locks, as Go does:
+ * a snapshot that may be a little inconsistent, never a stall. */
+static void schedtrace(int64_t now, int64_t start)
+{
+	uint32_t np = atomic_loadacq32(&gort_sched.gomaxprocs);
+	int nm = 0, idle = 0;
+	for (struct m *m = atomic_loadp((void *const volatile *)&gort_sched.allm); m; m = m->alllink)
+		nm++;
+	idle = gort_sched.nmidle;
+	char line[512];
+	size_t n = gort_runtime_fmt(line, sizeof line,
+		"SCHED %lldms: gomaxprocs=%u idleprocs=%d threads=%d spinningthreads=%d idlethreads=%d "
+		"runqueue=%d [", (long long)((now - start) / 1000000), np,
+		(int)atomic_loadacq32((volatile uint32_t *)&gort_sched.npidle), nm,
+		(int)atomic_loadacq32((volatile uint32_t *)&gort_sched.nmspinning), idle,
+		(int)atomic_loadacq32((volatile uint32_t *)&gort_sched.runqsize));
+	for (uint32_t i = 0; i < np && n < sizeof line - 16; i++) {
+		struct p *pp = gort_sched.allp[i];
+		uint32_t q = pp ? atomic_loadacq32(&pp->runqtail) - atomic_loadacq32(&pp->runqhead) : 0;
+		n += gort_runtime_fmt(line + n, sizeof line - n, i ? " %u" : "%u", q);
+	}
+	gort_runtime_printf("%s]\n", line);
+	if (!gort_runtime_debug("scheddetail", 0))
+		return;
+	for (uint32_t i = 0; i < gort_sched.nallp_max; i++) {
+		struct p *pp = gort_sched.allp[i];
+		if (!pp)
+			continue;
+		struct m *m = pp->m;
+		gort_runtime_printf("  P%d: status=%u schedtick=%u syscalltick=%u m=%lld runqsize=%u "
+			"gfreecnt=%d timerslen=%d\n", pp->id, atomic_loadacq32(&pp->status), pp->schedtick,
+			atomic_loadacq32(&pp->syscalltick), m ? (long long)m->id : -1LL,
+			atomic_loadacq32(&pp->runqtail) - atomic_loadacq32(&pp->runqhead), pp->ngfree, pp->ntimers);
+	}
+	for (struct m *m = atomic_loadp((void *const volatile *)&gort_sched.allm); m; m = m->alllink) {
+		struct p *pp = m->p;
+		struct g *gp = m->curg;
+		gort_runtime_printf("  M%lld: p=%d curg=%lld spinning=%d tid=%d\n", (long long)m->id,
+			pp ? pp->id : -1, gp ? (long long)gp->goid : -1LL, m->spinning, m->tid);
+	}
+	for (struct g *gp = gort_sched.allgs; gp; gp = gp->alllink) {
+		uint32_t st = atomic_loadacq32(&gp->status);
+		if (st == Gdead || st == Gidle)
+			continue;
+		struct m *m = gp->m;
+		gort_runtime_printf("  G%llu: status=%u(%s) m=%lld\n", (unsigned long long)gp->goid, st,
+			st == Gwaiting && gp->waitreason < wrCount ? gort_sched_waitreasons[gp->waitreason] : "",
+			m ? (long long)m->id : -1LL);
+	}
+}
+
 static void *sysmon(void *arg)
 {
 	(void)arg;
 	uint32_t idle = 0, delay = 20;
+	int64_t trace_every = (int64_t)gort_runtime_debug("schedtrace", 0) * 1000000;
+	int64_t start = gort_sched_nanotime(), next_trace = start + trace_every;
 	for (;;) {
 		atomic_store32(&sysmon_delay_us, delay);
 		gort_sched_notetsleep(&sysmon_note, (int64_t)delay * 1000);
@@ -981,12 +1037,19 @@ static void *sysmon(void *arg)
 		atomic_store32(&sysmon_delay_us, 0);
 		int64_t now = gort_sched_nanotime();
 		atomic_store32(&coarse_sec, (uint32_t)(now / 1000000000));
+		if (trace_every > 0 && now >= next_trace) {
+			schedtrace(now, start);
+			next_trace = now + trace_every;
+		}
 		if (atomic_load32(&gort_sched.exiting))
 			delay = 10000;
 		else if (retake(now))
 			idle = 0, delay = 20;
 		else if (++idle > 50 && delay < 10000)
 			delay = delay * 2 > 10000 ? 10000 : delay * 2;
+		/* schedtrace must not wait for a long idle sleep */
+		if (trace_every > 0 && delay > (uint32_t)(trace_every / 1000))
+			delay = (uint32_t)(trace_every / 1000);
 	}
 	return NULL;
 }

@@ -300,6 +300,7 @@ struct schedt {
 
 	struct m *volatile allm;       /* append-only list, CAS-pushed */
 	struct p *allp[GORT_MAXPROCS_LIMIT];   /* created lazily, never freed */
+	uint32_t nallp_max;            /* Ps ever created; under lock */
 	size_t default_stack;          /* bytes of address space */
 
 	struct note mainnote;          /* gort_main's thread waits here */

@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "atomic/atomic.h"
+#include "runtime/runtime.h"
 #include "testutil.h"
 
 #include "gort.h"
@@ -852,6 +853,44 @@ START_TEST(sigquit_dumps_goroutines)
 }
 END_TEST
 
+static int traced_main(void *a)
+{
+	(void)a;
+	never = gort_chan_make(sizeof(int), 0);
+	gort_go(quit_waiter, NULL);   /* one goroutine to see in the detail */
+	gort_sleep(120000000);
+	return 0;
+}
+
+static void traced_child(void *arg)
+{
+	setenv("GORTDEBUG", arg, 1);
+	gort_runtime_debug_init();
+	gort_gomaxprocs(2);
+	exit(gort_main(traced_main, NULL));
+}
+
+START_TEST(schedtrace_lines)
+{
+	struct child c;
+	run_child(traced_child, "schedtrace=20,scheddetail=1", &c, 30);
+	ck_assert_exit_status(&c, 0);
+	ck_assert_output_has(&c, "SCHED ");
+	ck_assert_output_has(&c, "ms: gomaxprocs=2 idleprocs=");
+	ck_assert_output_has(&c, " runqueue=0 [");
+	ck_assert_output_has(&c, "  P0: status=");
+	ck_assert_output_has(&c, "  P1: status=");
+	ck_assert_output_has(&c, "  M0: p=");
+	ck_assert_output_has(&c, "  G1: status=4(sleep)");
+	ck_assert_output_has(&c, "(chan receive)");
+	/* about one line per 20 ms over 120 ms */
+	int lines = 0;
+	for (const char *p = c.out; (p = strstr(p, "SCHED ")) != NULL; p++)
+		lines++;
+	ck_assert_msg(lines >= 3 && lines <= 8, "%d SCHED lines in 120 ms at 20 ms", lines);
+}
+END_TEST
+
 static int bad_env_main(void *a)
 {
 	(void)a;
@@ -917,6 +956,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, dies_stack_overflow_canary);
 	tcase_add_test(tc, bad_gomaxprocs_env);
 	tcase_add_test(tc, sigquit_dumps_goroutines);
+	tcase_add_test(tc, schedtrace_lines);
 	suite_add_tcase(s, tc);
 	return s;
 }
