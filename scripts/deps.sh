@@ -3,7 +3,7 @@
 # say what is being installed.  Sets:
 #   build   compile and run gort natively
 #   test    the Check suites, the sanitizer build (clang), Go for the
-#           benchmark counterparts and pprof checks
+#           benchmark counterparts and pprof checks, gdb for its helper
 #   mipsel  cross compiler and qemu for 32-bit little-endian MIPS
 #   mips    the same, big-endian
 #   arm64   the same, aarch64
@@ -12,7 +12,7 @@ want=
 for set in "$@"; do
 	case $set in
 	build)  want="$want gcc make meson ninja-build pkg-config libatomic-ops-dev check zlib1g-dev binutils" ;;
-	test)   want="$want clang libclang-rt-14-dev golang-go valgrind" ;;
+	test)   want="$want clang libclang-rt-14-dev golang-go valgrind gdb" ;;
 	mipsel) want="$want gcc-mipsel-linux-gnu libc6-dev-mipsel-cross qemu-user" ;;
 	mips)   want="$want gcc-mips-linux-gnu libc6-dev-mips-cross qemu-user" ;;
 	arm64)  want="$want gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
