@@ -127,6 +127,8 @@ static void sigprof(struct gort_frame f, struct g *gp, struct m *mp, uint64_t cp
 		mp->prof_lostatomic++;
 		mp->prof_pending++;
 		mp->prof_pending_cpu += cpu;
+		if (TRACING())
+			gort_trace_sigevent(mp, TRACE_LOSTATOMIC, gp ? gp->goid : 0);
 		return;
 	}
 
@@ -141,6 +143,8 @@ static void sigprof(struct gort_frame f, struct g *gp, struct m *mp, uint64_t cp
 
 	uintptr_t stk[PROF_MAXSTACK];
 	int n = unwind(mp, gp, f, stk);
+	if (TRACING())
+		gort_trace_sigevent(mp, TRACE_SAMPLE, gp ? gp->goid : 0);
 	if (b && gort_prof_buf_write(b, gp ? gp->labels : NULL, 1, cpu, stk, n)) {
 		mp->prof_written++;
 	} else {

@@ -582,6 +582,11 @@ static __attribute__((noinline)) void switch_out(struct g *gp, struct g *next)
 	struct m *m = gp->m;
 	struct p *pp = m->p;
 	stackcheck(gp);
+	if (TRACING()) {
+		uint32_t st = atomic_loadacq32(&gp->status);
+		gort_trace_run_end(m, gp, st == Gwaiting ? TRACE_PARK : st == Gdead ? TRACE_EXIT :
+			st == Grunnable ? TRACE_YIELD : TRACE_NONE, gp->waitreason);
+	}
 	if (!next && !must_leave(pp))
 		next = pick_local(pp);
 	void **fake = gp->status == Gdead ? NULL : &gp->asan_fake_stack;
@@ -591,6 +596,8 @@ static __attribute__((noinline)) void switch_out(struct g *gp, struct g *next)
 		next->m = m;
 		atomic_storerel32(&next->status, Grunning);
 		pp->schedtick++;
+		if (TRACING())
+			gort_trace_run_begin(m, next);
 		fiber_start(fake, next->stack_lo, next->stack_hi);
 		gort_sched_ctxswitch(&gp->sp, next->sp);
 	} else {
@@ -609,6 +616,8 @@ static void execute(struct m *m, struct g *gp)
 	gp->m = m;
 	atomic_storerel32(&gp->status, Grunning);
 	m->p->schedtick++;
+	if (TRACING())
+		gort_trace_run_begin(m, gp);
 	fiber_start(&m->asan_g0_fake, gp->stack_lo, gp->stack_hi);
 	gort_sched_ctxswitch(&m->g0sp, gp->sp);
 	fiber_finish(m->asan_g0_fake);
@@ -699,6 +708,8 @@ void gort_sched_readyq(struct g *gp, int next)
 		gort_runtime_throwf("bad g->status in ready: %u", s);
 	atomic_storerel32(&gp->status, Grunnable);
 	struct m *m = gort_sched_m;
+	if (m && TRACING())
+		gort_trace_event(m, TRACE_READY, gp->goid, -1);
 	if (m && m->p) {
 		/* No fence between this put and wakep's loads: if a spinning M
 		 * gives up without seeing gp, gp is still on our own P's queue,
@@ -759,8 +770,11 @@ static struct g *stealwork(struct p *pp)
 			if (atomic_load32(&victim->status) == Pidle && round < 3)
 				continue;
 			struct g *gp = gort_sched_runqsteal(pp, victim, round == 3);
-			if (gp)
+			if (gp) {
+				if (TRACING())
+					gort_trace_event(pp->m, TRACE_STEAL, gp->goid, victim->id);
 				return gp;
+			}
 		}
 	}
 	return NULL;
@@ -926,6 +940,7 @@ static void *mstart(void *arg)
 	gort_sched_m = m;
 	m->thread = pthread_self();
 	minit(m);
+	gort_trace_minit(m);
 	gort_prof_minit(m);
 	if (m->nextp) {
 		struct p *pp = m->nextp;
@@ -1063,6 +1078,8 @@ void gort_syscall_enter(void)
 	struct p *pp = m->p;
 	atomic_store32(&gp->status, Gsyscall);
 	atomic_add32(&pp->syscalltick, 1);
+	if (TRACING())
+		gort_trace_event(m, TRACE_SYSCALL, gp->goid, pp->id);
 	releasep(m);
 	m->oldp = pp;
 	atomic_store32(&pp->status, Psyscall);
@@ -1079,6 +1096,8 @@ void gort_syscall_exit(void)
 	struct m *m = gp->m;
 	struct p *pp = m->oldp;
 	m->oldp = NULL;
+	if (TRACING())
+		gort_trace_event(m, TRACE_SYSCALL_EXIT, gp->goid, pp->id);
 	atomic_add32(&pp->syscalltick, 1);
 	if (atomic_cas32(&pp->status, Psyscall, Prunning)) {
 		m->p = pp;         /* the fast path: nobody took our P */
@@ -1301,6 +1320,7 @@ int gort_main(int (*fn)(void *), void *arg)
 		gort_runtime_panic("gort_main called twice");
 	schedinit();
 	gort_prof_main_start();   /* GORTPROF=path[:hz] */
+	gort_trace_start();       /* GORTTRACE=file.json */
 	struct mainarg ma = { fn, arg };
 	gort_sched_newproc(main_goroutine, &ma, 0, 0);
 
@@ -1317,6 +1337,7 @@ int gort_main(int (*fn)(void *), void *arg)
 	 * global queue.  This thread only waits for main to return. */
 	gort_sched_notesleep(&gort_sched.mainnote);
 	gort_prof_main_stop();
+	gort_trace_stop();
 	return gort_sched.mainstatus;
 }
 

@@ -223,6 +223,18 @@ struct p {
 
 /* --- M -------------------------------------------------------------- */
 
+/* --- trace.c: the execution tracer (GORTTRACE=file.json) ----------------- */
+enum trace_kind {
+	TRACE_NONE, TRACE_RUN, TRACE_PARK, TRACE_READY, TRACE_STEAL, TRACE_SYSCALL,
+	TRACE_SYSCALL_EXIT, TRACE_EXIT, TRACE_YIELD, TRACE_SAMPLE, TRACE_LOSTATOMIC,
+};
+struct tring {
+	struct tev *ev;            /* TRACE_EVENTS events, oldest overwritten */
+	uint32_t next;             /* events ever written; the owner only */
+};
+extern volatile uint32_t gort_trace_on;
+#define TRACING() __builtin_expect(atomic_loadacq32(&gort_trace_on), 0)
+
 struct m {
 	int64_t id;
 	struct g *curg;                /* the G it runs, or NULL on g0 */
@@ -270,6 +282,13 @@ struct m {
 	uint64_t prof_pending_cpu;
 	volatile uint32_t in_sighandler;    /* for the malloc trap (tests) */
 	struct gort_frame prof_sigframe;    /* what the running handler interrupted */
+
+	/* Tracing (trace.c): written by this M (tracesig: by its SIGPROF
+	 * handler), read when the trace is written out. */
+	struct tring trace, tracesig;
+	int64_t trace_run_start;
+	uint64_t trace_run_goid;
+	int32_t trace_run_p;
 };
 
 /* --- the scheduler (Go's schedt) -------------------------------------- */
@@ -376,6 +395,14 @@ void gort_sched_semrelease(volatile uint32_t *addr);
 void gort_prof_minit(struct m *m);
 void gort_prof_main_start(void);
 void gort_prof_main_stop(void);
+
+void gort_trace_start(void);
+void gort_trace_stop(void);
+void gort_trace_minit(struct m *m);
+void gort_trace_run_begin(struct m *m, struct g *gp);
+void gort_trace_run_end(struct m *m, struct g *gp, uint32_t why, int32_t arg);
+void gort_trace_event(struct m *m, uint32_t kind, uint64_t goid, int32_t arg);
+void gort_trace_sigevent(struct m *m, uint32_t kind, uint64_t goid);
 
 /* --- goroutines.c: printing goroutines ------------------------------------ */
 void gort_sched_printg_header(struct g *gp, const char *status);
