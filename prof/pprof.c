@@ -115,14 +115,8 @@ static int64_t str(struct strtab *t, const char *s)
 	for (size_t i = 0; i < t->n; i++)
 		if (strcmp(t->s[i], s) == 0)
 			return (int64_t)i;
-	if (t->n == t->cap) {
-		size_t cap = t->cap ? 2 * t->cap : 64;
-		const char **ns = realloc(t->s, cap * sizeof *ns);
-		if (!ns)
-			return 0;
-		t->s = ns;
-		t->cap = cap;
-	}
+	if (gort_runtime_grow(&t->s, &t->cap, t->n + 1, sizeof *t->s))
+		return 0;
 	t->s[t->n] = s;
 	return (int64_t)t->n++;
 }
@@ -174,14 +168,8 @@ static int addmaps(struct dl_phdr_info *info, size_t size, void *arg)
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
 			continue;
-		if (ms->n == ms->cap) {
-			size_t cap = ms->cap ? 2 * ms->cap : 16;
-			struct mapping *nm = realloc(ms->m, cap * sizeof *nm);
-			if (!nm)
-				return 1;
-			ms->m = nm;
-			ms->cap = cap;
-		}
+		if (gort_runtime_grow(&ms->m, &ms->cap, ms->n + 1, sizeof *ms->m))
+			return 1;
 		struct mapping *m = &ms->m[ms->n++];
 		m->start = info->dlpi_addr + ph->p_vaddr;
 		m->limit = m->start + ph->p_memsz;
@@ -215,7 +203,7 @@ static size_t findmap(const struct maps *ms, uintptr_t pc)
 struct locs {
 	uintptr_t *addr;       /* location i+1 is addr[i] */
 	uint64_t *func;        /* its function id, 0 if unknown */
-	size_t n, cap;
+	size_t n, cap, capfunc;
 	const char **fname;    /* function id j+1 is fname[j] */
 	size_t nf, capf;
 };
@@ -225,14 +213,8 @@ static uint64_t funcid(struct locs *l, const char *name)
 	for (size_t j = 0; j < l->nf; j++)
 		if (l->fname[j] == name || strcmp(l->fname[j], name) == 0)
 			return j + 1;
-	if (l->nf == l->capf) {
-		size_t cap = l->capf ? 2 * l->capf : 64;
-		const char **nf = realloc(l->fname, cap * sizeof *nf);
-		if (!nf)
-			return 0;
-		l->fname = nf;
-		l->capf = cap;
-	}
+	if (gort_runtime_grow(&l->fname, &l->capf, l->nf + 1, sizeof *l->fname))
+		return 0;
 	l->fname[l->nf++] = name;
 	return l->nf;
 }
@@ -242,18 +224,9 @@ static uint64_t locid(struct locs *l, uintptr_t addr)
 	for (size_t i = l->n; i > 0; i--)   /* recent ones first: stacks share suffixes */
 		if (l->addr[i - 1] == addr)
 			return i;
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 256;
-		uintptr_t *na = realloc(l->addr, cap * sizeof *na);
-		uint64_t *nf = realloc(l->func, cap * sizeof *nf);
-		if (na)
-			l->addr = na;
-		if (nf)
-			l->func = nf;
-		if (!na || !nf)
-			return 0;
-		l->cap = cap;
-	}
+	if (gort_runtime_grow(&l->addr, &l->cap, l->n + 1, sizeof *l->addr) ||
+	    gort_runtime_grow(&l->func, &l->capfunc, l->n + 1, sizeof *l->func))
+		return 0;
 	const struct gort_func *f = gort_runtime_findfunc(addr);
 	l->addr[l->n] = addr;
 	l->func[l->n] = f ? funcid(l, f->name) : 0;

@@ -83,6 +83,11 @@ void gort_runtime_printframe(uintptr_t pc, int is_return_address);
 /* Print a traceback from a signal context (a live frame), within [lo, hi). */
 void gort_runtime_traceback_frame(struct gort_frame f, uintptr_t lo, uintptr_t hi);
 
+/* --- grow.c: make room for `need` elements of `elem` bytes in the array
+ * *p of capacity *cap, doubling.  0, or -1 (array untouched) when out of
+ * memory.  (p is the address of the array pointer, of any type.) */
+int gort_runtime_grow(void *p, size_t *cap, size_t need, size_t elem);
+
 /* --- debug.c: GORTDEBUG=name=value,... read at start-up. */
 int gort_runtime_debug(const char *name, int dflt);
 void gort_runtime_debug_init(void);   /* read GORTDEBUG again (tests) */

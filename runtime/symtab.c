@@ -77,22 +77,6 @@ struct collect {
 	int failed;
 };
 
-static void *grow(void *p, size_t *cap, size_t need, size_t elem, int *failed)
-{
-	if (need <= *cap)
-		return p;
-	size_t ncap = *cap ? *cap : 1024;
-	while (ncap < need)
-		ncap *= 2;
-	void *q = realloc(p, ncap * elem);
-	if (!q) {
-		*failed = 1;
-		return p;
-	}
-	*cap = ncap;
-	return q;
-}
-
 /* The end of the executable segment of the current object that holds pc,
  * or 0 if none does: then pc is not code, whatever the symbol says. */
 static uintptr_t text_limit(const struct collect *c, uintptr_t pc)
@@ -116,10 +100,11 @@ static void addsym(struct collect *c, uintptr_t entry, uintptr_t size,
 	if (size > limit - entry)
 		size = limit - entry;
 	size_t len = strlen(name) + 1;
-	c->syms = grow(c->syms, &c->capsyms, c->nsyms + 1, sizeof *c->syms, &c->failed);
-	c->names = grow(c->names, &c->capnames, c->nnames + len, 1, &c->failed);
-	if (c->failed)
+	if (gort_runtime_grow(&c->syms, &c->capsyms, c->nsyms + 1, sizeof *c->syms) ||
+	    gort_runtime_grow(&c->names, &c->capnames, c->nnames + len, 1)) {
+		c->failed = 1;
 		return;
+	}
 	memcpy(c->names + c->nnames, name, len);
 	c->syms[c->nsyms++] = (struct rawsym){ entry, size, limit, c->nnames, bind };
 	c->nnames += len;
