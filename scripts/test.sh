@@ -1,5 +1,6 @@
 #!/bin/sh
-# test.sh BUILDDIR... -- run `meson test` in each build folder, then print
+# test.sh BUILDDIR... [docs] -- run `meson test` in each build folder (and,
+# for the word docs, scripts/test_docs.py), then print
 # one line per folder and a closing total:
 #     total: N passed, M failed
 # Exits non-zero if any test failed or any folder could not be tested.
@@ -7,6 +8,16 @@ set -u
 status=0
 summary=
 for dir in "$@"; do
+	if [ "$dir" = docs ]; then
+		# Not a build folder: every command and sample in the docs.
+		echo "== scripts/test_docs.py"
+		out=$(scripts/test_docs.py 2>&1) || status=1
+		printf '%s\n' "$out"
+		counts=$(printf '%s\n' "$out" | sed -n 's/^docs: \([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p')
+		summary="${summary}docs ${counts:-0 1}
+"
+		continue
+	fi
 	echo "== meson test -C $dir"
 	rm -f "$dir/meson-logs/testlog.json"
 	meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1

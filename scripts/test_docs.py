@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """test_docs.py [FILE.md...] -- every shell command and code sample in the
-docs runs as written (issue 6; not yet part of `make test`).
+docs runs as written.  `make test` runs it after the build folders' suites
+(scripts/test.sh ... docs); `make test-docs` runs it alone.
 
   ```sh blocks     run with bash -e from the top of the tree, in order per
                    file; a block whose first line is
@@ -46,10 +47,14 @@ def run_c(code):
         b = os.path.join(TOP, "build/native")
         cmd = ["cc", "-O2", "-g", "-fno-omit-frame-pointer", "-I", os.path.join(TOP, "include"), "-I", TOP,
                "-I", b, src, os.path.join(b, "libgort.a"), "-latomic_ops", "-lz", "-lpthread", "-o", exe]
-        r = subprocess.run(cmd, capture_output=True, text=True)
+        r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if r.returncode:
             return "does not compile:\n" + r.stderr
-        r = subprocess.run([exe], capture_output=True, text=True, timeout=60, cwd=tmp)
+        try:
+            r = subprocess.run([exe], capture_output=True, text=True, timeout=60, cwd=tmp,
+                               stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            return "hung: still running after 60 s"
         if r.returncode:
             return "exits %d:\n%s%s" % (r.returncode, r.stdout, r.stderr)
     return None
@@ -75,11 +80,11 @@ def main(files):
                     continue
                 try:
                     r = subprocess.run(["bash", "-e", "-c", body], cwd=TOP, capture_output=True, text=True,
-                                       timeout=600)
+                                       stdin=subprocess.DEVNULL, timeout=600)
                     if r.returncode:
                         err = "exits %d:\n%s%s" % (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
                 except subprocess.TimeoutExpired:
-                    err = "timed out"
+                    err = "hung: still running after 600 s"
             elif lang == "c":
                 if "main(" in body:
                     err = run_c(body)
