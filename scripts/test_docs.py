@@ -82,7 +82,7 @@ def main(files):
                     r = subprocess.run(["bash", "-e", "-c", body], cwd=TOP, capture_output=True, text=True,
                                        stdin=subprocess.DEVNULL, timeout=600)
                     if r.returncode:
-                        err = "exits %d:\n%s%s" % (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+                        err = "exits %d:\n%s%s" % (r.returncode, r.stdout, r.stderr)
                 except subprocess.TimeoutExpired:
                     err = "hung: still running after 600 s"
             elif lang == "c":
@@ -97,7 +97,10 @@ def main(files):
                 continue
             if err:
                 failed += 1
-                print("FAIL %s (%s): %s" % (where, lang, err.strip()[:1500]))
+                err = err.strip()
+                if len(err) > 3000:   # the end says why: keep the head and the tail
+                    err = err[:1000] + "\n[...]\n" + err[-2000:]
+                print("FAIL %s (%s): %s" % (where, lang, err))
             else:
                 passed += 1
                 print("ok   %s (%s)" % (where, lang))
