@@ -239,8 +239,9 @@ GORT_API void gort_once_do(gort_once *o, void (*fn)(void *arg), void *arg);
  *
  * Each thread running goroutines gets a timer on its own CPU clock; every
  * 1/hz of CPU time it sends SIGPROF, and the handler records the stack.
- * At stop the profile is written, gzip'd pprof protobuf, to the file (via
- * a temporary name and a rename, so a crash never leaves half a file);
+ * At stop the profile is written, gzip'd pprof protobuf, to the file (a
+ * regular file via a temporary name and a rename, so a crash never leaves
+ * half a file; a device such as /dev/null, a FIFO or a symlink in place);
  * `go tool pprof` reads it, without the binary if need be.
  *
  * The calls return 0, or a negative errno: -EINVAL for a rate outside 1 to

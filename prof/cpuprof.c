@@ -28,6 +28,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -248,8 +249,20 @@ static int start(int fd, const char *path, int hz)
 			gort_sched_unlock(&proflock);
 			return -ENOMEM;
 		}
-		snprintf(tmppath, n, "%s.tmp.%d", path, (int)getpid());
-		fd = open(tmppath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		/* A new or regular file is written beside itself and renamed into
+		 * place at stop.  Anything else -- /dev/null, a FIFO, a terminal,
+		 * a symlink -- is written where it is: renaming over it would
+		 * replace the device node or the link with a plain file (as root,
+		 * a rename over /dev/null succeeds and breaks the whole machine). */
+		struct stat sb;
+		if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
+			free(tmppath);
+			tmppath = NULL;
+			fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		} else {
+			snprintf(tmppath, n, "%s.tmp.%d", path, (int)getpid());
+			fd = open(tmppath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+		}
 		if (fd < 0) {
 			int err = errno;
 			free(tmppath), free(outpath);
@@ -393,9 +406,9 @@ int gort_prof_stop(void)
 	if (outpath) {
 		if (close(outfd) != 0 && !err)
 			err = -errno;
-		if (!err && rename(tmppath, outpath) != 0)
+		if (tmppath && !err && rename(tmppath, outpath) != 0)
 			err = -errno;
-		if (err)
+		if (tmppath && err)
 			unlink(tmppath);
 		free(tmppath), free(outpath);
 		tmppath = outpath = NULL;

@@ -10,7 +10,10 @@
  */
 #include <errno.h>
 #include <pthread.h>
+#include <fcntl.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "atomic/atomic.h"
@@ -330,6 +333,68 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* --- special files ------------------------------------------------------------
+ * A regular file is written beside itself and renamed into place; anything
+ * else is written where it is.  Renaming over /dev/null as root turns the
+ * machine's /dev/null into a plain file holding a gzip'd profile (gort did
+ * this once); as another user the rename fails.  Either way this fails. */
+
+static void profile_briefly(const char *path)
+{
+	ck_assert_int_eq(gort_prof_start(path, 1000), 0);
+	burn_a(2000000);
+	ck_assert_int_eq(gort_prof_stop(), 0);
+}
+
+static void assert_gzip_at(int fd)
+{
+	unsigned char magic[2] = { 0, 0 };
+	ck_assert_int_eq(read(fd, magic, 2), 2);
+	ck_assert_msg(magic[0] == 0x1f && magic[1] == 0x8b, "no gzip header: %02x %02x", magic[0], magic[1]);
+}
+
+static int special_main(void *arg)
+{
+	(void)arg;
+	struct stat sb;
+	profile_briefly("/dev/null");
+	ck_assert_int_eq(stat("/dev/null", &sb), 0);
+	ck_assert_msg(S_ISCHR(sb.st_mode), "/dev/null is no longer a device");
+
+	/* a FIFO: the profile arrives through it (it fits the pipe's buffer) */
+	char fifo[256], target[256], link[256];
+	snprintf(fifo, sizeof fifo, "%s", tmpfile_named("fifo.prof"));
+	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
+	int rfd = open(fifo, O_RDONLY | O_NONBLOCK);
+	ck_assert_int_ge(rfd, 0);
+	profile_briefly(fifo);
+	assert_gzip_at(rfd);
+	close(rfd);
+	ck_assert_int_eq(lstat(fifo, &sb), 0);
+	ck_assert(S_ISFIFO(sb.st_mode));
+
+	/* a symlink: the link stays, its target gets the profile */
+	snprintf(target, sizeof target, "%s", tmpfile_named("target.prof"));
+	snprintf(link, sizeof link, "%s", tmpfile_named("link.prof"));
+	close(open(target, O_WRONLY | O_CREAT | O_TRUNC, 0644));
+	ck_assert_int_eq(symlink(target, link), 0);
+	profile_briefly(link);
+	ck_assert_int_eq(lstat(link, &sb), 0);
+	ck_assert_msg(S_ISLNK(sb.st_mode), "the symlink was replaced by a file");
+	int tfd = open(target, O_RDONLY);
+	ck_assert_int_ge(tfd, 0);
+	assert_gzip_at(tfd);
+	close(tfd);
+	return 0;
+}
+
+START_TEST(special_files_written_in_place)
+{
+	gort_gomaxprocs(1);
+	ck_assert_int_eq(gort_main(special_main, NULL), 0);
+}
+END_TEST
+
 /* --- the seed: golang/go#20146 ------------------------------------------------
  * TestAtomicLoadStore64, in C: with profiling on, a goroutine spins on a
  * 64-bit atomic load and a yield until another goroutine sets the flag 50
@@ -549,6 +614,7 @@ int main(void)
 	tcase_add_test(tc, go_pprof_reads_it);
 	tcase_add_test(tc, ledger_with_overflow);
 	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, special_files_written_in_place);
 	tcase_add_test(tc, malloc_in_handler_is_fatal);
 	suite_add_tcase(s, tc);
 
