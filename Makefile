@@ -6,7 +6,10 @@
 #                native32 profile-buffer positions), native under ASan+UBSan
 #                (clang), and cross under qemu-user: mipsel, aarch64, and
 #                big-endian mips (demos only, see cross/); then every
-#                command and code sample in README.md and docs/
+#                command and code sample in README.md and docs/.  Each
+#                native folder also builds every benchmark, with its Go
+#                counterpart, and runs it once at a thousandth of its size
+#                (bench/meson.build), so that make bench cannot break unseen
 #
 # Also: make test-native, make test-mipsel, make test-arm64, make test-mips,
 # make test-docs, make test-valgrind, make bench, make clean.  Each target installs what it is missing first
@@ -21,10 +24,20 @@ demo: $(B)/native/build.ninja
 	ninja -C $(B)/native
 	$(B)/native/examples/demo $(B)/demo.prof
 
+# meson looks for Go once, when it configures a folder; a native folder
+# configured before Go was installed (make demo on a fresh machine, then
+# make test or make bench) must look again, or it has no Go counterparts
+# for the benchmarks.
+with_go = ninja -C $(1) -t query bench/bench_sched_go >/dev/null 2>&1 || meson setup --reconfigure $(1)
+
 test: $(NATIVE:%=%/build.ninja) $(B)/mipsel/build.ninja $(B)/arm64/build.ninja $(B)/mips/build.ninja
+	scripts/deps.sh build test
+	for d in $(NATIVE); do $(call with_go,$$d); done
 	scripts/test.sh $(NATIVE) $(B)/mipsel $(B)/arm64 $(B)/mips docs
 
 test-native: $(NATIVE:%=%/build.ninja)
+	scripts/deps.sh build test
+	for d in $(NATIVE); do $(call with_go,$$d); done
 	scripts/test.sh $(NATIVE)
 
 test-mipsel test-arm64 test-mips: test-%: $(B)/%/build.ninja
@@ -46,6 +59,8 @@ test-valgrind: $(B)/native/build.ninja
 		--wrapper 'valgrind -q --error-exitcode=9' atomic symtab sched
 
 bench: $(B)/native/build.ninja $(B)/spinlock/build.ninja $(B)/spinlock32/build.ninja
+	scripts/deps.sh build bench
+	$(call with_go,$(B)/native)
 	ninja -C $(B)/native
 	ninja -C $(B)/spinlock
 	ninja -C $(B)/spinlock32

@@ -26,19 +26,21 @@ static volatile uint64_t sink;
 /* ns per operation, one thread, one word. */
 static double uncontended_add(add_fn add, volatile uint64_t *w)
 {
+	long n = bench_size(UNCONTENDED_OPS);
 	uint64_t t0 = bench_now();
-	for (int i = 0; i < UNCONTENDED_OPS; i++)
+	for (long i = 0; i < n; i++)
 		add(w, 1);
-	return (double)(bench_now() - t0) / UNCONTENDED_OPS;
+	return (double)(bench_now() - t0) / (double)n;
 }
 
 static double uncontended_load(load_fn load, volatile uint64_t *w)
 {
+	long n = bench_size(UNCONTENDED_OPS);
 	uint64_t t0 = bench_now(), s = 0;
-	for (int i = 0; i < UNCONTENDED_OPS; i++)
+	for (long i = 0; i < n; i++)
 		s += load(w);
 	sink = s;
-	return (double)(bench_now() - t0) / UNCONTENDED_OPS;
+	return (double)(bench_now() - t0) / (double)n;
 }
 
 /* The start and stop flags of a throughput run, on lines of their own. */
@@ -76,7 +78,7 @@ static void *work(void *arg)
  * window opens, so a slow thread start does not count as a slow lock. */
 static double throughput(add_fn add, volatile uint64_t **words, int n)
 {
-	const uint64_t window = WINDOW_MS * 1000000ull;
+	const uint64_t window = (uint64_t)bench_size(WINDOW_MS * 1000000l);
 	struct worker w[2];
 	flags.ready = flags.go = flags.stop = 0;
 	for (int i = 0; i < n; i++) {
@@ -107,8 +109,12 @@ struct backend {
 	load_fn load;
 };
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (bench_args(argc, argv) > 1) {
+		fprintf(stderr, "usage: bench_atomic64 [--quick]\n");
+		return 2;
+	}
 	const struct backend backends[] = {
 #if GORT_ATOMIC64_NATIVE_AVAILABLE
 		{ "native", gort_atomic_native_add64, gort_atomic_native_load64 },

@@ -6,6 +6,10 @@
  *
  * Each figure is the median of several runs: these machines are shared
  * and noisy, and one run proves nothing.
+ *
+ * --quick, the first argument (make test gives it): every case once, at a
+ * thousandth of its size, to show that the benchmark still builds and
+ * runs.  Its figures mean nothing.
  */
 #ifndef GORT_BENCH_H
 #define GORT_BENCH_H
@@ -13,7 +17,28 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
+
+static int bench_quick;
+
+/* Take --quick off the front of argv; returns the new argc. */
+static inline int bench_args(int argc, char **argv)
+{
+	if (argc > 1 && strcmp(argv[1], "--quick") == 0) {
+		bench_quick = 1;
+		for (int i = 1; i < argc; i++)
+			argv[i] = argv[i + 1];
+		argc--;
+	}
+	return argc;
+}
+
+/* n, or a thousandth of it (at least 1) with --quick. */
+static inline long bench_size(long n)
+{
+	return bench_quick ? (n / 1000 > 0 ? n / 1000 : 1) : n;
+}
 
 static inline uint64_t bench_now(void)
 {
@@ -40,9 +65,11 @@ static inline void bench_print(const char *name, double value, const char *unit)
 	fflush(stdout);
 }
 
-/* Runs: GORT_BENCH_RUNS in the environment, default 5. */
+/* Runs: GORT_BENCH_RUNS in the environment, default 5; 1 with --quick. */
 static inline int bench_runs(void)
 {
+	if (bench_quick)
+		return 1;
 	const char *s = getenv("GORT_BENCH_RUNS");
 	int n = s ? atoi(s) : 5;
 	return n < 1 ? 1 : n > 101 ? 101 : n;

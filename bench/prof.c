@@ -1,5 +1,5 @@
 /*
- * prof.c -- what the profiler costs; bench/go/prof.go is the same in Go.
+ * prof.c -- what the profiler costs; bench/go_src/prof.go is the same in Go.
  *
  *   prof_overhead_100hz, prof_overhead_1000hz
  *       extra CPU time of a CPU-bound program (one busy goroutine per P)
@@ -55,7 +55,7 @@ static double run(int hz, int procs)
 	double c0 = cpu_seconds();
 	gort_waitgroup_add(&wg, procs);
 	for (int i = 0; i < procs; i++)
-		gort_go(busy, (void *)(intptr_t)300000000);
+		gort_go(busy, (void *)(intptr_t)bench_size(300000000));
 	gort_waitgroup_wait(&wg);
 	double c = cpu_seconds() - c0;
 	if (hz)
@@ -113,15 +113,19 @@ static int bench_main(void *arg)
 	gort_prof_start("/dev/null", 1);
 	double with[101], without[101];
 	for (int r = 0; r < runs; r++) {
-		with[r] = deep(32, SIGPROF, 20000);
-		without[r] = deep(32, SIGUSR1, 20000);
+		with[r] = deep(32, SIGPROF, (int)bench_size(20000));
+		without[r] = deep(32, SIGUSR1, (int)bench_size(20000));
 	}
 	gort_prof_stop();
 	bench_print("sigprof_handler_32frames", bench_median(with, runs) - bench_median(without, runs), "ns");
 	return 0;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (bench_args(argc, argv) > 1) {
+		fprintf(stderr, "usage: bench_prof [--quick]\n");
+		return 2;
+	}
 	return gort_main(bench_main, NULL);
 }

@@ -1,5 +1,5 @@
 /*
- * sched.c -- the scheduler's micro-benchmarks; bench/go/sched.go is the
+ * sched.c -- the scheduler's micro-benchmarks; bench/go_src/sched.go is the
  * same program in Go, and bench/compare.py runs the two side by side.
  *
  *   yield          two goroutines taking turns with gort_yield, 1 P: ns per switch
@@ -11,6 +11,8 @@
  *   parked_rss     resident memory per parked goroutine, 1M parked: bytes
  *
  * One line per case: case=<name> value=<number> unit=<unit>.
+ *
+ *     bench_sched [--quick] [CASES]     (CASES: names to run, in one word)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,6 +20,7 @@
 #include <unistd.h>
 
 #include "atomic/atomic.h"
+#include "bench.h"
 #include "gort.h"
 
 static int procs_all;
@@ -32,11 +35,12 @@ static void report(const char *name, double v, const char *unit)
 
 #define NYIELD 2000000
 static gort_waitgroup wg;
+static long nyield;
 
 static void yielder(void *arg)
 {
 	(void)arg;
-	for (int i = 0; i < NYIELD; i++)
+	for (long i = 0; i < nyield; i++)
 		gort_yield();
 	gort_waitgroup_done(&wg);
 }
@@ -44,24 +48,26 @@ static void yielder(void *arg)
 static void bench_yield(void)
 {
 	gort_gomaxprocs(1);
+	nyield = bench_size(NYIELD);
 	gort_waitgroup_add(&wg, 2);
 	int64_t t0 = gort_now();
 	gort_go(yielder, NULL);
 	gort_go(yielder, NULL);
 	gort_waitgroup_wait(&wg);
-	report("yield", (double)(gort_now() - t0) / (2.0 * NYIELD), "ns/switch");
+	report("yield", (double)(gort_now() - t0) / (2.0 * (double)nyield), "ns/switch");
 }
 
 /* --- channel round trip ---------------------------------------------------- */
 
 #define NROUND 1000000
 static gort_chan *ping, *pong;
+static long nround;
 
 static void ponger(void *arg)
 {
 	(void)arg;
 	int v;
-	for (int i = 0; i < NROUND; i++) {
+	for (long i = 0; i < nround; i++) {
 		gort_chan_recv(ping, &v);
 		gort_chan_send(pong, &v);
 	}
@@ -70,16 +76,17 @@ static void ponger(void *arg)
 static void bench_chan(void)
 {
 	gort_gomaxprocs(1);
+	nround = bench_size(NROUND);
 	ping = gort_chan_make(sizeof(int), 0);
 	pong = gort_chan_make(sizeof(int), 0);
 	gort_go(ponger, NULL);
 	int v = 0;
 	int64_t t0 = gort_now();
-	for (int i = 0; i < NROUND; i++) {
+	for (long i = 0; i < nround; i++) {
 		gort_chan_send(ping, &v);
 		gort_chan_recv(pong, &v);
 	}
-	report("chan_roundtrip", (double)(gort_now() - t0) / NROUND, "ns/roundtrip");
+	report("chan_roundtrip", (double)(gort_now() - t0) / (double)nround, "ns/roundtrip");
 	gort_sleep(1000000);
 	gort_chan_free(ping);
 	gort_chan_free(pong);
@@ -99,16 +106,17 @@ static void nop(void *arg)
 static void bench_spawn_exit(void)
 {
 	gort_gomaxprocs(1);
+	long n = bench_size(NSPAWN);
 	ran = 0;
 	int64_t t0 = gort_now();
-	for (int i = 0; i < NSPAWN; i++) {
+	for (long i = 0; i < n; i++) {
 		gort_go(nop, NULL);
 		if ((i & 255) == 255)
 			gort_yield();   /* let them run and die, as a loop in Go would */
 	}
-	while (ran != NSPAWN)
+	while (ran != (uint32_t)n)
 		gort_yield();
-	report("spawn_exit", (double)(gort_now() - t0) / NSPAWN, "ns/goroutine");
+	report("spawn_exit", (double)(gort_now() - t0) / (double)n, "ns/goroutine");
 }
 
 static void done(void *arg)
@@ -120,12 +128,13 @@ static void done(void *arg)
 static void bench_spawn_join(void)
 {
 	gort_gomaxprocs(procs_all);
+	long n = bench_size(NSPAWN);
 	int64_t t0 = gort_now();
-	gort_waitgroup_add(&wg, NSPAWN);
-	for (int i = 0; i < NSPAWN; i++)
+	gort_waitgroup_add(&wg, (int)n);
+	for (long i = 0; i < n; i++)
 		gort_go(done, NULL);
 	gort_waitgroup_wait(&wg);
-	report("spawn_join", (double)(gort_now() - t0) / NSPAWN, "ns/goroutine");
+	report("spawn_join", (double)(gort_now() - t0) / (double)n, "ns/goroutine");
 }
 
 /* --- select ---------------------------------------------------------------- */
@@ -143,12 +152,13 @@ static void bench_select(void)
 		{ .c = a, .dir = GORT_RECV, .elem = &x },
 		{ .c = b, .dir = GORT_RECV, .elem = &x },
 	};
+	long n = bench_size(NSELECT);
 	int64_t t0 = gort_now();
-	for (int i = 0; i < NSELECT; i++) {
+	for (long i = 0; i < n; i++) {
 		int k = gort_select(cs, 2, 1);
 		gort_chan_send(cs[k].c, &v);
 	}
-	report("select2", (double)(gort_now() - t0) / NSELECT, "ns/select");
+	report("select2", (double)(gort_now() - t0) / (double)n, "ns/select");
 	gort_chan_free(a);
 	gort_chan_free(b);
 }
@@ -182,16 +192,17 @@ static void waiter(void *arg)
 static void bench_parked(void)
 {
 	gort_gomaxprocs(procs_all);
+	long n = bench_size(NPARK);
 	gate = gort_chan_make(0, 0);
 	long before = rss_bytes();
-	gort_waitgroup_add(&wg, NPARK);
-	for (int i = 0; i < NPARK; i++)
+	gort_waitgroup_add(&wg, (int)n);
+	for (long i = 0; i < n; i++)
 		gort_go(waiter, NULL);
-	while (atomic_load32(&parked) != NPARK)
+	while (atomic_load32(&parked) != (uint32_t)n)
 		gort_sleep(1000000);
 	gort_sleep(10000000);   /* let the last ones reach their receive */
 	long after = rss_bytes();
-	report("parked_rss", (double)(after - before) / NPARK, "bytes/goroutine");
+	report("parked_rss", (double)(after - before) / (double)n, "bytes/goroutine");
 	gort_chan_close(gate);
 	gort_waitgroup_wait(&wg);
 }
@@ -218,6 +229,7 @@ static int bench_main(void *arg)
 
 int main(int argc, char **argv)
 {
+	argc = bench_args(argc, argv);
 	procs_all = gort_gomaxprocs(0);
 	return gort_main(bench_main, argc > 1 ? argv[1] : NULL);
 }

@@ -8,9 +8,12 @@
 #ifndef GORT_H
 #define GORT_H
 
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -136,12 +139,39 @@ GORT_API size_t gort_symtab_len(void);
  * ---------------------------------------------------------------------- */
 GORT_API int gort_main(int (*main)(void *arg), void *arg);
 
-/* Start fn(arg) as a new goroutine; returns its id.  May be called from any
- * thread, even before gort_main (the goroutine then runs once it starts). */
+/* Start fn(arg) as a new goroutine; returns its id (never 1, which is
+ * main's).  May be called from any thread, even before gort_main (the
+ * goroutine then runs once it starts).
+ * A thread gort did not start that calls in while gort_main runs must be
+ * attached first (gort_foreign_attach, below). */
 GORT_API uint64_t gort_go(void (*fn)(void *arg), void *arg);
+
+/* Stacks.  A goroutine's stack never moves or grows (C cannot say where
+ * its pointers into the stack are), so its size is fixed when it starts:
+ * 64 KiB by default, or GORTSTACK=<KiB> in the environment, for goroutines
+ * started before gort_main as for the others; or stack_size bytes with
+ * gort_go_opts.  The size is what the goroutine's frames may use: it is
+ * rounded up to whole pages (16 KiB at least), and the guard region under
+ * it and the runtime's bookkeeping come on top of it.  It is address
+ * space: only the pages a goroutine touches cost memory.  A size over
+ * GORT_STACK_MAX (1 GiB on 64-bit targets, 256 MiB on 32-bit ones, like
+ * Go's limits) is refused: "panic: gort_go_opts: stack size N too large
+ * (at most GORT_STACK_MAX bytes)".
+ *
+ * Running past the end is "fatal error: stack overflow" with the
+ * goroutine's traceback, exit status 2 -- never a silent write into
+ * another stack -- for the stacks that have a guard region (the first
+ * vm.max_map_count/4 made; stacks are reused, never freed), provided the
+ * code that overflows was compiled with the flags `pkg-config --cflags
+ * gort` gives (or the meson dependency carries): -fstack-clash-protection
+ * makes a large frame touch every page as it grows, so it cannot step
+ * over the guard, and -fno-omit-frame-pointer lets tracebacks and the
+ * profiler see your frames.  Stacks beyond that many come from shared
+ * slabs with a canary instead, checked at every switch: best effort (see
+ * docs/api.md). */
+#define GORT_STACK_MAX ((size_t)1 << (sizeof(void *) >= 8 ? 30 : 28))
 struct gort_go_opts {
-	size_t stack_size;   /* bytes of address space; 0: the default (64 KiB,
-	                        or GORTSTACK=<KiB> in the environment) */
+	size_t stack_size;   /* usable bytes; 0: the default */
 };
 GORT_API uint64_t gort_go_opts(void (*fn)(void *arg), void *arg, const struct gort_go_opts *o);
 
@@ -157,9 +187,60 @@ GORT_API void gort_sleep(int64_t ns);                  /* time.Sleep */
 
 /* Wrap a blocking system call (Go: entersyscall/exitsyscall): while it
  * blocks, the goroutine's processor is handed to another thread so the
- * other goroutines keep running. */
+ * other goroutines keep running.  Between the two the goroutine has no
+ * processor, so nothing that may schedule is allowed there: a channel
+ * operation, select, gort_yield, gort_sleep, a contended mutex or a
+ * second gort_syscall_enter is a panic that names the misuse. */
 GORT_API void gort_syscall_enter(void);
 GORT_API void gort_syscall_exit(void);
+
+/* Threads gort did not start (Go: cgo callbacks from C threads).  Such a
+ * thread may call gort_go, send or receive without blocking, close a
+ * channel, and use timers; it cannot block, being no goroutine.  Because
+ * it can wake goroutines at any moment, the deadlock detector cannot
+ * know that a program whose goroutines all wait is stuck while such a
+ * thread exists.  So a foreign thread says so: between
+ * gort_foreign_attach and gort_foreign_detach it counts as a
+ * participant, and "all goroutines are asleep" is never reported; once
+ * the last one detaches, the report comes as usual (at once, if every
+ * goroutine is already waiting).  Attachments nest per thread.  Calling
+ * attach on a thread gort started, or detach without attach, panics. */
+GORT_API void gort_foreign_attach(void);
+GORT_API void gort_foreign_detach(void);
+
+/* ------------------------------------------------------------------------
+ * What is per thread in C, and why a goroutine must not trust it.
+ *
+ * A goroutine that blocks (a channel, a sleep, a read that waits) may
+ * resume on another OS thread.  C has three kinds of per-thread state,
+ * and each changes under it when that happens:
+ *
+ *   - errno.  glibc declares __errno_location() const, so at -O2 gcc and
+ *     clang compute errno's address once per function and reuse it after
+ *     a gort call that resumed the goroutine elsewhere: errno then reads
+ *     -- and writes -- *another thread's* errno, perhaps while another
+ *     goroutine uses it there.  (tests/test_netpoll.c measures it: most
+ *     reads across a gort_sleep see a stranger's value.)
+ *   - __thread / _Thread_local variables: the same caching of the
+ *     address, and even when re-read, a different thread's copy.
+ *   - pthread keys (pthread_getspecific): correct per thread, so a
+ *     different value after a migration.
+ *
+ * gort's answer to the first: every gort call that can fail returns its
+ * error as a value (a negative errno), so there is nothing to read from
+ * errno after it.  For code that reads errno after its own system calls
+ * in a function that also calls gort, this header redefines errno to
+ * (*gort_errno_location()), a function the compiler cannot assume
+ * constant, so each read takes the current thread's errno.  Define
+ * GORT_KEEP_ERRNO before including gort.h to keep glibc's definition.
+ * For the other two: keep per-goroutine state in the goroutine (its
+ * argument, or labels), not in the thread.
+ * ---------------------------------------------------------------------- */
+GORT_API int *gort_errno_location(void);
+#ifndef GORT_KEEP_ERRNO
+#undef errno
+#define errno (*gort_errno_location())
+#endif
 
 /* ------------------------------------------------------------------------
  * Channels and select (Go: chan, select).  A NULL channel is Go's nil
@@ -170,8 +251,13 @@ typedef struct gort_chan gort_chan;
 
 /* make(chan T, cap): NULL if out of memory. */
 GORT_API gort_chan *gort_chan_make(size_t elemsize, size_t cap);
-/* Free a channel no goroutine is blocked on (C has no GC). */
+/* Free a channel no goroutine is blocked on (C has no GC); freeing one
+ * with goroutines blocked on it panics.  Any later call on a freed channel
+ * -- a second free included -- is "fatal error: <call> of a freed
+ * channel", exit status 2 (see docs/api.md for how far that reaches). */
 GORT_API void gort_chan_free(gort_chan *c);
+/* Send *elem; elem NULL sends the zero value (all bytes zero), as Go's
+ * `c <- T{}`. */
 GORT_API void gort_chan_send(gort_chan *c, const void *elem);
 /* Receive into elem (may be NULL): returns 1, or 0 when the channel is
  * closed and drained (elem is then zeroed), as Go's `v, ok := <-c`. */
@@ -202,8 +288,99 @@ GORT_API gort_timer *gort_ticker_new(int64_t period);
 GORT_API gort_timer *gort_afterfunc(int64_t ns, void (*fn)(void *arg), void *arg);
 GORT_API gort_chan *gort_timer_chan(gort_timer *t);
 GORT_API int gort_timer_stop(gort_timer *t);            /* 1 if it was pending */
-GORT_API int gort_timer_reset(gort_timer *t, int64_t ns);
+GORT_API int gort_timer_reset(gort_timer *t, int64_t ns);   /* 1 if it was pending */
 GORT_API void gort_timer_free(gort_timer *t);           /* stops it too */
+/* Any goroutine or thread may stop, reset or free a timer while others
+ * do the same to it, and while it fires, as in Go: each arming fires at
+ * most once, never early; a stop that returns 1 kept that arming from
+ * firing; a stop or reset that meets a firing in progress waits for it,
+ * so after a stop that returns 0 the value is already in the channel.
+ * A call on a freed timer is "fatal error: <call> of a freed timer". */
+
+/* ------------------------------------------------------------------------
+ * Descriptors and the network (Go: package net, os.File's Read and Write,
+ * internal/poll, and the runtime's netpoll).
+ *
+ * A goroutine that waits for a descriptor parks; it holds no thread, and
+ * only GORTMAXPROCS threads run goroutines however many descriptors are
+ * waited on.  Pollable descriptors (sockets, pipes, FIFOs, terminals,
+ * eventfds...) are registered with the poller on first use and put in
+ * non-blocking mode -- except descriptors 0, 1 and 2 when they are
+ * blocking, which are shared with the parent process (Go's rule too):
+ * those, and descriptors the poller refuses (regular files,
+ * directories), are read and written through the system-call hand-off,
+ * with poll(2) honouring the deadline.
+ *
+ * Errors are values: each call returns a count, a descriptor or 0, or a
+ * negative errno -- never -1 with errno set (see above for why).  Besides
+ * the system's own codes:
+ *   -ETIMEDOUT     the deadline passed
+ *   -GORT_ECLOSED  the descriptor was closed with gort_close, before or
+ *                  during the call (Go: "use of closed network connection")
+ * gort_strerror names either kind.
+ *
+ * Deadlines are absolute, in gort_now()'s clock: gort_now() + 5000000000
+ * is five seconds from now.  GORT_FOREVER waits without limit; a
+ * deadline already past (0 included) does not wait at all: the call
+ * does what it can at once, or returns -ETIMEDOUT.
+ *
+ * One reader and one writer at a time: two goroutines reading one
+ * descriptor take turns, each call whole (so two gort_write calls never
+ * interleave their bytes), as Go's net.Conn does.
+ *
+ * Writing to a socket or pipe whose reader has gone returns -EPIPE and
+ * never raises SIGPIPE -- except on descriptors 1 and 2, where the
+ * program is killed by SIGPIPE as a C program would be (Go's rule).
+ * ---------------------------------------------------------------------- */
+#define GORT_ECLOSED 4096            /* above every errno (Linux: 4095) */
+#define GORT_FOREVER ((int64_t)-1)   /* a deadline that never comes */
+enum { GORT_READ = 1, GORT_WRITE = 2 };
+
+/* Wait until fd is readable (GORT_READ) or writable (GORT_WRITE): 0,
+ * -ETIMEDOUT, -GORT_ECLOSED, -EBADF, or -EINVAL for any other events.
+ * (libdill's fdin/fdout; Go's pollDesc.wait.) */
+GORT_API int gort_fd_wait(int fd, int events, int64_t deadline);
+/* read(2): bytes read (> 0), 0 at end of file, or a negative errno. */
+GORT_API ssize_t gort_read(int fd, void *buf, size_t n, int64_t deadline);
+/* All n bytes, or a negative errno (some bytes may have been written
+ * before the error, as with Go's Write). */
+GORT_API ssize_t gort_write(int fd, const void *buf, size_t n, int64_t deadline);
+/* accept4(2): a new descriptor, non-blocking and close-on-exec. */
+GORT_API int gort_accept(int fd, struct sockaddr *addr, socklen_t *addrlen, int64_t deadline);
+/* connect(2), waiting for the connection: 0 or a negative errno
+ * (-ECONNREFUSED, -ETIMEDOUT, ...). */
+GORT_API int gort_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t deadline);
+GORT_API ssize_t gort_sendto(int fd, const void *buf, size_t n, int flags,
+	const struct sockaddr *to, socklen_t tolen, int64_t deadline);
+GORT_API ssize_t gort_recvfrom(int fd, void *buf, size_t n, int flags,
+	struct sockaddr *from, socklen_t *fromlen, int64_t deadline);
+/* socket(2), non-blocking and close-on-exec. */
+GORT_API int gort_socket(int domain, int type, int protocol);
+/* Close fd: every goroutine waiting on it wakes with -GORT_ECLOSED; the
+ * descriptor is closed once the last of them has left.  0, -EBADF, or
+ * -GORT_ECLOSED for a second close. */
+GORT_API int gort_close(int fd);
+/* shutdown(2) (Go: CloseWrite, CloseRead): 0 or a negative errno. */
+GORT_API int gort_shutdown(int fd, int how);
+
+/* Go's net.Listen and net.Dial.  network: "tcp", "tcp4", "tcp6", "udp",
+ * "udp4", "udp6", "unix" (stream) or "unixgram"; address: "host:port"
+ * ("[::1]:80" for IPv6; host may be a name, or empty to listen on every
+ * address; port may be a service name or 0 for any) or, for unix, a
+ * path.  Names are resolved off the processor (the resolver blocks).
+ * gort_listen returns a listening (tcp, unix) or bound (udp, unixgram)
+ * descriptor; gort_dial a connected one, trying each resolved address in
+ * turn within the deadline.  A negative errno on failure; a bad network
+ * or address text is -EINVAL, a name that does not resolve -ENOENT. */
+GORT_API int gort_listen(const char *network, const char *address);
+GORT_API int gort_dial(const char *network, const char *address, int64_t deadline);
+/* The bound or peer address of fd as "host:port" (Go: Addr.String()):
+ * the length written, or a negative errno. */
+GORT_API int gort_localaddr(int fd, char *buf, size_t n);
+GORT_API int gort_peeraddr(int fd, char *buf, size_t n);
+
+/* A message for err (negative or positive errno, or GORT_ECLOSED). */
+GORT_API const char *gort_strerror(int err);
 
 /* ------------------------------------------------------------------------
  * Package sync: Mutex, WaitGroup, Once.  Zero is a valid initial value for

@@ -25,9 +25,22 @@
  * looks at the state); only then read the last samples and free the
  * buffers.  A SIGPROF that was already queued arrives to find the state
  * off and returns at once (golang/go#19320 was a crash in that window).
+ *
+ * The file.  A profile replaces the file it names only once it is whole:
+ * it is written to <target>.tmp.<pid> beside the target and renamed over
+ * it at stop, so a program killed while profiling leaves the previous
+ * profile as it was.  The target is what the name leads to through any
+ * symbolic links, so the rename replaces the file and the link stays a
+ * link.  A device or a FIFO is written where it is: it holds nothing to
+ * keep, and a rename would replace the node itself with a plain file (as
+ * root, a rename over /dev/null succeeds and breaks the whole machine).
+ * Every way the runtime itself ends the process removes the temporary:
+ * the fatal paths through gort_runtime_atdie, exit(3) -- and so a
+ * gort_main that returns while profiling -- through atexit.
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sys/stat.h>
 #include <signal.h>
 #include <stdio.h>
@@ -52,13 +65,24 @@ struct profile gort_prof_last;
  * it, and by the reader thread, under proflock. */
 static struct rtlock proflock;
 static struct profile cur;
-static int outfd = -1;
-static char *outpath, *tmppath;
+static int outfd = -1, outowned;   /* outowned: opened (and closed) here */
+static int outdir = -1;         /* the target's directory (O_PATH), or -1: written in place */
+static char *outname;           /* the target's name in outdir */
 static int use_itimer;
 static uint32_t bufwords, buftags;
 static pthread_t reader;
 static struct note reader_note;
 static volatile uint32_t reader_stop;
+volatile uint32_t gort_prof_reader_hold;
+
+/* The temporary, for the dying paths, which can do no more than unlinkat:
+ * its directory and name are ready before the file exists.  name and dir
+ * change only while armed is 0. */
+static struct {
+	volatile uint32_t armed;      /* atomic: 1 while name in dir may be our temporary */
+	int dir;
+	char name[NAME_MAX + 1];
+} tmp = { 0, -1, "" };
 
 /* --- the merged profile ------------------------------------------------- */
 
@@ -147,6 +171,8 @@ static void *reader_main(void *arg)
 	for (;;) {
 		gort_sched_notetsleep(&reader_note, 100000000);
 		noteclear(&reader_note);
+		if (atomic_load32(&gort_prof_reader_hold) && !atomic_load32(&reader_stop))
+			continue;
 		gort_sched_lock(&proflock);
 		drain();
 		gort_sched_unlock(&proflock);
@@ -228,6 +254,131 @@ static int have_thread_timers(void)
 	return 1;
 }
 
+/* --- the file --------------------------------------------------------------- */
+
+/* A dying path's hook, and exit's: async-signal-safe (an atomic load and
+ * unlinkat). */
+static void remove_temporary(void)
+{
+	if (atomic_load32(&tmp.armed))
+		unlinkat(tmp.dir, tmp.name, 0);
+}
+
+__attribute__((constructor))
+static void prof_atdie(void)
+{
+	gort_runtime_atdie(remove_temporary);
+	atexit(remove_temporary);
+}
+
+/* The file that writing to path writes: path's last component followed
+ * through symbolic links as open(2) follows them, a relative link being
+ * relative to its own directory.  Returns it malloc'd, with its lstat in
+ * *sb (st_mode 0 when there is nothing there yet), or NULL and errno. */
+static char *resolve(const char *path, struct stat *sb)
+{
+	char *p = strdup(path);
+	for (int links = 0; p; links++) {
+		if (lstat(p, sb) != 0) {
+			if (errno != ENOENT)
+				break;
+			sb->st_mode = 0;
+			return p;
+		}
+		if (!S_ISLNK(sb->st_mode))
+			return p;
+		if (links == 40) {   /* the kernel's own limit */
+			errno = ELOOP;
+			break;
+		}
+		char to[PATH_MAX];
+		ssize_t n = readlink(p, to, sizeof to);
+		if (n < 0)
+			break;
+		if (n == (ssize_t)sizeof to) {
+			errno = ENAMETOOLONG;
+			break;
+		}
+		const char *slash = strrchr(p, '/');
+		size_t dirlen = to[0] == '/' || !slash ? 0 : (size_t)(slash - p) + 1;
+		char *next = malloc(dirlen + (size_t)n + 1);
+		if (!next)
+			break;
+		memcpy(next, p, dirlen);
+		memcpy(next + dirlen, to, (size_t)n);
+		next[dirlen + (size_t)n] = '\0';
+		free(p);
+		p = next;
+	}
+	int err = errno;
+	free(p);
+	errno = err;
+	return NULL;
+}
+
+/* Open what a profile for path is written to: the target itself if it is
+ * a device or a FIFO, else a temporary beside it (outdir, outname and
+ * tmp say where, for the rename at stop).  The fd, or -errno. */
+static int open_output(const char *path)
+{
+	struct stat sb;
+	char *target = resolve(path, &sb);
+	if (!target)
+		return -errno;
+	if (sb.st_mode != 0 && !S_ISREG(sb.st_mode)) {
+		int fd = open(target, O_WRONLY | O_TRUNC | O_CLOEXEC);
+		int err = errno;
+		free(target);
+		return fd < 0 ? -err : fd;
+	}
+	char *slash = strrchr(target, '/');
+	char *name = strdup(slash ? slash + 1 : target);
+	if (!name) {
+		free(target);
+		return -ENOMEM;
+	}
+	if (!*name) {   /* "dir/": open(2) would say the same */
+		free(name), free(target);
+		return -EISDIR;
+	}
+	const char *dir = ".";
+	if (slash == target) {
+		dir = "/";
+	} else if (slash) {
+		*slash = '\0';
+		dir = target;
+	}
+	int dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int err = errno;
+	free(target);
+	if (dfd < 0) {
+		free(name);
+		return -err;
+	}
+	/* A name too long to take the suffix is cut short instead: the pid in
+	 * the suffix is what keeps two programs' temporaries apart. */
+	char suffix[32];
+	size_t ns = (size_t)snprintf(suffix, sizeof suffix, ".tmp.%d", (int)getpid());
+	size_t keep = strlen(name) < NAME_MAX - ns ? strlen(name) : NAME_MAX - ns;
+	memcpy(tmp.name, name, keep);
+	memcpy(tmp.name + keep, suffix, ns + 1);
+	tmp.dir = dfd;
+	atomic_store32(&tmp.armed, 1);   /* before the file exists: no death can miss it */
+	int fd = openat(dfd, tmp.name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err = errno;
+		atomic_store32(&tmp.armed, 0);
+		close(dfd);
+		free(name);
+		return -err;
+	}
+	if (sb.st_mode != 0)
+		fchmod(fd, sb.st_mode & 0777);   /* the rename must not change who may read it */
+	outdir = dfd;
+	outname = name;
+	return fd;
+}
+
 /* --- start and stop ------------------------------------------------------- */
 
 static int start(int fd, const char *path, int hz)
@@ -240,36 +391,12 @@ static int start(int fd, const char *path, int hz)
 		return -EBUSY;
 	}
 	if (path) {
-		size_t n = strlen(path) + 32;
-		tmppath = malloc(n);
-		outpath = strdup(path);
-		if (!tmppath || !outpath) {
-			free(tmppath), free(outpath);
-			tmppath = outpath = NULL;
-			gort_sched_unlock(&proflock);
-			return -ENOMEM;
-		}
-		/* A new or regular file is written beside itself and renamed into
-		 * place at stop.  Anything else -- /dev/null, a FIFO, a terminal,
-		 * a symlink -- is written where it is: renaming over it would
-		 * replace the device node or the link with a plain file (as root,
-		 * a rename over /dev/null succeeds and breaks the whole machine). */
-		struct stat sb;
-		if (lstat(path, &sb) == 0 && !S_ISREG(sb.st_mode)) {
-			free(tmppath);
-			tmppath = NULL;
-			fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-		} else {
-			snprintf(tmppath, n, "%s.tmp.%d", path, (int)getpid());
-			fd = open(tmppath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-		}
+		fd = open_output(path);
 		if (fd < 0) {
-			int err = errno;
-			free(tmppath), free(outpath);
-			tmppath = outpath = NULL;
 			gort_sched_unlock(&proflock);
-			return -err;
+			return fd;
 		}
+		outowned = 1;
 	} else if (fd < 0 || fcntl(fd, F_GETFL) < 0 || (fcntl(fd, F_GETFL) & O_ACCMODE) == O_RDONLY) {
 		gort_sched_unlock(&proflock);
 		return -EBADF;
@@ -403,17 +530,21 @@ int gort_prof_stop(void)
 	st->achieved_hz = st->cpu_ns > 0 ? (double)(st->signals + st->external) * 1e9 / (double)st->cpu_ns : 0;
 
 	int err = gort_prof_write_pprof(&cur, outfd);
-	if (outpath) {
-		if (close(outfd) != 0 && !err)
+	if (outowned && close(outfd) != 0 && !err)
+		err = -errno;
+	if (outdir >= 0) {
+		if (!err && renameat(outdir, tmp.name, outdir, outname) != 0)
 			err = -errno;
-		if (tmppath && !err && rename(tmppath, outpath) != 0)
-			err = -errno;
-		if (tmppath && err)
-			unlink(tmppath);
-		free(tmppath), free(outpath);
-		tmppath = outpath = NULL;
+		if (err)
+			unlinkat(outdir, tmp.name, 0);
+		/* only now: a death before the rename must still find it */
+		atomic_store32(&tmp.armed, 0);
+		close(outdir);
 	}
-	outfd = -1;
+	free(outname);
+	outname = NULL;
+	outdir = outfd = -1;
+	outowned = 0;
 	gort_prof_clear(&gort_prof_last);
 	gort_prof_last = cur;
 	memset(&cur, 0, sizeof cur);
@@ -449,8 +580,13 @@ static void atfork_child(void)
 		m->prof_inhandler = 0;
 	}
 	memset(&cur, 0, sizeof cur);
-	outfd = -1;
-	outpath = tmppath = NULL;
+	/* The parent's temporary: the parent renames or removes it. */
+	atomic_store32(&tmp.armed, 0);
+	if (outdir >= 0)
+		close(outdir);
+	outfd = outdir = -1;
+	outowned = 0;
+	outname = NULL;
 }
 
 __attribute__((constructor))
@@ -468,7 +604,6 @@ void gort_prof_main_start(void)
 	const char *s = getenv("GORTPROF");
 	if (!s || !*s)
 		return;
-	char path[4096];
 	int hz = 100;
 	const char *colon = strrchr(s, ':');
 	size_t n = colon ? (size_t)(colon - s) : strlen(s);
@@ -481,13 +616,14 @@ void gort_prof_main_start(void)
 		}
 		hz = (int)v;
 	}
-	if (n == 0 || n >= sizeof path) {
+	if (n == 0) {
 		fprintf(stderr, "gort: GORTPROF=%s: no file name\n", s);
 		return;
 	}
-	memcpy(path, s, n);
-	path[n] = '\0';
-	int err = gort_prof_start(path, hz);
+	/* However long: a name too long is open(2)'s to refuse, as such. */
+	char *path = strndup(s, n);
+	int err = path ? gort_prof_start(path, hz) : -ENOMEM;
+	free(path);
 	if (err) {
 		fprintf(stderr, "gort: GORTPROF=%s: %s\n", s, strerror(-err));
 		return;

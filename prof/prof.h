@@ -78,6 +78,10 @@ extern volatile uint32_t gort_prof_state;   /* atomic */
 extern volatile uint32_t gort_prof_external; /* signals on threads gort did not make; atomic */
 extern int64_t gort_prof_period;            /* ns of CPU time per sample requested */
 extern int gort_prof_fix;                   /* the #20146 fix (GORTDEBUG=lostatomic64) */
+/* Tests: while set, the reader thread leaves the buffers alone, so that a
+ * small buffer fills however little CPU the writer gets between drains
+ * (stop still drains everything).  atomic */
+extern volatile uint32_t gort_prof_reader_hold;
 
 struct m;
 void gort_prof_minit(struct m *m);          /* a new M: its buffer and timer */

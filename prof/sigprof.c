@@ -210,7 +210,7 @@ static void selfdeadlock(unsigned lockindex)
 	int n = gort_runtime_unwind(h, lo, lo + mp->sigstack_size, pcs, 32);
 	for (int i = 0; i < n; i++)
 		gort_runtime_printframe(pcs[i], 1);
-	_exit(2);
+	gort_runtime_exit(2);
 }
 
 __attribute__((constructor))

@@ -22,6 +22,30 @@
 
 static volatile uint32_t dying;
 
+/* What other packages need done on the way out: the profiler removes the
+ * temporary its profile was being written to.  Registered by constructors,
+ * before any thread can die; read-only after. */
+#define MAXATDIE 4
+static void (*atdie[MAXATDIE])(void);
+static int natdie;
+
+void gort_runtime_atdie(void (*fn)(void))
+{
+	if (natdie == MAXATDIE)
+		gort_runtime_throw("too many gort_runtime_atdie hooks");
+	atdie[natdie++] = fn;
+}
+
+/* Every caller runs the hooks, even when another thread is already dying:
+ * whichever thread calls _exit first ends them all, so none may leave the
+ * hooks to another -- and so a hook may run twice, and must not mind. */
+void gort_runtime_exit(int status)
+{
+	for (int i = 0; i < natdie; i++)
+		atdie[i]();
+	_exit(status);
+}
+
 static __attribute__((noreturn, noinline)) void die(const char *prefix, const char *msg)
 {
 	if (!atomic_cas32(&dying, 0, 1))
@@ -30,7 +54,7 @@ static __attribute__((noreturn, noinline)) void die(const char *prefix, const ch
 	gort_runtime_printf("%s%s\n\n", prefix, msg);
 	/* Skip die() and the panic/throw entry point: start at their caller. */
 	gort_sched_traceback_current(2);
-	_exit(2);
+	gort_runtime_exit(2);
 }
 
 void gort_runtime_throw(const char *msg)

@@ -5,6 +5,7 @@
 #ifndef GORT_RUNTIME_RUNTIME_H
 #define GORT_RUNTIME_RUNTIME_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -29,6 +30,13 @@ __attribute__((noreturn, cold)) void gort_runtime_throw(const char *msg);
 __attribute__((noreturn, cold, format(printf, 1, 2))) void gort_runtime_throwf(const char *fmt, ...);
 __attribute__((noreturn, cold)) void gort_runtime_panic(const char *msg);
 __attribute__((noreturn, cold, format(printf, 1, 2))) void gort_runtime_panicf(const char *fmt, ...);
+/* Every path on which the runtime kills the process (throw, panic, the
+ * fatal signals, the deadlock report, the SIGQUIT dump) ends here: the
+ * hooks registered with gort_runtime_atdie run, then _exit(status).
+ * Async-signal-safe, and so must each hook be.  Register from a
+ * constructor (at most four). */
+__attribute__((noreturn)) void gort_runtime_exit(int status);
+void gort_runtime_atdie(void (*fn)(void));
 
 /* --- symtab.c: the function table (see the essay there). */
 struct gort_func {
@@ -100,5 +108,11 @@ void gort_runtime_minit(void **sigstack, size_t *size);
 /* --- provided by package sched (goroutines.c) for the dying paths: the
  * traceback of the goroutine running on this thread, or of the thread. */
 void gort_sched_traceback_current(int skip);
+
+/* SIGPIPE (signal.c): raised by a thread around a write(2) made for gort,
+ * whose EPIPE the caller wants as a value; the handler installed by
+ * gort_runtime_sigpipe_init (idempotent) lets that one signal go. */
+extern __thread volatile sig_atomic_t gort_runtime_in_write __attribute__((tls_model("initial-exec")));
+void gort_runtime_sigpipe_init(void);
 
 #endif /* GORT_RUNTIME_RUNTIME_H */

@@ -1,8 +1,8 @@
 /*
  * signal.c -- the runtime's own signal handlers (Go: signal_unix.go).
  *
- * SIGSEGV and SIGBUS.  A fault just below the running goroutine's stack is
- * a stack overflow: Go's "fatal error: stack overflow", with the goroutine's
+ * SIGSEGV and SIGBUS.  A fault in or just below the guard region under the
+ * running goroutine's stack is a stack overflow: Go's "fatal error: stack overflow", with the goroutine's
  * traceback, exit status 2.  Any other fault is passed to whoever handled
  * the signal before gort (a sanitizer, a debugger's agent), or, if nobody
  * did, reported as Go reports a nil dereference: "panic: runtime error:
@@ -16,8 +16,10 @@
  * goroutine that overflowed, with no stack left, can still be reported.
  *
  * Async-signal-safe: the handler reads the faulting context and the
- * thread's M (initial-exec TLS), walks the stack within its bounds, and
- * prints with write(2).  No malloc, no stdio, no locks.
+ * thread's M (initial-exec TLS), walks the stack within its bounds (an
+ * overflowed one from wherever its sp got to: sched/stack.c's
+ * gort_sched_stack_overflow), and prints with write(2).  No malloc, no
+ * stdio, no locks.
  */
 #include <signal.h>
 #include <string.h>
@@ -51,19 +53,14 @@ static void fault(int sig, siginfo_t *si, void *ctx)
 	uintptr_t addr = (uintptr_t)si->si_addr;
 	struct gort_frame f = { sigctxt_pc(ctx), sigctxt_sp(ctx), sigctxt_fp(ctx), sigctxt_lr(ctx), 1 };
 
-	/* A stack overflow: the fault is just below the goroutine's stack (its
-	 * guard page), or the goroutine's own sp is already below its stack
-	 * (no guard page: it ran off the end into whatever lies below). */
-	if (gp && (gort_sched_stack_guardhit(gp, addr) || f.sp < gp->stack_lo)) {
-		gort_runtime_printf("runtime: goroutine stack exceeds %zu-byte limit\n",
-			(size_t)(gp->stack_hi - gp->stack_lo));
-		gort_runtime_printf("runtime: sp=%p stack=[%p, %p]\n", (void *)f.sp,
-			(void *)gp->stack_lo, (void *)gp->stack_hi);
-		gort_runtime_printf("fatal error: stack overflow\n\n");
-		gort_sched_printg_header(gp, "running");
-		gort_sched_traceback_frame(gp, f, gp->stack_lo - 256);
-		_exit(2);
-	}
+	/* A stack overflow: the fault is in the guard region under the
+	 * goroutine's stack, or a little below it, or the goroutine's own sp
+	 * is already there (a slab stack has no guard: it ran off the end into
+	 * whatever lies below).  A sp anywhere else -- this handler's own
+	 * signal stack, say -- is no overflow.  The report walks from the
+	 * faulting context, below the stack if that is where it is. */
+	if (gp && (gort_sched_stack_guardhit(gp, addr) || gort_sched_stack_guardhit(gp, f.sp)))
+		gort_sched_stack_overflow(gp, f, addr);
 
 	const struct sigaction *prev = sig == SIGSEGV ? &prev_segv : &prev_bus;
 	if (((prev->sa_flags & SA_SIGINFO) && prev->sa_sigaction) ||
@@ -85,7 +82,7 @@ static void fault(int sig, siginfo_t *si, void *ctx)
 	} else {
 		gort_runtime_printframe(f.pc, 0);
 	}
-	_exit(2);
+	gort_runtime_exit(2);
 }
 
 static void quit(int sig, siginfo_t *si, void *ctx)
@@ -102,7 +99,44 @@ static void quit(int sig, siginfo_t *si, void *ctx)
 		gort_sched_traceback_frame(gp, f, gp->stack_lo);
 	}
 	gort_sched_dump_all(gp);
-	_exit(2);
+	gort_runtime_exit(2);
+}
+
+/* SIGPIPE: gort's own writes to pipes must see EPIPE, and everybody
+ * else's SIGPIPE must do what it did before gort (sched/fd.c explains).
+ * The thread writing for gort raises gort_runtime_in_write around its
+ * write(2); the signal is delivered to that thread, synchronously.
+ * Async-signal-safe: a TLS read, sigaction and raise. */
+__thread volatile sig_atomic_t gort_runtime_in_write __attribute__((tls_model("initial-exec")));
+static struct sigaction prev_pipe;
+static volatile uint32_t pipe_installed;
+
+static void brokenpipe(int sig, siginfo_t *si, void *ctx)
+{
+	if (gort_runtime_in_write)
+		return;   /* the write returns EPIPE */
+	if ((prev_pipe.sa_flags & SA_SIGINFO) && prev_pipe.sa_sigaction) {
+		prev_pipe.sa_sigaction(sig, si, ctx);
+	} else if (prev_pipe.sa_handler == SIG_DFL) {
+		/* die of it, as the program would have: the default back, and
+		 * the signal again (pending until this handler returns) */
+		signal(SIGPIPE, SIG_DFL);
+		raise(SIGPIPE);
+	} else if (prev_pipe.sa_handler != SIG_IGN) {
+		prev_pipe.sa_handler(sig);
+	}
+}
+
+void gort_runtime_sigpipe_init(void)
+{
+	if (atomic_loadacq32(&pipe_installed) || !atomic_cas32(&pipe_installed, 0, 1))
+		return;
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = brokenpipe;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGPIPE, &sa, &prev_pipe);
 }
 
 void gort_runtime_signals_init(void)

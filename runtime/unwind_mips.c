@@ -58,23 +58,32 @@ struct prologue {
 	int fp_set;      /* `move $fp,$sp` ran */
 };
 
-static void scan(uintptr_t entry, uintptr_t pc, struct prologue *p)
+/* through: keep going past branches.  A return address (a frame that is
+ * not live) proves the path to its call ran the prologue, even when gcc
+ * shrink-wrapped it behind an early-exit branch (`if (!c) return 0;`
+ * before the frame is made); an interrupted pc proves nothing of the
+ * kind, so there the scan stops at the first branch. */
+static void scan(uintptr_t entry, uintptr_t pc, struct prologue *p, int through)
 {
 	*p = (struct prologue){ 0, -1, -1, 0 };
 	const uint32_t *ins = (const uint32_t *)entry;
 	for (int k = 0; k < MAX_PROLOGUE && entry + 4 * (uintptr_t)k < pc; k++) {
 		uint32_t i = ins[k];
 		int16_t imm = (int16_t)(i & 0xffff);
-		if ((i & 0xffff0000u) == ADDIU_SP_SP && imm < 0)
-			p->frame = -imm;
-		else if ((i & 0xffff0000u) == SW_RA_SP)
-			p->ra_off = imm;
-		else if ((i & 0xffff0000u) == SW_FP_SP)
-			p->fp_off = imm;
-		else if (i == MOVE_FP_SP_OR || i == MOVE_FP_SP_AD)
+		if ((i & 0xffff0000u) == ADDIU_SP_SP && imm < 0) {
+			if (!p->frame)
+				p->frame = -imm;
+		} else if ((i & 0xffff0000u) == SW_RA_SP) {
+			if (p->ra_off < 0)
+				p->ra_off = imm;
+		} else if ((i & 0xffff0000u) == SW_FP_SP) {
+			if (p->fp_off < 0)
+				p->fp_off = imm;
+		} else if (i == MOVE_FP_SP_OR || i == MOVE_FP_SP_AD) {
 			p->fp_set = 1;
-		else if (is_control(i))
+		} else if (is_control(i) && !through) {
 			break;
+		}
 	}
 }
 
@@ -121,7 +130,7 @@ int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 	}
 
 	struct prologue p;
-	scan(fn->entry, f->pc, &p);
+	scan(fn->entry, f->pc, &p, !live);
 	uintptr_t base = p.fp_set ? f->fp : f->sp;
 	if (p.ra_off >= 0) {
 		if (!load(base + (uintptr_t)p.ra_off, lo, hi, &ret))

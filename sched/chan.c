@@ -22,6 +22,7 @@
  * once; only the first to win g->selectdone may complete it (dequeue skips
  * the losers).
  */
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,27 +76,33 @@ struct sudog *gort_sched_dequeue(struct waitq *q)
 
 /* --- making and freeing --------------------------------------------------- */
 
+static struct pool chanpool = {
+	.size = sizeof(struct gort_chan),
+	.magic_off = offsetof(struct gort_chan, magic),
+	.link_off = offsetof(struct gort_chan, buf),
+};
+
 gort_chan *gort_chan_make(size_t elemsize, size_t cap)
 {
 	if (elemsize > 1 << 16)
 		gort_runtime_panicf("makechan: element size %zu too large (at most 65536 bytes)", elemsize);
 	if (cap > (SIZE_MAX / 2) / (elemsize ? elemsize : 1))
 		gort_runtime_panic("makechan: size out of range");
-	/* A cache line of its own: the lock word must not share a line with
-	 * whatever another thread is writing. */
-	struct gort_chan *c = aligned_alloc(64, (sizeof *c + 63) & ~(size_t)63);
+	/* From the pool, each on a cache line of its own: the lock word must
+	 * not share a line with whatever another thread is writing. */
+	struct gort_chan *c = gort_sched_pool_get(&chanpool);
 	if (!c)
 		return NULL;
-	memset(c, 0, sizeof *c);
 	c->elemsize = elemsize;
 	c->dataqsiz = cap;
 	if (cap && elemsize) {
 		c->buf = calloc(cap, elemsize);
 		if (!c->buf) {
-			free(c);
+			gort_sched_pool_put(&chanpool, c);
 			return NULL;
 		}
 	}
+	atomic_store32(&c->magic, POOL_CHAN);
 	return c;
 }
 
@@ -104,34 +111,53 @@ void gort_chan_free(gort_chan *c)
 	if (!c)
 		return;
 	spinlock_lock(&c->lock);
+	uint32_t magic = c->magic;
+	if (magic != POOL_CHAN) {
+		spinlock_unlock(&c->lock);
+		gort_sched_pool_bad(magic, "gort_chan_free", "channel");
+	}
 	int busy = c->recvq.first || c->sendq.first;
+	if (!busy)
+		atomic_store32(&c->magic, POOL_FREED);
 	spinlock_unlock(&c->lock);
 	if (busy)
 		gort_runtime_panic("gort_chan_free of a channel with goroutines blocked on it");
 	free(c->buf);
-	free(c);
+	gort_sched_pool_put(&chanpool, c);
 }
 
 size_t gort_chan_len(gort_chan *c)
 {
+	if (c)
+		CHAN_CHECK(c, "gort_chan_len");
 	return c ? atomic_loaduintptr((const volatile uintptr_t *)&c->qcount) : 0;
 }
 
 size_t gort_chan_cap(gort_chan *c)
 {
+	if (c)
+		CHAN_CHECK(c, "gort_chan_cap");
 	return c ? c->dataqsiz : 0;
 }
 
+/* A channel of zero-size elements has no buffer (buf is NULL), and
+ * NULL + 0 is undefined behaviour in C: never compute its slots. */
 static inline void *slot(struct gort_chan *c, size_t i)
 {
-	return c->buf + i * c->elemsize;
+	return c->elemsize ? c->buf + i * c->elemsize : NULL;
 }
 
 /* Elements are mostly a word or less: copy those without a call. */
 static inline void copyelem(struct gort_chan *c, void *dst, const void *src)
 {
-	if (!dst || !src)
+	if (!dst)
 		return;
+	if (__builtin_expect(!src, 0)) {
+		/* gort_chan_send(c, NULL): the zero value, as Go sends T{} */
+		if (c->elemsize)
+			memset(dst, 0, c->elemsize);
+		return;
+	}
 	switch (c->elemsize) {
 	case 0: return;
 	case 1: *(uint8_t *)dst = *(const uint8_t *)src; return;
@@ -211,6 +237,8 @@ int gort_sched_chansend(struct gort_chan *c, const void *ep, int block)
 		gort_sched_park(NULL, wrChanSendNil);
 		gort_runtime_throw("unreachable: woke from a send on a nil channel");
 	}
+	CHAN_CHECK(c, "gort_chan_send");
+	gort_sched_notsyscall("gort_chan_send");
 	/* Fast refusal without the lock, as Go does: not closed and no room
 	 * now means the non-blocking send would fail. */
 	if (!block && !atomic_load32(&c->closed) &&
@@ -257,6 +285,8 @@ int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block)
 		gort_sched_park(NULL, wrChanReceiveNil);
 		gort_runtime_throw("unreachable: woke from a receive on a nil channel");
 	}
+	CHAN_CHECK(c, "gort_chan_recv");
+	gort_sched_notsyscall("gort_chan_recv");
 	if (!block && atomic_loaduintptr((const volatile uintptr_t *)&c->qcount) == 0 &&
 	    !(c->dataqsiz == 0 && c->sendq.first)) {
 		if (!atomic_load32(&c->closed))
@@ -306,6 +336,7 @@ void gort_chan_close(gort_chan *c)
 {
 	if (!c)
 		gort_runtime_panic("close of nil channel");
+	CHAN_CHECK(c, "gort_chan_close");
 	spinlock_lock(&c->lock);
 	if (c->closed) {
 		spinlock_unlock(&c->lock);

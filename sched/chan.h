@@ -11,8 +11,9 @@ struct waitq {
 };
 
 struct gort_chan {
-	struct spinlock lock;       /* protects every field below but elemsize
-	                               and dataqsiz, which never change */
+	struct spinlock lock;       /* protects every field below but magic,
+	                               elemsize and dataqsiz */
+	volatile uint32_t magic;    /* POOL_CHAN, POOL_FREED once freed (pool.c) */
 	volatile uint32_t closed;   /* also read without the lock: atomic */
 	size_t qcount;              /* elements in buf; also read without the lock */
 	size_t dataqsiz;            /* capacity */
@@ -32,6 +33,10 @@ void gort_sched_chan_sendto(struct gort_chan *c, struct sudog *sg, const void *e
 void gort_sched_chan_recvfrom(struct gort_chan *c, struct sudog *sg, void *ep);
 void gort_sched_chan_bufput(struct gort_chan *c, const void *ep);
 void gort_sched_chan_bufget(struct gort_chan *c, void *ep);
+
+/* Every public call on a channel checks it first: a freed channel is a
+ * fatal error naming the call, not a use after free. */
+#define CHAN_CHECK(c, what) POOL_CHECK((c), POOL_CHAN, (what), "channel")
 
 int gort_sched_chansend(struct gort_chan *c, const void *ep, int block);
 int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block);

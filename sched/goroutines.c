@@ -17,6 +17,8 @@
  * walk stays inside the goroutine's own stack bounds.  Async-signal-safe,
  * like everything the dying paths call.
  */
+#include <sys/mman.h>
+
 #include "sched/sched.h"
 
 static const char *statusname(struct g *gp)
@@ -98,16 +100,73 @@ __attribute__((noinline)) void gort_sched_traceback_current(int skip)
 		printpcs(gp, pcs + 1 + skip, n - 1 - skip, 1);
 }
 
+/* Visit the goroutines in id order, goroutine 1 (main) first, as Go
+ * prints them.  allgs is newest first, and a reused G keeps its place
+ * under a new id, so the list must be sorted: into an array from mmap,
+ * which, unlike malloc, is safe on the dying paths and in a signal
+ * handler.  Heap sort: no recursion, no allocation.  If even mmap fails,
+ * the list order will do. */
+static void each_g_by_id(void (*fn)(struct g *gp, void *arg), void *arg)
+{
+	size_t n = 0;
+	for (struct g *gp = gort_sched.allgs; gp; gp = gp->alllink)
+		n++;
+	size_t bytes = (n ? n : 1) * sizeof(struct g *);
+	struct g **v = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (v == MAP_FAILED) {
+		for (struct g *gp = gort_sched.allgs; gp; gp = gp->alllink)
+			fn(gp, arg);
+		return;
+	}
+	size_t k = 0;
+	for (struct g *gp = gort_sched.allgs; gp && k < n; gp = gp->alllink)
+		v[k++] = gp;
+	n = k;
+	for (size_t start = n / 2, end = n;;) {
+		size_t root;
+		if (start > 0) {
+			root = --start;
+		} else {
+			if (end <= 1)
+				break;
+			struct g *t = v[0];
+			v[0] = v[--end];
+			v[end] = t;
+			root = 0;
+		}
+		for (;;) {
+			size_t c = 2 * root + 1;
+			if (c >= end)
+				break;
+			if (c + 1 < end && v[c]->goid < v[c + 1]->goid)
+				c++;
+			if (v[root]->goid >= v[c]->goid)
+				break;
+			struct g *t = v[root];
+			v[root] = v[c];
+			v[c] = t;
+			root = c;
+		}
+	}
+	for (size_t i = 0; i < n; i++)
+		fn(v[i], arg);
+	munmap(v, bytes);
+}
+
+static void print_blocked(struct g *gp, void *arg)
+{
+	(void)arg;
+	if (atomic_load32(&gp->status) != Gwaiting)
+		return;
+	gort_runtime_printf("\n");
+	gort_sched_printg_header(gp, NULL);
+	gort_sched_traceback_g(gp);
+}
+
 /* Every goroutine that is waiting: the body of the deadlock report. */
 void gort_sched_dump_blocked(void)
 {
-	for (struct g *gp = gort_sched.allgs; gp; gp = gp->alllink) {
-		if (atomic_load32(&gp->status) != Gwaiting)
-			continue;
-		gort_runtime_printf("\n");
-		gort_sched_printg_header(gp, NULL);
-		gort_sched_traceback_g(gp);
-	}
+	each_g_by_id(print_blocked, NULL);
 }
 
 /* A goroutine interrupted by a signal: walk from the live frame f. */
@@ -118,20 +177,23 @@ void gort_sched_traceback_frame(struct g *gp, struct gort_frame f, uintptr_t lo)
 	printpcs(gp, pcs, n, 0);
 }
 
-/* Every goroutine but `skip` (printed already) and the dead: SIGQUIT's
- * dump.  One running on another thread cannot be walked from here (its
- * registers are that thread's), as in Go. */
+static void print_other(struct g *gp, void *skip)
+{
+	uint32_t s = atomic_load32(&gp->status);
+	if (gp == skip || s == Gdead || s == Gidle)
+		return;
+	gort_runtime_printf("\n");
+	gort_sched_printg_header(gp, NULL);
+	if (s == Grunning || s == Gsyscall)
+		gort_runtime_printf("\tgoroutine running on other thread; stack unavailable\n");
+	else
+		gort_sched_traceback_g(gp);
+}
+
+/* Every goroutine but `skip` (printed already) and the dead, in id order:
+ * SIGQUIT's dump.  One running on another thread cannot be walked from
+ * here (its registers are that thread's), as in Go. */
 void gort_sched_dump_all(struct g *skip)
 {
-	for (struct g *gp = gort_sched.allgs; gp; gp = gp->alllink) {
-		uint32_t s = atomic_load32(&gp->status);
-		if (gp == skip || s == Gdead || s == Gidle)
-			continue;
-		gort_runtime_printf("\n");
-		gort_sched_printg_header(gp, NULL);
-		if (s == Grunning || s == Gsyscall)
-			gort_runtime_printf("\tgoroutine running on other thread; stack unavailable\n");
-		else
-			gort_sched_traceback_g(gp);
-	}
+	each_g_by_id(print_other, skip);
 }

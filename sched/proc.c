@@ -45,7 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "sched/sched.h"
+#include "sched/netpoll.h"
 
 #if defined(__SANITIZE_ADDRESS__)
 #define GORT_ASAN 1
@@ -59,7 +59,10 @@
 #include <sanitizer/common_interface_defs.h>
 #endif
 
-struct schedt gort_sched;
+/* goidgen is the last goid taken, and starts at 1: main's, which gort_main
+ * gives it itself, so that main is goroutine 1 (as in Go) even when
+ * goroutines were started before it. */
+struct schedt gort_sched = { .goidgen = 1 };
 __thread struct m *gort_sched_m __attribute__((tls_model("initial-exec")));
 
 const char *const gort_sched_waitreasons[wrCount] = {
@@ -72,6 +75,7 @@ const char *const gort_sched_waitreasons[wrCount] = {
 	[wrSelectNoCases] = "select (no cases)",
 	[wrSleep] = "sleep",
 	[wrSemacquire] = "semacquire",
+	[wrIOWait] = "IO wait",
 	[wrForever] = "forever",
 };
 
@@ -349,17 +353,6 @@ static struct m *mget(void)     /* sched.lock held */
 	return m;
 }
 
-static int mremove(struct m *m) /* sched.lock held; 1 if it was idle */
-{
-	for (struct m **link = &gort_sched.midle; *link; link = &(*link)->link)
-		if (*link == m) {
-			*link = m->link;
-			gort_sched.nmidle--;
-				return 1;
-		}
-	return 0;
-}
-
 static void checkdead(void);
 static void *mstart(void *arg);
 
@@ -409,10 +402,6 @@ static void startm(struct p *pp, int spinning)
 		}
 	}
 	struct m *m = mget();
-	if (m && m == gort_sched.timersleeper) {
-		gort_sched.timersleeper = NULL;
-		gort_sched.sleepuntil = 0;
-	}
 	gort_sched_unlock(&gort_sched.lock);
 	if (!m) {
 		newm(pp, spinning);
@@ -451,70 +440,106 @@ static void handoffp(struct p *pp)
 	gort_sched_unlock(&gort_sched.lock);
 }
 
-/* Wake the M watching timers, or an idle one, because a timer due at
- * `when` was just added and nobody might be awake for it. */
+/* A timer due at `when` was just added at the root of a heap: make sure
+ * somebody will be awake for it.  The M blocked in the poller, if its
+ * timeout is later, is woken through the poller's eventfd; with nobody
+ * in the poller, an idle M, which on its way back to sleep becomes the
+ * poller with this deadline.  (With no idle M and no idle P, every P is
+ * busy and runs its timers at its next switch.) */
 void gort_sched_timerwake(int64_t when)
 {
-	gort_sched_lock(&gort_sched.lock);
+	int brk = 0;
 	struct m *m = NULL;
-	if (gort_sched.timersleeper) {
-		if (when < gort_sched.sleepuntil && mremove(gort_sched.timersleeper))
-			m = gort_sched.timersleeper;
+	gort_sched_lock(&gort_sched.lock);
+	if (gort_sched.polling) {
+		brk = !gort_sched.polluntil || when < gort_sched.polluntil;
 	} else if (gort_sched.npidle > 0) {
 		m = mget();
-	}
-	if (m) {
-		gort_sched.timersleeper = NULL;
-		gort_sched.sleepuntil = 0;
-		m->nextp = NULL;
+		if (m)
+			m->nextp = NULL;
 	}
 	gort_sched_unlock(&gort_sched.lock);
+	if (brk)
+		gort_sched_netpoll_os_break();
 	if (m)
 		gort_sched_notewakeup(&m->park);
 }
 
+/* Make the Gs of a poll (still Gwaiting, linked by schedlink) runnable:
+ * onto pp's queue if we hold an idle pp, else the global queue.
+ * sched.lock held.  Returns how many. */
+static int inject_locked(struct g *list, struct p *pp)
+{
+	int n = 0;
+	while (list) {
+		struct g *gp = list;
+		list = gp->schedlink;
+		atomic_storerel32(&gp->status, Grunnable);
+		if (pp)
+			gort_sched_runqput(pp, gp, 0);
+		else
+			gort_sched_globrunqput(gp);
+		n++;
+	}
+	return n;
+}
 
 static int64_t earliest_timer(void);
 
-/* Park this M until startm gives it a P (m->nextp set) or, if timers
- * is set and a timer is pending, until the earliest one is due.  Runs on
- * g0 with no P.  The earliest timer is read with sched.lock held, after
- * this M is on the idle list: a timer added a moment later then finds
- * this M there, and gort_sched_timerwake wakes it. */
+/* Park this M until startm gives it a P (m->nextp set), or a timer may be
+ * due.  Runs on g0 with no P.
+ *
+ * One M at a time sleeps in the poller instead of on its note (Go's
+ * findRunnable blocking in netpoll): it waits for descriptor events with
+ * the earliest timer as its timeout, so one thread watches both.  It
+ * does so only if somebody waits on a descriptor or a timer is pending;
+ * otherwise it goes on the idle list like any other, and the deadlock
+ * check runs.  An M in the poller is not idle: while it waits for
+ * descriptors, the outside world may still wake a goroutine, and no
+ * deadlock is reported (as in Go).
+ *
+ * Coming back from the poller with goroutines made ready, the M takes an
+ * idle P for them if there is one (and returns with it in m->nextp), or
+ * puts them on the global queue for the busy Ps. */
 static void stopm(struct m *m, int timers)
 {
 	gort_sched_lock(&gort_sched.lock);
-	mput(m);
-	checkdead();
-	int64_t pollUntil = timers ? earliest_timer() : 0;
+	int64_t until = timers ? earliest_timer() : 0;
 	/* A timer already due with no P to run it on (we looked): the busy
-	 * Ps run their own timers at their next switch.  Sleeping until a
+	 * Ps run their own timers at their next switch.  Polling until a
 	 * time already past would only spin. */
-	if (pollUntil && pollUntil <= gort_sched_nanotime() && gort_sched.pidle == NULL)
-		pollUntil = 0;
-	if (pollUntil && (!gort_sched.timersleeper || pollUntil < gort_sched.sleepuntil)) {
-		gort_sched.timersleeper = m;
-		gort_sched.sleepuntil = pollUntil;
-	} else {
-		pollUntil = 0;
-	}
-	gort_sched_unlock(&gort_sched.lock);
-
-	if (!pollUntil) {
-		gort_sched_notesleep(&m->park);
-	} else if (!gort_sched_notetsleep(&m->park, pollUntil - gort_sched_nanotime())) {
-		/* Timed out.  If nobody took us off the idle list we are free to
-		 * go; if somebody did, their wakeup is on its way: take it. */
+	if (until && until <= gort_sched_nanotime() && gort_sched.pidle == NULL)
+		until = 0;
+	if (timers && !gort_sched.polling &&
+	    (until || atomic_load32(&gort_sched_netpoll_waiters) > 0)) {
+		gort_sched.polling = 1;
+		gort_sched.polluntil = until;
+		gort_sched_unlock(&gort_sched.lock);
+		int64_t ns = -1;
+		if (until) {
+			ns = until - gort_sched_nanotime();
+			if (ns < 0)
+				ns = 0;
+		}
+		struct g *list = gort_sched_netpoll(ns);
 		gort_sched_lock(&gort_sched.lock);
-		int mine = mremove(m);
-		if (gort_sched.timersleeper == m) {
-			gort_sched.timersleeper = NULL;
-			gort_sched.sleepuntil = 0;
+		gort_sched.polling = 0;
+		gort_sched.polluntil = 0;
+		int n = 0;
+		if (list) {
+			struct p *pp = pidleget();
+			n = inject_locked(list, pp);
+			m->nextp = pp;
 		}
 		gort_sched_unlock(&gort_sched.lock);
-		if (!mine)
-			gort_sched_notesleep(&m->park);
+		if (n > 1 || (n && !m->nextp))
+			gort_sched_wakep();
+		return;
 	}
+	mput(m);
+	checkdead();
+	gort_sched_unlock(&gort_sched.lock);
+	gort_sched_notesleep(&m->park);
 	noteclear(&m->park);
 }
 
@@ -684,6 +709,9 @@ void gort_sched_park_fn(void (*fn)(struct m *, void *), void *arg, enum waitreas
 {
 	struct g *gp = getg();
 	struct m *m = gp->m;
+	if (__builtin_expect(m->oldp != NULL, 0))
+		gort_sched_syscall_misuse(why == wrSemacquire ? "a gort_mutex or gort_waitgroup wait"
+			: gort_sched_waitreasons[why]);
 	gp->waitreason = (uint8_t)why;
 	gp->waitsince = atomic_loadacq32(&coarse_sec);
 	/* release: whoever unlocks after the switch publishes it fully */
@@ -843,6 +871,25 @@ top:
 		}
 		if ((gp = stealwork(pp)) != NULL)
 			goto found;
+	}
+
+	/* The poller, without blocking, unless an M is blocked in it already
+	 * (it gets the events first).  Go does this before stealing; gort
+	 * after, because its Ps hand goroutines to each other directly and
+	 * reach findrunnable only when their queues are empty. */
+	if (atomic_load32(&gort_sched_netpoll_waiters) > 0 && !atomic_load32(&gort_sched.polling)) {
+		struct g *list = gort_sched_netpoll(0);
+		if (list) {
+			gp = list;
+			atomic_storerel32(&gp->status, Grunnable);
+			if (list->schedlink) {
+				gort_sched_lock(&gort_sched.lock);
+				inject_locked(list->schedlink, pp);
+				gort_sched_unlock(&gort_sched.lock);
+				gort_sched_wakep();
+			}
+			goto found;
+		}
 	}
 
 	/* Nothing: give the P back. */
@@ -1056,6 +1103,19 @@ static void *sysmon(void *arg)
 			schedtrace(now, start);
 			next_trace = now + trace_every;
 		}
+		/* Nobody has polled for 10 ms (every P busy, none idle to poll):
+		 * poll for them, and queue what is ready globally. */
+		if (atomic_load32(&gort_sched_netpoll_waiters) > 0 && !atomic_load32(&gort_sched.polling) &&
+		    now - (int64_t)atomic_load64((volatile uint64_t *)&gort_sched_netpoll_lastpoll) > 10000000) {
+			struct g *list = gort_sched_netpoll(0);
+			if (list) {
+				gort_sched_lock(&gort_sched.lock);
+				inject_locked(list, NULL);
+				gort_sched_unlock(&gort_sched.lock);
+				gort_sched_wakep();
+			}
+		}
+		gort_sched_netpoll_check(now);
 		if (atomic_load32(&gort_sched.exiting))
 			delay = 10000;
 		else if (retake(now))
@@ -1071,10 +1131,18 @@ static void *sysmon(void *arg)
 
 /* --- system calls (Go: entersyscall, exitsyscall) ---------------------------- */
 
+__attribute__((noreturn, cold)) void gort_sched_syscall_misuse(const char *what)
+{
+	gort_runtime_panicf("%s between gort_syscall_enter and gort_syscall_exit (a goroutine in a "
+		"system call has no processor: call gort_syscall_exit first)", what);
+}
+
 void gort_syscall_enter(void)
 {
 	struct g *gp = gort_sched_mustgetg("gort_syscall_enter");
 	struct m *m = gp->m;
+	if (m->oldp)
+		gort_runtime_panic("gort_syscall_enter called twice without gort_syscall_exit");
 	struct p *pp = m->p;
 	atomic_store32(&gp->status, Gsyscall);
 	atomic_add32(&pp->syscalltick, 1);
@@ -1151,13 +1219,45 @@ static void ginit(struct g *gp, void (*fn)(void *), void *arg, uint64_t goid)
 	gp->sp = gort_sched_ctxinit(gp->stack_hi, (void (*)(void *, void *))gort_sched_gofirst, (void *)fn, arg);
 }
 
-struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size, uintptr_t gopc)
+/* The default stack (GORTSTACK), decided by whichever comes first, the
+ * first gort_go or gort_main: goroutines started before gort_main get the
+ * same stacks as the ones started after. */
+static pthread_once_t default_stack_once = PTHREAD_ONCE_INIT;
+
+static void default_stack_init(void)
+{
+	size_t kb = 64;
+	const char *s = getenv("GORTSTACK");
+	if (s && *s) {
+		char *end;
+		long v = strtol(s, &end, 10);
+		if ((*end == '\0' || strcmp(end, "k") == 0 || strcmp(end, "K") == 0) && v >= 16 &&
+		    (unsigned long)v <= GORT_STACK_MAX >> 10)
+			kb = (size_t)v;
+		else
+			gort_runtime_printf("gort: ignoring GORTSTACK=%s: want kilobytes, 16 to %zu\n", s,
+				(size_t)GORT_STACK_MAX >> 10);
+	}
+	gort_sched.default_stack = gort_sched_stackround(kb * 1024);
+}
+
+static size_t default_stack(void)
+{
+	pthread_once(&default_stack_once, default_stack_init);
+	return gort_sched.default_stack;
+}
+
+/* *goid: the id to give, or 0 for the next one; set to the id given.  The
+ * caller must not read it back from the G: once the G is on a run queue it
+ * may run, exit and be reused by another gort_go before the caller looks. */
+static struct g *newproc1(void (*fn)(void *), void *arg, size_t stack_size, uintptr_t gopc,
+	uint64_t *goid)
 {
 	if (!fn)
 		gort_runtime_panic("gort_go of nil func value");
 	struct m *m = gort_sched_m;
 	struct p *pp = m ? m->p : NULL;
-	size_t size = gort_sched_stackround(stack_size ? stack_size : gort_sched.default_stack);
+	size_t size = stack_size ? gort_sched_stackround(stack_size) : default_stack();
 	struct g *gp = gfget(pp, size);
 	if (!gp) {
 		gp = gort_sched_stackalloc(size);
@@ -1165,7 +1265,9 @@ struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size, u
 			gort_runtime_throwf("out of memory allocating a %zu-byte goroutine stack", size);
 		allgadd(gp);
 	}
-	ginit(gp, fn, arg, newgoid(pp));
+	if (!*goid)
+		*goid = newgoid(pp);
+	ginit(gp, fn, arg, *goid);
 	gp->gopc = gopc;
 	struct g *parent = m ? m->curg : NULL;
 	if (parent)
@@ -1183,6 +1285,12 @@ struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size, u
 			gort_sched_wakep();
 	}
 	return gp;
+}
+
+struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size, uintptr_t gopc)
+{
+	uint64_t goid = 0;
+	return newproc1(fn, arg, stack_size, gopc, &goid);
 }
 
 static __attribute__((noreturn)) void goexit(void)
@@ -1211,6 +1319,11 @@ static void checkdead(void)
 		return;
 	if (atomic_load32((volatile uint32_t *)&gort_sched.ntimers) > 0)
 		return;
+	/* A thread gort did not start may still call in and wake somebody
+	 * (Go turns the whole check off in c-archive and c-shared builds;
+	 * gort knows exactly which threads may, because they attached). */
+	if (atomic_load32(&gort_sched.nforeign) > 0)
+		return;
 	int waiting = 0;
 	for (struct g *gp = gort_sched.allgs; gp; gp = gp->alllink) {
 		uint32_t s = atomic_load32(&gp->status);
@@ -1226,10 +1339,36 @@ static void checkdead(void)
 		return;
 	gort_runtime_printf("fatal error: all goroutines are asleep - deadlock!\n");
 	gort_sched_dump_blocked();
-	_exit(2);
+	gort_runtime_exit(2);
 }
 
 /* --- the public API ---------------------------------------------------------- */
+
+/* Attachments per thread: a detach must match an attach of its own thread. */
+static __thread int foreign_depth;
+
+void gort_foreign_attach(void)
+{
+	if (gort_sched_m)
+		gort_runtime_panic("gort_foreign_attach called on a thread gort started "
+			"(goroutines need no attaching)");
+	foreign_depth++;
+	atomic_add32(&gort_sched.nforeign, 1);
+}
+
+void gort_foreign_detach(void)
+{
+	if (foreign_depth <= 0)
+		gort_runtime_panic("gort_foreign_detach without gort_foreign_attach on this thread");
+	foreign_depth--;
+	if (atomic_add32(&gort_sched.nforeign, -1) != 0 || !atomic_load32(&started))
+		return;
+	/* The last outside caller left: if every M is idle already, nobody
+	 * else will look, so look now. */
+	gort_sched_lock(&gort_sched.lock);
+	checkdead();
+	gort_sched_unlock(&gort_sched.lock);
+}
 
 static uint32_t maxprocs_requested;
 
@@ -1295,17 +1434,10 @@ static void main_goroutine(void *a)
 static void schedinit(void)
 {
 	gort_runtime_signals_init();
-	gort_sched.default_stack = gort_sched_stackround(64 * 1024);
-	const char *s = getenv("GORTSTACK");
-	if (s && *s) {
-		char *end;
-		long kb = strtol(s, &end, 10);
-		if ((*end == '\0' || strcmp(end, "k") == 0 || strcmp(end, "K") == 0) && kb >= 16 && kb <= 1 << 20)
-			gort_sched.default_stack = gort_sched_stackround((size_t)kb * 1024);
-		else
-			gort_runtime_printf("gort: ignoring GORTSTACK=%s: want kilobytes, 16 to 1048576\n", s);
-	}
-	gort_sched.goidgen = 0;
+	int e = gort_sched_netpoll_init();   /* the M that sleeps sleeps in it */
+	if (e < 0)
+		gort_runtime_throwf("cannot start the poller: %s", gort_strerror(e));
+	default_stack();   /* GORTSTACK, unless a gort_go before gort_main read it */
 	atomic_store32(&coarse_sec, (uint32_t)(gort_sched_nanotime() / 1000000000));
 	gort_sched_lock(&gort_sched.lock);
 	procresize(maxprocs_requested ? maxprocs_requested : default_procs());
@@ -1322,7 +1454,8 @@ int gort_main(int (*fn)(void *), void *arg)
 	gort_prof_main_start();   /* GORTPROF=path[:hz] */
 	gort_trace_start();       /* GORTTRACE=file.json */
 	struct mainarg ma = { fn, arg };
-	gort_sched_newproc(main_goroutine, &ma, 0, 0);
+	uint64_t goid = 1;
+	newproc1(main_goroutine, &ma, 0, 0, &goid);
 
 	pthread_t t;
 	pthread_attr_t attr;
@@ -1343,19 +1476,28 @@ int gort_main(int (*fn)(void *), void *arg)
 
 uint64_t gort_go(void (*fn)(void *), void *arg)
 {
-	return gort_sched_newproc(fn, arg, 0, (uintptr_t)__builtin_return_address(0))->goid;
+	uint64_t goid = 0;
+	newproc1(fn, arg, 0, (uintptr_t)__builtin_return_address(0), &goid);
+	return goid;
 }
 
 uint64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *o)
 {
-	return gort_sched_newproc(fn, arg, o ? o->stack_size : 0,
-		(uintptr_t)__builtin_return_address(0))->goid;
+	size_t size = o ? o->stack_size : 0;
+	if (size > GORT_STACK_MAX)
+		gort_runtime_panicf("gort_go_opts: stack size %zu too large (at most %zu bytes)", size,
+			(size_t)GORT_STACK_MAX);
+	uint64_t goid = 0;
+	newproc1(fn, arg, size, (uintptr_t)__builtin_return_address(0), &goid);
+	return goid;
 }
 
 void gort_yield(void)
 {
 	struct g *gp = gort_sched_mustgetg("gort_yield");
 	struct m *m = gp->m;
+	if (__builtin_expect(m->oldp != NULL, 0))
+		gort_sched_syscall_misuse("gort_yield");
 	/* A yield is a scheduling point even when it does not switch: due
 	 * timers run here, or a goroutine alone on its P, yielding in a loop,
 	 * would keep every sleeper of that P asleep for ever. */

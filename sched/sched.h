@@ -25,8 +25,10 @@
  * done by whoever runs next.  That halves the switches on the hot paths.
  *
  * Lock order (a lock may be taken while holding those before it):
- *   channel spinlock (in address order, for select)  >  sema root  >  sched.lock
- *   >  p.timerslock  >  stack.c's stacklock
+ *   timer.mu  >  channel spinlock (in address order, for select)  >  sema root
+ *   >  sched.lock  >  p.timerslock  >  stack.c's stacklock;  a pool's lock is a leaf.
+ * (runtimers holds a p.timerslock and only tries a timer.mu: a try cannot
+ * deadlock, see time.c.)
  * No lock is held across a context switch except through m->after.
  */
 #ifndef GORT_SCHED_SCHED_H
@@ -105,6 +107,7 @@ enum waitreason {
 	wrSelectNoCases,
 	wrSleep,
 	wrSemacquire,
+	wrIOWait,
 	wrForever,
 	wrCount
 };
@@ -114,23 +117,28 @@ struct m;
 struct p;
 struct sudog;
 
-/* The timer (time.c): Go's runtime.timer.  While in a P's heap, pp names
- * that P and the timer may only be touched with pp->timerslock held. */
+/* The timer (time.c): Go's runtime.timer.  mu serialises everything done
+ * to one timer -- arming, stopping, re-arming and firing -- so two threads
+ * can never both move it (see time.c's essay).  when, period and the heap
+ * membership (pp, idx) change only with mu held AND the heap's
+ * timerslock; so while a timer is in a heap, its when is stable under
+ * that heap's lock alone, which is all the heap needs. */
 struct timer {
+	struct spinlock mu;
 	int64_t when;                  /* nanotime at which to fire */
 	int64_t period;                /* > 0: fire again every period */
-	void (*f)(struct timer *t, void *arg);
+	void (*f)(struct timer *t, void *arg);   /* runs with mu held */
 	void *arg;
 	struct p *volatile pp;         /* the heap it is in, or NULL; atomic */
 	int idx;                       /* its index in pp's heap */
-	volatile uint32_t running;     /* f is running now; atomic */
 };
 
 /*
- * A G lives at the top of its own stack: one mmap holds both, so a parked
- * goroutine costs the pages its frames touched and nothing more (see
- * stack.c).  Dead Gs are kept, with their stacks, for reuse; a G is never
- * freed, like in Go, so a pointer to one stays valid.
+ * A G lives apart from its stack, in stack.c's chunks of Gs, so that an
+ * overflow never reaches one; a parked goroutine costs its G and the pages
+ * its frames touched (see stack.c).  Dead Gs are kept, with their stacks,
+ * for reuse; a G is never freed, like in Go, so a pointer to one stays
+ * valid.
  */
 struct g {
 	/* The context: the stack pointer at which ctxswitch saved the
@@ -138,14 +146,14 @@ struct g {
 	 * this G, read only by the M switching to it. */
 	void *sp;
 	uintptr_t stack_lo;    /* lowest usable address (above the guard/canary) */
-	uintptr_t stack_hi;    /* one past the highest: where this struct starts */
-	uintptr_t stack_base;  /* what stack.c mapped, and its size */
+	uintptr_t stack_hi;    /* one past the highest */
+	uintptr_t stack_base;  /* the slot stack.c mapped (guard included), and its size */
 	size_t stack_size;
 
 	uint64_t goid;
 	volatile uint32_t status;      /* enum gstatus; atomic */
 	uint8_t waitreason;            /* enum waitreason, while Gwaiting */
-	uint8_t guarded;               /* the stack has a guard page */
+	uint8_t guarded;               /* the stack has a guard region */
 	uint32_t waitsince;            /* when it parked, in coarse seconds */
 
 	void (*fn)(void *);            /* what it runs, and with what */
@@ -161,7 +169,9 @@ struct g {
 	volatile uint32_t selectdone;  /* a case of its select has won; atomic */
 	struct sudog *param;           /* the sudog that woke it, or NULL */
 
-	struct timer sleeptimer;       /* gort_sleep's timer */
+	struct timer sleeptimer;       /* gort_sleep's timer, and an I/O wait's deadline */
+	volatile uintptr_t *pollslot;  /* the poll slot it waits in (netpoll.c) */
+	volatile uint32_t polltimedout;   /* its deadline fired; set under sleeptimer.mu */
 	const struct gort_labels *labels;  /* profiler labels, immutable; set by the G itself */
 
 	void *asan_fake_stack;         /* ASan fiber bookkeeping */
@@ -304,13 +314,14 @@ struct schedt {
 	struct g *gfree;               /* dead Gs with default stacks */
 	int32_t ngfree;
 	struct g *gfree_odd;           /* dead Gs with other stack sizes */
-	int64_t sleepuntil;            /* the timer-sleeping M's deadline, 0: none */
-	struct m *timersleeper;        /* the M sleeping until sleepuntil */
+	volatile uint32_t polling;     /* an M is blocked in the poller (reads: atomic) */
+	int64_t polluntil;             /* ... until this time (the earliest timer), 0: none */
 	/* - */
 	volatile int32_t nmspinning;   /* atomic */
 	volatile int32_t ntimers;      /* timers in all heaps; atomic */
 	volatile uint32_t gomaxprocs;  /* Ps in use; atomic */
 	volatile uint32_t exiting;     /* main returned; atomic */
+	volatile uint32_t nforeign;    /* threads attached by gort_foreign_attach; atomic */
 	volatile uint64_t goidgen;     /* atomic */
 
 	struct rtlock allglock;        /* protects allgs */
@@ -338,6 +349,16 @@ static inline struct g *getg(void)
 }
 
 /* --- proc.c: the scheduler ---------------------------------------------- */
+/* Between gort_syscall_enter and gort_syscall_exit the goroutine has no P
+ * (m->oldp holds it): nothing that may schedule is allowed there.  `what`
+ * names the call, for the panic. */
+__attribute__((noreturn, cold)) void gort_sched_syscall_misuse(const char *what);
+static inline void gort_sched_notsyscall(const char *what)
+{
+	struct m *m = gort_sched_m;
+	if (__builtin_expect(m && m->oldp != NULL, 0))
+		gort_sched_syscall_misuse(what);
+}
 int64_t gort_sched_nanotime(void);
 /* gopc: the return address in whoever called gort_go, for "created by". */
 struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size, uintptr_t gopc);
@@ -368,7 +389,11 @@ size_t gort_sched_stackround(size_t size);
 struct g *gort_sched_stackalloc(size_t size);   /* a fresh G on a fresh stack */
 void gort_sched_stackcheck(struct g *gp, uintptr_t sp);  /* throws on overflow */
 int gort_sched_stack_guardhit(struct g *gp, uintptr_t addr);
-size_t gort_sched_stack_guards(void);           /* stacks with a guard page */
+size_t gort_sched_stack_guards(void);           /* stacks with a guard region */
+/* "fatal error: stack overflow", gp's frames from f, exit 2; addr is the
+ * faulting address, or 0.  Async-signal-safe. */
+__attribute__((noreturn)) void gort_sched_stack_overflow(struct g *gp, struct gort_frame f,
+	uintptr_t addr);
 
 /* --- ctx_<arch>.S: the context switch ----------------------------------
  * ctxswitch saves the callee-saved registers on the current stack, stores
@@ -382,10 +407,47 @@ void gort_sched_ctxframe(void *sp, struct gort_frame *f);
 
 /* --- time.c ------------------------------------------------------------ */
 void gort_sched_addtimer(struct timer *t);
-int gort_sched_deltimer(struct timer *t);
+int gort_sched_deltimer(struct timer *t);                  /* 1 if it was pending */
+int gort_sched_modtimer(struct timer *t, int64_t when);    /* 1 if it was pending */
 int64_t gort_sched_runtimers(struct p *pp, int64_t now);   /* next when, or 0 */
 void gort_sched_timers_init(struct p *pp);
 void gort_sched_movetimers(struct p *from, struct p *to);
+
+/* --- pool.c: type-stable pools for channels and timers --------------------
+ * A freed object keeps its memory and says so in its magic word, so a
+ * call on it is diagnosed, not undefined (see pool.c's essay). */
+enum {
+	POOL_CHAN = 0x6e616863,    /* "chan" */
+	POOL_TIMER = 0x726d6974,   /* "timr" */
+	POOL_FREED = 0x65657266,   /* "free" */
+};
+struct pool {
+	struct spinlock lock;      /* protects head, tail, nfree */
+	size_t size, magic_off, link_off;   /* constant */
+	void *head, *tail;         /* freed objects, oldest first */
+	size_t nfree;
+};
+void *gort_sched_pool_get(struct pool *pl);            /* zeroed; NULL if out of memory */
+void gort_sched_pool_put(struct pool *pl, void *obj);  /* sets POOL_FREED */
+/* Never returns, but is not declared noreturn: a call to a noreturn
+ * function need not save the return address, and on MIPS, where the
+ * unwinder reads it from the frame, the traceback would end there. */
+__attribute__((cold)) void gort_sched_pool_bad(uint32_t magic, const char *what,
+	const char *type);
+/* The check every public call makes first: `what` names the call. */
+#define POOL_CHECK(obj, live, what, type) do { \
+	uint32_t m_ = atomic_load32(&(obj)->magic); \
+	if (__builtin_expect(m_ != (live), 0)) \
+		gort_sched_pool_bad(m_, (what), (type)); \
+} while (0)
+
+/* --- netpoll.c: the scheduler's side of the poller ------------------------ */
+/* Poll, waiting up to ns (-1: until an event or a break; 0: not at all);
+ * returns the Gs made ready, linked by schedlink, still Gwaiting. */
+struct g *gort_sched_netpoll(int64_t ns);
+void gort_sched_netpoll_check(int64_t now);   /* sysmon: lost registrations */
+extern volatile uint32_t gort_sched_netpoll_waiters;   /* atomic */
+extern volatile int64_t gort_sched_netpoll_lastpoll;   /* atomic (atomic_load64) */
 
 /* --- sema.c ------------------------------------------------------------- */
 void gort_sched_semacquire(volatile uint32_t *addr);

@@ -149,7 +149,10 @@ int gort_select(gort_select_case *cases, int n, int block)
 {
 	if (n < 0 || n > MAXCASES)
 		gort_runtime_panicf("gort_select: %d cases (0 to %d allowed)", n, MAXCASES);
+	gort_sched_notsyscall("gort_select");
 	for (int i = 0; i < n; i++) {
+		if (cases[i].c)
+			CHAN_CHECK(cases[i].c, "gort_select");
 		if (cases[i].dir != GORT_SEND && cases[i].dir != GORT_RECV)
 			gort_runtime_panicf("gort_select: case %d has direction %d (want GORT_SEND or GORT_RECV)",
 				i, cases[i].dir);

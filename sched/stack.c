@@ -7,43 +7,93 @@
  * gort stack is fixed: a range of address space (64 KiB by default, chosen
  * per goroutine), mapped with MAP_NORESERVE so that only the pages a
  * goroutine actually touches cost memory.  A parked goroutine whose frames
- * fit in one page costs one page.
+ * fit in one page costs that page and its G.
  *
- * The G itself lives at the top of its stack:
+ * The size asked for is what the goroutine may use: whole pages, 16 KiB
+ * at least, GORT_STACK_MAX at most.  The guard region comes on top of it,
+ * and the G lives apart, in chunks of Gs (galloc below), so that neither
+ * is carved out of the stack -- and so that an overflow, which runs down
+ * into whatever lies below, never reaches a G:
  *
- *   base                                                      base+size
- *   | guard page | canary zone | <- grows down ...  frames | struct g |
- *   ^ PROT_NONE   ^ never written                           ^ stack_hi
- *                               ^ stack_lo
+ *   stack_base          stack_lo                          stack_hi
+ *   | guard region      | <- grows down ...         frames |   own mapping
+ *     PROT_NONE
+ *   | dead zone  |canary| <- grows down ...         frames |   in a slab
+ *     never touched  256 bytes, all zero
  *
  * Overflow must never corrupt silently.  Two defences, because of a
  * kernel limit:
  *
- *   - A guard page: PROT_NONE below the stack, so the first write past the
+ *   - The guard region: PROT_NONE below the stack, so a write past the
  *     end faults, and the SIGSEGV handler (on the M's signal stack) reports
- *     "fatal error: stack overflow".  But a guard page splits the mapping
- *     in two, and the kernel allows vm.max_map_count mappings per process
- *     (65530 here).  A million goroutines cannot all have one.  So the first
- *     max_map_count/4 stacks get a guard page each, mapped one by one.
+ *     "fatal error: stack overflow".  A frame larger than the guard could
+ *     step over it, so gort's code and its users' are compiled with
+ *     -fstack-clash-protection (meson.build: gort_cflags, which pkg-config
+ *     and the meson dependency carry): the compiler touches every page of a
+ *     large frame or alloca as it allocates it, leaving at most a known
+ *     distance unprobed, and the guard is at least that deep:
  *
- *   - Beyond that, stacks are carved from slabs (one mapping for many) and
- *     get a canary zone instead: CANARY bytes at the bottom that nothing
- *     ever writes.  Fresh anonymous memory reads as zero, so the canary is
- *     "all zero" and checking it never commits a page (a read of an
- *     untouched page maps the shared zero page).  Every context switch away
- *     from a goroutine checks its canary and its stack pointer, and a fault
- *     with the goroutine's sp below its stack is reported as an overflow:
- *     a goroutine that ran past its end is caught at its next switch or
- *     fault, and the runtime throws.  This is best effort, not a guard: in
- *     a slab the next stack down begins with its struct g, and a frame
- *     that jumps the canary without writing it can damage that G first.
+ *       x86-64   4 KiB: gcc and clang probe every 4 KiB, and every call
+ *                writes its return address, itself a probe.
+ *       aarch64  64 KiB: gcc does not probe frames smaller than the guard
+ *                it assumes, 64 KiB by default (its --param
+ *                stack-clash-protection-guard-size=16), less the 1 KiB in
+ *                which callers keep their outgoing arguments.
+ *       mips     8 KiB: gcc has no stack clash protection of its own for
+ *                MIPS; given the flag, it emits its -fstack-check probes
+ *                without their protected area: each page of a frame or
+ *                alloca is touched, but a call is no probe, so an alloca's
+ *                last partial page and an unprobed leaf frame below it can
+ *                leave two pages untouched.  (-fstack-check proper skips
+ *                its first 12 KiB, for its own handler, and would need a
+ *                16 KiB guard.)  gcc's test suite does not claim the flag
+ *                for MIPS: the depth is read off what gcc 12 emits, not
+ *                gcc's promise (tests/test_stack.c checks a large frame
+ *                on every target).
+ *
+ *     The guard is address space, not memory, but it splits the mapping
+ *     in two, and the kernel allows vm.max_map_count mappings per process
+ *     (65530 here).  A million goroutines cannot all have one.  So the
+ *     first max_map_count/4 stacks get a guard region each, mapped one by
+ *     one.  Code built without the flags (a library, say) can still step
+ *     over a guard with a large enough frame; nothing here can see that.
+ *
+ *   - Beyond that, stacks are carved from slabs (one mapping for many).
+ *     Each slot is as large as a guarded stack, so an overflow of less
+ *     than the guard's depth stays in the slot's own dead zone, and a
+ *     canary zone -- CANARY bytes right below the stack that nothing ever
+ *     writes -- is checked instead of a guard.  Fresh anonymous memory reads
+ *     as zero, so the canary is "all zero" and checking it never commits a
+ *     page (a read of an untouched page maps the shared zero page).  Every
+ *     context switch away from a goroutine checks its canary and its stack
+ *     pointer, and a fault with the goroutine's sp below its stack is
+ *     reported as an overflow.  That is best effort, not a guard: a
+ *     goroutine that ran past its end is caught at its next switch or
+ *     fault only if it is still below, or wrote something other than zero
+ *     into the words of the canary that are checked (stack probes write
+ *     zeros).  One that overflowed and returned may go unseen, and one
+ *     that ran past the dead zone has written into the next stack down
+ *     before it is caught.  GORTDEBUG=stackguard=0 gives every stack this
+ *     treatment, for testing it.
+ *
+ * Rejected: the G at the top of its stack, as gort had it.  The stack
+ * could then only be "64 KiB less the G" -- or, rounded up, "64 KiB and
+ * whatever the page had left", where a 64 KiB frame fits on a 64 KiB stack
+ * -- and in a slab the first thing an overflow reached was the next
+ * stack's G.  A G on a page of its own above the stack would double what a
+ * parked goroutine costs.  Rejected too: --param
+ * stack-clash-protection-guard-size=12 on aarch64, for a 4 KiB guard.
+ * It is gcc's alone, and code built with the default (a distribution's
+ * library) would step over the smaller guard.
  *
  * Stacks are never unmapped: a dead G keeps its stack and waits on a free
  * list (proc.c's gfput/gfget) for the next gort_go of the same size, like
  * Go's gFree lists.  That is the stack cache.
  */
+#include <sched.h>
 #include <stdio.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "sched/sched.h"
@@ -52,19 +102,49 @@
 #include <valgrind/valgrind.h>
 #endif
 
-#define CANARY 256                 /* bytes at the bottom that must stay zero */
+#define CANARY 256                 /* bytes under a slab stack that must stay zero */
 #define SLAB_BYTES (8u << 20)      /* address space carved per slab */
+#define GCHUNK (1u << 20)          /* address space per chunk of Gs */
+#define MIN_STACK (16u << 10)      /* the smallest stack handed out */
+#define BELOW (64u << 10)          /* a fault this far under a stack is its overflow */
 
-static struct rtlock stacklock;    /* protects everything below */
-static size_t pagesize;
-static long guards_left = -1;      /* stacks that may still have a guard page */
+/* The guard region's depth: at least what the compiler may leave
+ * unprobed (see the top of this file); whole pages. */
+#if defined(__aarch64__)
+#define GUARD_MIN (64u << 10)
+#elif defined(__mips__)
+#define GUARD_MIN (8u << 10)
+#else
+#define GUARD_MIN (4u << 10)
+#endif
+
+static struct rtlock stacklock;    /* protects everything below, to `-` */
+static long guards_left = -1;      /* stacks that may still have a guard region */
 static size_t nguarded;
 static uintptr_t slab_next, slab_end;
-static size_t slab_stack;          /* the stack size the current slab serves */
+static size_t slab_stack;          /* the slot size the current slab serves */
+static uintptr_t g_next, g_end;    /* the chunk new Gs are carved from */
+/* - */
+
+/* Written once, the same value by whichever thread gets there first;
+ * atomic so that the race is harmless. */
+static volatile uint32_t page_bytes, guard_bytes;
+
+static void sizes(size_t *page, size_t *guard)
+{
+	uint32_t g = atomic_load32(&guard_bytes);
+	if (!g) {
+		uint32_t p = (uint32_t)sysconf(_SC_PAGESIZE);
+		atomic_store32(&page_bytes, p);
+		g = (GUARD_MIN + p - 1) & ~(p - 1);
+		atomic_store32(&guard_bytes, g);
+	}
+	*page = atomic_load32(&page_bytes);
+	*guard = g;
+}
 
 static void stack_init(void)
 {
-	pagesize = (size_t)sysconf(_SC_PAGESIZE);
 	long maxmap = 65530;
 	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
 	if (f) {
@@ -80,15 +160,15 @@ size_t gort_sched_stack_guards(void)
 	return nguarded;
 }
 
-/* Returns the base of `size` bytes of stack, and whether it has a guard
- * page at its bottom (included in size). */
-static uintptr_t map_stack(size_t size, int *guarded)
+/* Returns the base of a `size`-byte slot, and whether its bottom `guard`
+ * bytes are a guard region (else they are a slab's dead zone). */
+static uintptr_t map_stack(size_t size, size_t guard, int *guarded)
 {
 	if (guards_left > 0) {
 		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
 		if (p != MAP_FAILED) {
-			if (mprotect(p, pagesize, PROT_NONE) == 0) {
+			if (mprotect(p, guard, PROT_NONE) == 0) {
 				guards_left--;
 				nguarded++;
 				*guarded = 1;
@@ -114,40 +194,116 @@ static uintptr_t map_stack(size_t size, int *guarded)
 	return base;
 }
 
-/* Stack sizes are whole pages, four at least. */
-size_t gort_sched_stackround(size_t size)
+/* A G for a new stack, from a chunk of Gs: never freed, since a G is
+ * reused with its stack.  64-byte aligned, so that two Gs, touched by
+ * different Ms, never share a cache line. */
+static struct g *galloc(void)
 {
-	static size_t page;
-	if (!page)
-		page = (size_t)sysconf(_SC_PAGESIZE);   /* racy, idempotent */
-	size = (size + page - 1) & ~(page - 1);
-	return size < 4 * page ? 4 * page : size;
+	size_t size = (sizeof(struct g) + 63) & ~(size_t)63;
+	if (g_end - g_next < size) {
+		void *p = mmap(NULL, GCHUNK, PROT_READ | PROT_WRITE,
+			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		g_next = (uintptr_t)p;
+		g_end = g_next + GCHUNK;
+	}
+	struct g *gp = (struct g *)g_next;
+	g_next += size;
+	return gp;
 }
 
+/* The slot, in bytes of address space, that gives `size` usable bytes:
+ * whole pages, MIN_STACK at least, and the guard region under them.  This
+ * is also the size class of the free lists.  gort_go_opts refuses sizes
+ * over GORT_STACK_MAX, so none gets here, and the sum cannot wrap. */
+size_t gort_sched_stackround(size_t size)
+{
+	size_t page, guard;
+	sizes(&page, &guard);
+	if (size > GORT_STACK_MAX)
+		gort_runtime_throwf("stackround: %zu bytes of stack, more than GORT_STACK_MAX", size);
+	if (size < MIN_STACK)
+		size = MIN_STACK;
+	return ((size + page - 1) & ~(page - 1)) + guard;
+}
+
+/* A fresh G on a fresh stack of `size` bytes, from gort_sched_stackround. */
 struct g *gort_sched_stackalloc(size_t size)
 {
+	size_t page, guard;
+	sizes(&page, &guard);
 	gort_sched_lock(&stacklock);
 	if (guards_left < 0)
 		stack_init();
 	int guarded;
-	uintptr_t base = map_stack(size, &guarded);
+	uintptr_t base = map_stack(size, guard, &guarded);
+	struct g *gp = base ? galloc() : NULL;
 	gort_sched_unlock(&stacklock);
-	if (!base)
+	if (!gp)
 		return NULL;
 
-	uintptr_t top = base + size;
-	struct g *gp = (struct g *)((top - sizeof(struct g)) & ~(uintptr_t)63);
 	*gp = (struct g){ 0 };
 	gp->stack_base = base;
 	gp->stack_size = size;
 	gp->guarded = (uint8_t)guarded;
-	gp->stack_lo = base + (guarded ? pagesize : 0) + CANARY;
-	gp->stack_hi = (uintptr_t)gp & ~(uintptr_t)15;
+	gp->stack_lo = base + guard;
+	gp->stack_hi = base + size;
 	gp->status = Gidle;
 #if GORT_HAVE_VALGRIND
-	gp->valgrind_id = VALGRIND_STACK_REGISTER(gp->stack_lo - CANARY, gp->stack_hi);
+	gp->valgrind_id = VALGRIND_STACK_REGISTER(guarded ? gp->stack_lo : base, gp->stack_hi);
 #endif
 	return gp;
+}
+
+/* Only one overflow report is printed: that of the first thread to get
+ * here, by its thread id.  Atomic. */
+static volatile uint32_t reporter;
+
+/* Go's report of an overflow, then exit status 2: from the fault handler
+ * with the faulting context and address, or from stackcheck with its own
+ * frame (addr 0).  The frames that led past the end are the ones worth
+ * reading, so the walk starts from the context, wherever its sp got to,
+ * and may read as low as this:
+ *
+ *   - a guarded stack: stack_lo.  Every frame record lies above the guard
+ *     (a push into it faults), even when sp does not (an alloca moves sp
+ *     a page down before probing it); code that stepped over the guard,
+ *     built without the probes, left nothing below worth the risk.
+ *   - a slab stack: its sp, since the frames run on below the stack,
+ *     through memory written on the way down -- but never through the
+ *     page that faulted, nor below it.
+ *
+ * If a corrupt frame record still leads the walk into unmapped memory,
+ * the fault comes back here and the report is cut short.
+ * Async-signal-safe. */
+void gort_sched_stack_overflow(struct g *gp, struct gort_frame f, uintptr_t addr)
+{
+	uint32_t me = (uint32_t)syscall(SYS_gettid);
+	if (!atomic_cas32(&reporter, 0, me)) {
+		if (atomic_load32(&reporter) == me) {
+			gort_runtime_printf("\n...traceback cut short: the walk itself faulted\n");
+			gort_runtime_exit(2);
+		}
+		for (;;)
+			sched_yield();   /* another thread is printing its own */
+	}
+	uintptr_t lo = gp->stack_lo;
+	if (!gp->guarded) {
+		size_t page, guard;
+		sizes(&page, &guard);
+		lo = f.sp < gp->stack_base ? f.sp & ~(uintptr_t)15 : gp->stack_base;
+		if (addr >= lo && addr < gp->stack_hi)
+			lo = (addr | (page - 1)) + 1;
+	}
+	gort_runtime_printf("runtime: goroutine stack exceeds %zu-byte limit\n",
+		(size_t)(gp->stack_hi - gp->stack_lo));
+	gort_runtime_printf("runtime: sp=%p stack=[%p, %p]\n", (void *)f.sp,
+		(void *)gp->stack_lo, (void *)gp->stack_hi);
+	gort_runtime_printf("fatal error: stack overflow\n\n");
+	gort_sched_printg_header(gp, "running");
+	gort_sched_traceback_frame(gp, f, lo);
+	gort_runtime_exit(2);
 }
 
 /* Called at every switch away from gp, on its stack.  sp says where it is
@@ -155,23 +311,26 @@ struct g *gort_sched_stackalloc(size_t size)
 void gort_sched_stackcheck(struct g *gp, uintptr_t sp)
 {
 	int bad = sp < gp->stack_lo || sp > gp->stack_hi;
-	if (!gp->guarded) {
+	/* Only with sp back in range: below it, the canary lies inside live
+	 * frames, whose redzones ASan has poisoned. */
+	if (!bad && !gp->guarded) {
 		const volatile uint64_t *c = (const volatile uint64_t *)(gp->stack_lo - CANARY);
-		bad |= c[0] != 0 || c[CANARY / 16] != 0 || c[CANARY / 8 - 1] != 0;
+		bad = c[0] != 0 || c[CANARY / 16] != 0 || c[CANARY / 8 - 1] != 0;
 	}
 	if (bad) {
-		gort_runtime_printf("runtime: goroutine %llu stack overflow: sp=%p stack=[%p, %p]\n",
-			(unsigned long long)gp->goid, (void *)sp, (void *)gp->stack_lo,
-			(void *)gp->stack_hi);
-		gort_runtime_throw("stack overflow");
+		struct gort_frame f;
+		gort_runtime_frame_caller(&f);   /* this function's frame */
+		gort_sched_stack_overflow(gp, f, 0);
 	}
 }
 
-/* Is addr in gp's guard page, or just below its stack?  (A frame larger
- * than a page can skip the guard; anything within 64 KiB under the stack
- * is an overflow too, given that the fault came from this goroutine.) */
+/* Is addr in gp's guard region (or a slab stack's dead zone), or not far
+ * under it?  The first is an overflow by construction.  The second is one
+ * by likelihood, given that the fault came from this goroutine: a frame
+ * built without -fstack-clash-protection can step over the guard, and a
+ * slab stack has no guard to stop it.  Async-signal-safe. */
 int gort_sched_stack_guardhit(struct g *gp, uintptr_t addr)
 {
-	uintptr_t lo = gp->stack_lo - CANARY;
-	return addr < lo && addr + 65536 >= lo;
+	uintptr_t floor = gp->stack_base > BELOW ? gp->stack_base - BELOW : 0;
+	return addr < gp->stack_lo && addr >= floor;
 }

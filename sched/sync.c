@@ -77,6 +77,11 @@ void gort_waitgroup_wait(gort_waitgroup *wg)
 		if (atomic_cas64(&wg->state, s, s + 1)) {
 			gort_sched_mustgetg("gort_waitgroup_wait");
 			gort_sched_semacquire(&wg->sema);
+			/* The Add that woke us zeroed the group before waking
+			 * anyone; a count already back means it was reused
+			 * while we (or another waiter) had not yet returned. */
+			if (atomic_load64(&wg->state) != 0)
+				gort_runtime_panic("sync: WaitGroup is reused before previous Wait has returned");
 			return;
 		}
 	}

@@ -4,23 +4,55 @@
  * Each P keeps its timers in a 4-ary min-heap ordered by `when`, under the
  * P's timerslock; p->timer0when mirrors the root so that the scheduler can
  * see "nothing due" with one load and no lock.  A timer knows its heap
- * (t->pp) while it is in one.  To delete or re-arm a timer, lock the heap
- * it claims to be in and check the claim again: the timer may have fired,
- * or moved, in between.
+ * (t->pp) while it is in one.
+ *
+ * One timer, many hands.  Go lets any number of goroutines Stop and
+ * Reset one Timer at once, while the runtime may be firing it on some
+ * other thread, or moving it to another P's heap.  A heap lock alone
+ * cannot make that safe: a reset is "delete, write when, add", and two
+ * resets interleaved at their three steps add the timer twice.  So each
+ * timer carries a lock of its own, t->mu, and every operation on the
+ * timer -- arm, stop, reset, fire -- holds it from start to end:
+ *
+ *   stop    lock mu; if in a heap, lock that heap, delete; unlock
+ *   reset   lock mu; delete as stop does; write when; add to this P's
+ *           heap; unlock
+ *   fire    (runtimers, holding the heap's lock) trylock mu; delete (or
+ *           re-add a ticker at its next period); release the heap; call
+ *           f; unlock mu
+ *
+ * The lock order is t->mu before p->timerslock (and before whatever f
+ * takes: a channel's lock, sched.lock).  The firing path meets them the
+ * other way round -- it finds the timer by holding the heap -- which is
+ * why it only tries mu: on failure it lets go of the heap for a moment
+ * and looks again, so the stop or reset holding mu can take the heap and
+ * finish.  No thread ever holds mu while it could run timers itself
+ * (nothing done under mu switches goroutines), so the retry always ends.
+ *
+ * Holding mu across f gives Go's guarantees for free: a Stop that returns
+ * 1 removed the arming before it fired, so that arming never fires; a
+ * Stop or Reset that meets a firing in progress waits for it to finish,
+ * so when Stop returns 0 the value is already in the channel (the
+ * `if (!stop) <-c` idiom cannot block); each arming fires at most once,
+ * and never before its `when`.  Moving a retiring P's timers
+ * (movetimers) holds both heaps' locks but not mu: a stop that finds its
+ * timer gone to another heap under it simply follows it there.
  *
  * Timers run where the scheduler already is: after every context switch
  * (after_switch), in findrunnable, and, for the Ps of other Ms, when an
- * idle M goes looking for work.  A timer's function runs with no lock
- * held and must not block: it readies a goroutine (sleep), sends on a
- * buffered channel (gort_timer), or starts a goroutine (gort_afterfunc).
- * An M going idle while a timer is pending becomes the "timer sleeper"
- * if there is none yet or its deadline is earlier, and sleeps only until
- * that timer is due (proc.c's stopm); adding an earlier timer wakes it.
+ * idle M goes looking for work.  A timer's function runs with no heap
+ * lock held and must not block: it readies a goroutine (sleep), sends on
+ * a buffered channel (gort_timer), or starts a goroutine
+ * (gort_afterfunc).  An M going idle while a timer is pending becomes the
+ * "timer sleeper" if there is none yet or its deadline is earlier, and
+ * sleeps only until that timer is due (proc.c's stopm); adding an earlier
+ * timer wakes it.
  *
  * Why a 4-ary heap: it is shallower than a binary one, and the four
  * children of a node share a cache line or two.  Go made the same choice.
  */
 #include <sched.h>
+#include <stddef.h>
 #include <stdlib.h>
 
 #include "sched/sched.h"
@@ -106,7 +138,8 @@ static void heap_del(struct p *pp, struct timer *t)
 	update0(pp);
 }
 
-void gort_sched_addtimer(struct timer *t)
+/* t->mu held, t in no heap: add it to the current P's heap. */
+static void add_locked(struct timer *t)
 {
 	struct m *m = gort_sched_m;
 	struct p *pp = m && m->p ? m->p : gort_sched.allp[0];
@@ -118,8 +151,10 @@ void gort_sched_addtimer(struct timer *t)
 		gort_sched_timerwake(t->when);
 }
 
-/* Remove t from its heap.  Returns 1 if it was pending. */
-int gort_sched_deltimer(struct timer *t)
+/* t->mu held: take t out of whatever heap it is in.  Returns 1 if it was
+ * in one.  The heap is only a claim until its lock is held: movetimers
+ * may carry t to another P meanwhile, and then we follow. */
+static int del_locked(struct timer *t)
 {
 	for (;;) {
 		struct p *pp = atomic_loadp((void *const volatile *)&t->pp);
@@ -135,24 +170,55 @@ int gort_sched_deltimer(struct timer *t)
 	}
 }
 
+void gort_sched_addtimer(struct timer *t)
+{
+	spinlock_lock(&t->mu);
+	if (!atomic_loadp((void *const volatile *)&t->pp))
+		add_locked(t);
+	spinlock_unlock(&t->mu);
+}
+
+int gort_sched_deltimer(struct timer *t)
+{
+	spinlock_lock(&t->mu);
+	int was = del_locked(t);
+	spinlock_unlock(&t->mu);
+	return was;
+}
+
+int gort_sched_modtimer(struct timer *t, int64_t when)
+{
+	spinlock_lock(&t->mu);
+	int was = del_locked(t);
+	t->when = when;
+	add_locked(t);
+	spinlock_unlock(&t->mu);
+	return was;
+}
+
 /* Run pp's timers that are due at `now`.  Returns the next when, 0 if none. */
 int64_t gort_sched_runtimers(struct p *pp, int64_t now)
 {
 	gort_sched_lock(&pp->timerslock);
 	while (pp->ntimers > 0 && pp->timers[0]->when <= now) {
 		struct timer *t = pp->timers[0];
+		if (!atomic_cas32(&t->mu.key, 0, 1)) {
+			/* A stop or reset holds t and waits for this heap: give
+			 * it the heap, then look at the root again. */
+			gort_sched_unlock(&pp->timerslock);
+			sched_yield();
+			gort_sched_lock(&pp->timerslock);
+			continue;
+		}
 		heap_del(pp, t);
 		if (t->period > 0) {
 			/* Catch up without firing a burst for every missed period. */
 			t->when += t->period * (1 + (now - t->when) / t->period);
 			heap_add(pp, t);
 		}
-		void (*f)(struct timer *, void *) = t->f;
-		void *arg = t->arg;
-		atomic_store32(&t->running, 1);
 		gort_sched_unlock(&pp->timerslock);
-		f(t, arg);
-		atomic_store32(&t->running, 0);
+		t->f(t, t->arg);
+		spinlock_unlock(&t->mu);
 		gort_sched_lock(&pp->timerslock);
 	}
 	int64_t next = pp->ntimers ? pp->timers[0]->when : 0;
@@ -198,6 +264,7 @@ static void after_sleep(struct m *m, void *arg)
 void gort_sleep(int64_t ns)
 {
 	struct g *gp = gort_sched_mustgetg("gort_sleep");
+	gort_sched_notsyscall("gort_sleep");
 	if (ns <= 0)
 		return;
 	int64_t now = gort_sched_nanotime();
@@ -212,10 +279,19 @@ void gort_sleep(int64_t ns)
 
 struct gort_timer {
 	struct timer t;
+	volatile uint32_t magic;      /* POOL_TIMER, POOL_FREED once freed (pool.c) */
 	gort_chan *c;                 /* NULL for an AfterFunc timer */
 	void (*fn)(void *);
 	void *arg;
 };
+
+static struct pool timerpool = {
+	.size = sizeof(struct gort_timer),
+	.magic_off = offsetof(struct gort_timer, magic),
+	.link_off = offsetof(struct gort_timer, arg),
+};
+
+#define TIMER_CHECK(gt, what) POOL_CHECK((gt), POOL_TIMER, (what), "timer")
 
 static void timer_send(struct timer *t, void *arg)
 {
@@ -233,15 +309,21 @@ static void timer_go(struct timer *t, void *arg)
 	gort_sched_newproc(gt->fn, gt->arg, 0, (uintptr_t)gort_afterfunc + 1);   /* "created by gort_afterfunc" */
 }
 
+static int64_t deadline(int64_t ns)
+{
+	int64_t now = gort_sched_nanotime();
+	return ns <= 0 ? now : ns > INT64_MAX - now ? INT64_MAX : now + ns;
+}
+
 static struct gort_timer *timer_new(int64_t ns, int64_t period)
 {
-	struct gort_timer *gt = calloc(1, sizeof *gt);
+	struct gort_timer *gt = gort_sched_pool_get(&timerpool);
 	if (!gt)
 		return NULL;
-	int64_t now = gort_sched_nanotime();
-	gt->t.when = ns <= 0 ? now : ns > INT64_MAX - now ? INT64_MAX : now + ns;
+	gt->t.when = deadline(ns);
 	gt->t.period = period;
 	gt->t.arg = gt;
+	atomic_store32(&gt->magic, POOL_TIMER);
 	return gt;
 }
 
@@ -253,7 +335,7 @@ static struct gort_timer *chan_timer(int64_t ns, int64_t period)
 		return NULL;
 	gt->c = gort_chan_make(sizeof(int64_t), 1);
 	if (!gt->c) {
-		free(gt);
+		gort_sched_pool_put(&timerpool, gt);
 		return NULL;
 	}
 	gt->t.f = timer_send;
@@ -289,36 +371,38 @@ gort_timer *gort_afterfunc(int64_t ns, void (*fn)(void *), void *arg)
 
 gort_chan *gort_timer_chan(gort_timer *gt)
 {
+	TIMER_CHECK(gt, "gort_timer_chan");
 	return gt->c;
 }
 
 int gort_timer_stop(gort_timer *gt)
 {
+	TIMER_CHECK(gt, "gort_timer_stop");
 	return gort_sched_deltimer(&gt->t);
 }
 
 int gort_timer_reset(gort_timer *gt, int64_t ns)
 {
-	int was = gort_sched_deltimer(&gt->t);
-	int64_t now = gort_sched_nanotime();
-	gt->t.when = ns <= 0 ? now : ns > INT64_MAX - now ? INT64_MAX : now + ns;
-	gort_sched_addtimer(&gt->t);
-	return was;
+	TIMER_CHECK(gt, "gort_timer_reset");
+	return gort_sched_modtimer(&gt->t, deadline(ns));
 }
 
 void gort_timer_free(gort_timer *gt)
 {
 	if (!gt)
 		return;
-	gort_sched_deltimer(&gt->t);
-	/* A firing that already began is still using gt: wait for it. */
-	while (atomic_load32(&gt->t.running)) {
-		if (getg())
-			gort_yield();
-		else
-			sched_yield();
+	/* Under mu: a second free racing this one, or a firing in progress
+	 * (which holds mu until its f returns), is over before we decide. */
+	spinlock_lock(&gt->t.mu);
+	uint32_t magic = gt->magic;
+	if (magic != POOL_TIMER) {
+		spinlock_unlock(&gt->t.mu);
+		gort_sched_pool_bad(magic, "gort_timer_free", "timer");
 	}
+	del_locked(&gt->t);
+	atomic_store32(&gt->magic, POOL_FREED);
+	spinlock_unlock(&gt->t.mu);
 	if (gt->c)
 		gort_chan_free(gt->c);
-	free(gt);
+	gort_sched_pool_put(&timerpool, gt);
 }

@@ -12,15 +12,21 @@
  * Memory is bounded: each M records into its own ring of TRACE_EVENTS
  * events, written only by that M (its SIGPROF handler has a second ring,
  * so that a signal never races the M's own writes), and the oldest events
- * are overwritten.  The rings are written out when gort_main returns.
+ * are overwritten.  The rings are written out when gort_main returns; the
+ * file is opened as it starts, so that a bad GORTTRACE is reported before
+ * the program runs rather than after.
  *
  * Off (the default), the cost is one load and a predicted branch per
  * switch.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "sched/sched.h"
 
@@ -36,6 +42,7 @@ struct tev {
 volatile uint32_t gort_trace_on;      /* atomic */
 static int64_t trace_start;
 static char *trace_path;
+static int trace_fd = -1;            /* opened as gort_main starts, written as it returns */
 
 /* Each M's rings; allocated when the M starts (or tracing does). */
 static int64_t tnow(void)
@@ -94,6 +101,13 @@ void gort_trace_start(void)
 	const char *p = getenv("GORTTRACE");
 	if (!p || !*p)
 		return;
+	/* No O_TRUNC until the trace is written: a program killed before then
+	 * leaves the previous trace as it was. */
+	trace_fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (trace_fd < 0) {
+		fprintf(stderr, "gort: GORTTRACE=%s: %s\n", p, strerror(errno));
+		return;
+	}
 	trace_path = strdup(p);
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -146,9 +160,16 @@ void gort_trace_stop(void)
 	if (!atomic_loadacq32(&gort_trace_on))
 		return;
 	atomic_storerel32(&gort_trace_on, 0);
-	FILE *f = fopen(trace_path, "w");
+	struct stat sb;
+	if (fstat(trace_fd, &sb) == 0 && S_ISREG(sb.st_mode) && ftruncate(trace_fd, 0) != 0) {
+		fprintf(stderr, "gort: GORTTRACE=%s: %s\n", trace_path, strerror(errno));
+		close(trace_fd);
+		return;
+	}
+	FILE *f = fdopen(trace_fd, "w");
 	if (!f) {
-		perror(trace_path);
+		fprintf(stderr, "gort: GORTTRACE=%s: %s\n", trace_path, strerror(errno));
+		close(trace_fd);
 		return;
 	}
 	fprintf(f, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[");
@@ -168,5 +189,5 @@ void gort_trace_stop(void)
 	}
 	fprintf(f, "\n]}\n");
 	if (fclose(f) != 0)
-		perror(trace_path);
+		fprintf(stderr, "gort: GORTTRACE=%s: writing the trace: %s\n", trace_path, strerror(errno));
 }

@@ -4,6 +4,7 @@
 #   build   compile and run gort natively
 #   test    the Check suites, the sanitizer build (clang), Go for the
 #           benchmark counterparts and pprof checks, gdb for its helper
+#   bench   Go, for the benchmarks' Go counterparts
 #   mipsel  cross compiler and qemu for 32-bit little-endian MIPS
 #   mips    the same, big-endian
 #   arm64   the same, aarch64
@@ -13,6 +14,7 @@ for set in "$@"; do
 	case $set in
 	build)  want="$want gcc make meson ninja-build pkg-config libatomic-ops-dev check zlib1g-dev binutils" ;;
 	test)   want="$want clang libclang-rt-14-dev golang-go valgrind gdb" ;;
+	bench)  want="$want golang-go" ;;
 	mipsel) want="$want gcc-mipsel-linux-gnu libc6-dev-mipsel-cross qemu-user" ;;
 	mips)   want="$want gcc-mips-linux-gnu libc6-dev-mips-cross qemu-user" ;;
 	arm64)  want="$want gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;

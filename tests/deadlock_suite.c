@@ -23,6 +23,12 @@
  *
  * The watchdog (a timeout per child) is the net for hangs that cannot be
  * seen that way; it then says which threads were stuck.
+ *
+ * No scenario counts on an idle machine.  Where a scenario needs so many
+ * signals, it asks for CPU time, not wall time (the timers tick on CPU
+ * time, and a busy machine stretches the wall clock); where it needs a
+ * state, it waits for the state (a buffer that has overflowed, a signal
+ * that was injected) rather than for a time in which it usually happens.
  */
 #include <dirent.h>
 #include <dlfcn.h>
@@ -81,6 +87,22 @@ static int64_t thread_cpu_ns(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t process_cpu_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Let the other goroutines run until the process has used ns more CPU
+ * time: however busy the machine, they get the same number of signals. */
+static void sleep_cpu(int64_t ns)
+{
+	int64_t t0 = process_cpu_ns();
+	while (process_cpu_ns() - t0 < ns)
+		gort_sleep(10000000);
 }
 
 static volatile uint64_t sink;
@@ -173,10 +195,13 @@ static int atomic_run(void *argp)
 		return 1;
 	struct profbuf *b = gort_sched_m->profbuf;
 	unsigned want = gort_atomic_lockindex(&b->w);
+	unsigned reader = gort_atomic_lockindex(&b->r);   /* the handler loads both */
 	volatile uint64_t *w = NULL;
-	for (size_t i = 0; i < sizeof words / sizeof words[0] && !w; i += 8)
-		if ((gort_atomic_lockindex(&words[i]) == want) == a->same_lock)
+	for (size_t i = 0; i < sizeof words / sizeof words[0] && !w; i += 8) {
+		unsigned k = gort_atomic_lockindex(&words[i]);
+		if (a->same_lock ? k == want : k != want && k != reader)
 			w = &words[i];
+	}
 	if (!w) {
 		printf("FAIL: no word %s the buffer's lock\n", a->same_lock ? "shares" : "avoids");
 		return 1;
@@ -212,6 +237,7 @@ static int atomic_run(void *argp)
 
 static volatile uint64_t *flag;
 static gort_chan *done;
+static volatile uint32_t seed_injected;   /* the spinner's load has carried its signal */
 
 static void seed_spinner(void *arg)
 {
@@ -221,7 +247,11 @@ static void seed_spinner(void *arg)
 	while (gort_atomic_load64(flag) == 0) {
 #if GORT_DEBUG_RUNTIME
 		/* Go's test hopes a SIGPROF lands in the load; after 10 ms this
-		 * one makes sure of it, once. */
+		 * one makes sure of it, once -- and main does not set the flag
+		 * before it has (a spinner that first ran late would otherwise
+		 * see the flag before its 10 ms were up). */
+		if (injected)
+			atomic_store32(&seed_injected, 1);
 		if (!injected && gort_now() - t0 > 10000000) {
 			gort_atomic_inject = SIGPROF;
 			injected = 1;
@@ -249,6 +279,8 @@ static int seed_run(void *arg)
 	done = gort_chan_make(sizeof(int), 1);
 	gort_go(seed_spinner, NULL);
 	gort_sleep(50000000);
+	while (GORT_DEBUG_RUNTIME && !atomic_load32(&seed_injected))
+		gort_sleep(1000000);
 	gort_atomic_store64(flag, 1);
 	int v;
 	gort_chan_recv(done, &v);
@@ -262,6 +294,14 @@ static int seed_run(void *arg)
 
 static volatile uint32_t stop;
 static gort_waitgroup wg;
+
+/* Each scenario's goroutines run until stop is set, then leave wg.  (Every
+ * scenario runs in a child process of its own, so stop is never reset.) */
+static void stop_and_wait(void)
+{
+	atomic_store32(&stop, 1);
+	gort_waitgroup_wait(&wg);
+}
 
 static void hammer(void *arg)
 {
@@ -284,11 +324,10 @@ static int hammer_run(void *arg)
 	gort_waitgroup_add(&wg, 16);
 	for (uintptr_t k = 0; k < 16; k++)
 		gort_go(hammer, (void *)k);
-	/* With the fix off, give the hazard time: with 64 hashed locks only
-	 * one word in 64 shares an M's buffer lock. */
-	gort_sleep(gort_prof_fix ? 1500000000 : 8000000000);
-	atomic_store32(&stop, 1);
-	gort_waitgroup_wait(&wg);
+	/* With the fix off, give the hazard signals enough: with 64 hashed
+	 * locks only one word in 64 shares an M's buffer lock. */
+	sleep_cpu(gort_prof_fix ? 1500000000 : 8000000000);
+	stop_and_wait();
 	gort_prof_stop();
 	return report();
 }
@@ -311,11 +350,14 @@ static void holder(void *arg)
 	gort_waitgroup_done(&wg);
 }
 
+static volatile uint32_t outside_ms;   /* CPU time outside_atomics has burned */
+
 static __attribute__((noinline)) void outside_atomics(void *arg)
 {
 	(void)arg;
 	while (!atomic_load32(&stop)) {
 		burn(1000000);
+		atomic_add32(&outside_ms, 1);
 		gort_yield();
 	}
 	gort_waitgroup_done(&wg);
@@ -329,9 +371,11 @@ static int other_m_run(void *arg)
 	gort_waitgroup_add(&wg, 2);
 	gort_go(holder, NULL);
 	gort_go(outside_atomics, NULL);
-	gort_sleep(1000000000);
-	atomic_store32(&stop, 1);
-	gort_waitgroup_wait(&wg);
+	/* 300 ms of its CPU time: some 75 of its signals at the kernel's
+	 * 250 Hz, whatever else the machine is doing */
+	while (atomic_load32(&outside_ms) < 300)
+		gort_sleep(10000000);
+	stop_and_wait();
 	gort_prof_stop();
 	/* the burner's samples were written, not lost: find them */
 	const struct gort_func *f = gort_runtime_findfunc((uintptr_t)burn);
@@ -391,8 +435,7 @@ static int switch_run(void *arg)
 		pthread_kill(pthread_self(), SIGUSR1);
 		gort_sleep(10000000);
 	}
-	atomic_store32(&stop, 1);
-	gort_waitgroup_wait(&wg);
+	stop_and_wait();
 	gort_prof_stop();
 	/* samples in the context switch have the two-frame form */
 	const struct gort_func *sw = gort_runtime_findfunc((uintptr_t)gort_sched_ctxswitch);
@@ -424,16 +467,36 @@ static int switch_run(void *arg)
  * 6. The reader draining, and a buffer that is full.
  * ---------------------------------------------------------------------- */
 
+/* The reader is held off until each burner's buffer has refused a sample --
+ * counted, not hoped for: a busy machine may give a burner too little CPU
+ * between two drains to fill even 64 words.  Then the reader drains while
+ * the writers go on. */
+static volatile uint32_t overflowed;
+
+/* This M's handler runs on this thread: a volatile read sees its count. */
+static uint64_t lostfull_here(void)
+{
+	return *(volatile uint64_t *)&gort_sched_m->prof_lostfull;
+}
+
 static void burner(void *arg)
 {
 	(void)arg;
-	burn(400000000);
+	while (lostfull_here() == 0)   /* never full: the watchdog says where */
+		burn(1000000);
+	/* The second to overflow lets the reader go.  (Two burners that share
+	 * an M, one after the other, find it overflowed already: no waiting
+	 * on each other.) */
+	if (atomic_add32(&overflowed, 1) == 2)
+		atomic_store32(&gort_prof_reader_hold, 0);
+	burn(100000000);
 	gort_waitgroup_done(&wg);
 }
 
 static int full_run(void *arg)
 {
 	(void)arg;
+	atomic_store32(&gort_prof_reader_hold, 1);
 	if (start(1000))
 		return 1;
 	gort_waitgroup_add(&wg, 2);
@@ -484,8 +547,7 @@ static int startstop_run(void *arg)
 			return 1;
 		}
 	}
-	atomic_store32(&stop, 1);
-	gort_waitgroup_wait(&wg);
+	stop_and_wait();
 	printf("INFO: 200 starts and stops at 5 kHz with 8 busy goroutines, every ledger exact\n");
 	return report();
 }
@@ -518,8 +580,7 @@ static int malloc_run(void *arg)
 	gort_go(mallocer, NULL);
 	gort_go(mallocer, NULL);
 	gort_sleep(1000000000);
-	atomic_store32(&stop, 1);
-	gort_waitgroup_wait(&wg);
+	stop_and_wait();
 	gort_prof_stop();
 	printf("INFO: %llu SIGPROFs landed inside the allocator; the handler allocated nothing\n",
 		(unsigned long long)leaf_samples((const char *const[]){ "malloc", "free", "alloc", NULL }));
@@ -561,8 +622,7 @@ static int schedlock_run(void *arg)
 	for (int i = 0; i < 6; i++)
 		gort_go(churner, c);
 	gort_sleep(1000000000);
-	atomic_store32(&stop, 1);
-	gort_waitgroup_wait(&wg);
+	stop_and_wait();
 	gort_prof_stop();
 	gort_chan_free(c);
 	printf("INFO: %llu SIGPROFs landed in the scheduler, channels, select or timers\n",
@@ -614,8 +674,7 @@ static int dlopen_run(void *arg)
 	gort_go(dl_goroutine, NULL);
 	gort_go(dl_goroutine, NULL);
 	gort_sleep(1000000000);
-	atomic_store32(&stop, 1);
-	gort_waitgroup_wait(&wg);
+	stop_and_wait();
 	pthread_join(t, NULL);
 	gort_prof_stop();
 	printf("INFO: %u dlopen+dlclose cycles on 3 threads under 1 kHz profiling\n", atomic_load32(&dlcycles));

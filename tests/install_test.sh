@@ -63,6 +63,62 @@ out=$(LD_LIBRARY_PATH="$libdir" "$tmp/hello")
 echo "$out"
 [ "$out" = "sum of squares: 14" ]
 
+# The code-generation flags a program needs (meson.build's gort_cflags)
+# come with the --cflags: frame pointers, for tracebacks and the profiler;
+# stack probes, so that a frame larger than the guard under a goroutine's
+# stack meets the guard instead of stepping over it.
+cflags=$(pkg-config --cflags gort)
+echo "pkg-config --cflags gort: $cflags"
+for flag in -fno-omit-frame-pointer -fstack-clash-protection; do
+	case " $cflags " in
+	*" $flag "*) ;;
+	*) echo "install_test: pkg-config --cflags gort lacks $flag"; exit 1 ;;
+	esac
+done
+# ... and do their job: a 64 KiB frame on a 64 KiB stack, writing only its
+# low end, is a stack overflow, not a write into the next stack down.
+cat >"$tmp/bigframe.c" <<'C'
+#include <gort.h>
+#include <stdio.h>
+
+static int big(void)
+{
+	volatile char buf[65536];
+	__asm__ __volatile__("" : : "r"(buf) : "memory");
+	buf[0] = 1;
+	return buf[0];
+}
+
+static void run(void *c)
+{
+	big();
+	gort_chan_send(c, NULL);
+}
+
+static int start(void *arg)
+{
+	(void)arg;
+	gort_chan *c = gort_chan_make(0, 0);
+	gort_go(run, c);
+	gort_chan_recv(c, NULL);
+	printf("the big frame returned\n");
+	return 0;
+}
+
+int main(void)
+{
+	return gort_main(start, NULL);
+}
+C
+cc -Wall -Wextra -Werror "$tmp/bigframe.c" $(pkg-config --cflags --libs gort) -o "$tmp/bigframe"
+status=0
+out=$(LD_LIBRARY_PATH="$libdir" "$tmp/bigframe" 2>&1) || status=$?
+echo "$out" | head -3
+case "$out" in
+*"fatal error: stack overflow"*) [ "$status" = 2 ] || { echo "install_test: exit status $status, not 2"; exit 1; } ;;
+*) echo "install_test: a 64 KiB frame was no stack overflow (exit status $status)"; exit 1 ;;
+esac
+
 echo "== 2. as a meson subproject"
 mkdir -p "$tmp/app/subprojects"
 ln -s "$src" "$tmp/app/subprojects/gort"
@@ -78,4 +134,9 @@ ninja -C "$tmp/app/build" >/dev/null
 out=$("$tmp/app/build/hello")
 echo "$out"
 [ "$out" = "sum of squares: 14" ]
+# The dependency carries the same flags to the program's own code.
+for flag in -fno-omit-frame-pointer -fstack-clash-protection; do
+	grep '"file": ".*hello\.c"' -B2 "$tmp/app/build/compile_commands.json" | grep -q -- "$flag" ||
+		{ echo "install_test: the gort dependency does not give hello.c $flag"; exit 1; }
+done
 echo "ok: installed and subproject builds both work"

@@ -8,6 +8,7 @@
  * again where the program must die or hang), since gort_main runs once
  * per process.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
@@ -264,13 +265,26 @@ START_TEST(go_pprof_reads_it)
 }
 END_TEST
 
-/* --- a buffer small enough to overflow: the ledger stays exact ----------- */
+/* --- a buffer small enough to overflow: the ledger stays exact -----------
+ * The reader is held off until the buffer has overflowed, so that it fills
+ * however little CPU this thread gets between two drains on a busy machine;
+ * then it drains again while the writer goes on. */
+
+/* This M's handler runs on this thread: a volatile read sees its count. */
+static uint64_t lostfull_here(void)
+{
+	return *(volatile uint64_t *)&gort_sched_m->prof_lostfull;
+}
 
 static int overflow_main(void *arg)
 {
 	(void)arg;
+	atomic_store32(&gort_prof_reader_hold, 1);
 	ck_assert_int_eq(gort_prof_start(tmpfile_named("small.prof"), 1000), 0);
-	burn_a(500000000);   /* 0.5 s in one call: the reader drains every 0.1 s */
+	while (lostfull_here() == 0)   /* a hang here is Check's timeout */
+		burn_a(1000000);
+	atomic_store32(&gort_prof_reader_hold, 0);
+	burn_a(200000000);
 	ck_assert_int_eq(gort_prof_stop(), 0);
 	struct gort_prof_stats st;
 	ck_assert_int_eq(gort_prof_stats(&st), 0);
@@ -334,10 +348,11 @@ START_TEST(bad_arguments)
 END_TEST
 
 /* --- special files ------------------------------------------------------------
- * A regular file is written beside itself and renamed into place; anything
- * else is written where it is.  Renaming over /dev/null as root turns the
- * machine's /dev/null into a plain file holding a gzip'd profile (gort did
- * this once); as another user the rename fails.  Either way this fails. */
+ * A regular file is written beside itself and renamed into place (through
+ * a symlink: the file it leads to); a device or FIFO is written where it
+ * is.  Renaming over /dev/null as root turns the machine's /dev/null into a
+ * plain file holding a gzip'd profile (gort did this once); as another user
+ * the rename fails.  Either way this fails. */
 
 static void profile_briefly(const char *path)
 {
@@ -395,6 +410,280 @@ START_TEST(special_files_written_in_place)
 }
 END_TEST
 
+/* --- the previous profile survives until a whole new one replaces it ------
+ * A symlink's target used to be opened with O_TRUNC at start: a program
+ * killed while profiling left an empty file where the last profile was.
+ * And a temporary left by a program that died stayed for ever. */
+
+static const char old_profile[] = "the previous profile\n";
+
+static void write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, s, strlen(s)), (ssize_t)strlen(s));
+	close(fd);
+}
+
+static void assert_old_profile(const char *path)
+{
+	char buf[256];
+	int fd = open(path, O_RDONLY);
+	ck_assert_msg(fd >= 0, "%s: %s", path, strerror(errno));
+	ssize_t n = read(fd, buf, sizeof buf - 1);
+	close(fd);
+	buf[n > 0 ? n : 0] = '\0';
+	ck_assert_msg(strcmp(buf, old_profile) == 0, "%s holds %zd bytes, not the previous profile: \"%s\"",
+		path, n, buf);
+}
+
+static void assert_link(const char *path)
+{
+	struct stat sb;
+	ck_assert_int_eq(lstat(path, &sb), 0);
+	ck_assert_msg(S_ISLNK(sb.st_mode), "%s is no longer a symlink", path);
+}
+
+/* How many entries of dir have ".tmp." in their name; removes them if told. */
+static int temporaries(const char *dir, int remove)
+{
+	DIR *d = opendir(dir);
+	ck_assert_ptr_nonnull(d);
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d)) != NULL;) {
+		if (!strstr(e->d_name, ".tmp."))
+			continue;
+		n++;
+		if (remove) {
+			char p[512];
+			snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+			unlink(p);
+		}
+	}
+	closedir(d);
+	return n;
+}
+
+/* dir/abs -> (absolute) dir/a/rel -> ../b/rel -> t.prof, all in dir/b:
+ * a chain of absolute and relative links across two directories. */
+struct chain {
+	char dir[256], a[300], b[300], abs[300], rel[300], brel[300], target[300];
+};
+
+static void make_chain(struct chain *ch, const char *name)
+{
+	snprintf(ch->dir, sizeof ch->dir, "%s", tmpfile_named(name));
+	snprintf(ch->a, sizeof ch->a, "%s/a", ch->dir);
+	snprintf(ch->b, sizeof ch->b, "%s/b", ch->dir);
+	snprintf(ch->abs, sizeof ch->abs, "%s/abs", ch->dir);
+	snprintf(ch->rel, sizeof ch->rel, "%s/a/rel", ch->dir);
+	snprintf(ch->brel, sizeof ch->brel, "%s/b/rel", ch->dir);
+	snprintf(ch->target, sizeof ch->target, "%s/b/t.prof", ch->dir);
+	ck_assert_int_eq(mkdir(ch->dir, 0755), 0);
+	ck_assert_int_eq(mkdir(ch->a, 0755), 0);
+	ck_assert_int_eq(mkdir(ch->b, 0755), 0);
+	write_file(ch->target, old_profile);
+	ck_assert_int_eq(symlink("t.prof", ch->brel), 0);
+	ck_assert_int_eq(symlink("../b/rel", ch->rel), 0);
+	ck_assert_int_eq(symlink(ch->rel, ch->abs), 0);
+}
+
+static void assert_chain_intact(const struct chain *ch)
+{
+	assert_link(ch->abs);
+	assert_link(ch->rel);
+	assert_link(ch->brel);
+}
+
+static int symlink_main(void *arg)
+{
+	(void)arg;
+	struct chain ch;
+	make_chain(&ch, "chain");
+	ck_assert_int_eq(gort_prof_start(ch.abs, 1000), 0);
+	burn_a(20000000);
+	/* profiling: nothing the links lead to has changed yet */
+	assert_old_profile(ch.target);
+	assert_chain_intact(&ch);
+	ck_assert_int_eq(temporaries(ch.b, 0), 1);
+	ck_assert_int_eq(gort_prof_stop(), 0);
+	/* stopped: the links are links still, and the file they lead to is the
+	 * new profile */
+	assert_chain_intact(&ch);
+	int fd = open(ch.abs, O_RDONLY);
+	ck_assert_int_ge(fd, 0);
+	assert_gzip_at(fd);
+	close(fd);
+	ck_assert_int_eq(temporaries(ch.a, 0) + temporaries(ch.b, 0) + temporaries(ch.dir, 0), 0);
+	return 0;
+}
+
+START_TEST(symlink_target_kept_until_replaced)
+{
+	gort_gomaxprocs(1);
+	ck_assert_int_eq(gort_main(symlink_main, NULL), 0);
+}
+END_TEST
+
+/* SIGTERM and SIGINT mid-profile: the runtime has no say, the process just
+ * ends -- and the file the links lead to must still be the old profile. */
+static const int killers[] = { SIGTERM, SIGINT };
+static struct chain kill_chain;
+
+static int killed_main(void *arg)
+{
+	if (gort_prof_start(kill_chain.abs, 1000) != 0)
+		return 1;
+	burn_a(20000000);
+	raise(*(const int *)arg);
+	return 1;
+}
+
+static void killed_child(void *arg)
+{
+	/* Check's runner forwards SIGINT and SIGTERM to the whole test's
+	 * process group, and its handler is inherited: this child must die of
+	 * the signal alone, as a program does. */
+	signal(*(const int *)arg, SIG_DFL);
+	exit(gort_main(killed_main, arg));
+}
+
+START_TEST(symlink_target_survives_kill)
+{
+	char name[32];
+	snprintf(name, sizeof name, "killed-%d", _i);
+	make_chain(&kill_chain, name);
+	struct child c;
+	run_child(killed_child, (void *)&killers[_i], &c, 30);
+	ck_assert_msg(WIFSIGNALED(c.status) && WTERMSIG(c.status) == killers[_i],
+		"want the child killed by signal %d; status %#x; output:\n%s", killers[_i], c.status, c.out);
+	assert_old_profile(kill_chain.target);
+	assert_chain_intact(&kill_chain);
+	temporaries(kill_chain.b, 1);   /* the dead program's: nothing could remove it */
+}
+END_TEST
+
+/* Every way the runtime ends a process while profiling removes the
+ * temporary and leaves the previous profile. */
+enum death { THROW, PANIC, DEADLOCK, SIGQUIT_DUMP, MAIN_RETURNS, EXIT, ENV_THROW, NDEATHS };
+static const struct {
+	const char *name;
+	int status;
+	const char *says;
+} deaths[NDEATHS] = {
+	[THROW] = { "throw", 2, "fatal error: dying while profiling\n" },
+	[PANIC] = { "panic", 2, "panic: dying while profiling\n" },
+	[DEADLOCK] = { "deadlock", 2, "fatal error: all goroutines are asleep - deadlock!\n" },
+	[SIGQUIT_DUMP] = { "sigquit", 2, "SIGQUIT: quit\n" },
+	[MAIN_RETURNS] = { "main-returns", 0, "" },
+	[EXIT] = { "exit", 3, "" },
+	[ENV_THROW] = { "gortprof-throw", 2, "fatal error: dying while profiling\n" },
+};
+static char death_path[300];
+
+static int dying_main(void *arg)
+{
+	enum death d = (enum death)(intptr_t)arg;
+	if (d != ENV_THROW && gort_prof_start(death_path, 1000) != 0)
+		return 1;
+	burn_a(20000000);
+	switch (d) {
+	case THROW:
+	case ENV_THROW:
+		gort_runtime_throw("dying while profiling");
+	case PANIC:
+		gort_runtime_panic("dying while profiling");
+	case DEADLOCK:
+		gort_chan_recv(gort_chan_make(sizeof(int), 0), NULL);
+		break;
+	case SIGQUIT_DUMP:
+		pthread_kill(pthread_self(), SIGQUIT);
+		break;
+	case MAIN_RETURNS:
+		return 0;   /* without gort_prof_stop */
+	case EXIT:
+		exit(3);
+	case NDEATHS:
+		break;
+	}
+	return 1;
+}
+
+static void dying_child(void *arg)
+{
+	if ((enum death)(intptr_t)arg == ENV_THROW) {
+		char env[400];
+		snprintf(env, sizeof env, "%s:1000", death_path);
+		setenv("GORTPROF", env, 1);
+	}
+	exit(gort_main(dying_main, arg));
+}
+
+START_TEST(temporary_removed_when_dying)
+{
+	char name[64], dir[256];
+	snprintf(name, sizeof name, "dying-%s", deaths[_i].name);
+	snprintf(dir, sizeof dir, "%s", tmpfile_named(name));
+	ck_assert_int_eq(mkdir(dir, 0755), 0);
+	snprintf(death_path, sizeof death_path, "%s/cpu.prof", dir);
+	write_file(death_path, old_profile);
+	struct child c;
+	run_child(dying_child, (void *)(intptr_t)_i, &c, 30);
+	ck_assert_exit_status(&c, deaths[_i].status);
+	ck_assert_output_has(&c, deaths[_i].says);
+	ck_assert_msg(temporaries(dir, 0) == 0, "%s: a temporary is left in %s", deaths[_i].name, dir);
+	assert_old_profile(death_path);
+}
+END_TEST
+
+/* --- the environment variables: errors as they start, named as such ------ */
+
+static int says_main(void *arg)
+{
+	(void)arg;
+	fprintf(stderr, "main ran\n");
+	return 0;
+}
+
+static void env_child(void *arg)
+{
+	const char *const *kv = arg;
+	setenv(kv[0], kv[1], 1);
+	exit(gort_main(says_main, NULL));
+}
+
+START_TEST(gorttrace_bad_path_reported_at_start)
+{
+	char path[300], want[400];
+	snprintf(path, sizeof path, "%s/no-such-dir/trace.json", tmpdir);
+	snprintf(want, sizeof want, "gort: GORTTRACE=%s: No such file or directory\n", path);
+	const char *kv[2] = { "GORTTRACE", path };
+	struct child c;
+	run_child(env_child, kv, &c, 30);
+	ck_assert_exit_status(&c, 0);
+	ck_assert_output_has(&c, want);
+	ck_assert_msg(strstr(c.out, want) < strstr(c.out, "main ran\n"),
+		"reported only after main ran:\n%s", c.out);
+}
+END_TEST
+
+START_TEST(gortprof_long_path_named_as_such)
+{
+	static char path[5001];
+	memset(path, 'x', sizeof path - 1);
+	memcpy(path, tmpdir, strlen(tmpdir));
+	path[strlen(tmpdir)] = '/';
+	const char *kv[2] = { "GORTPROF", path };
+	struct child c;
+	run_child(env_child, kv, &c, 30);
+	/* (the output repeats the name: Check cannot carry all of it) */
+	ck_assert_msg(WIFEXITED(c.status) && WEXITSTATUS(c.status) == 0, "status %#x", c.status);
+	ck_assert_msg(strncmp(c.out, "gort: GORTPROF=/tmp/", 20) == 0 && strstr(c.out, "x: File name too long\n"),
+		"want \"gort: GORTPROF=...: File name too long\", got: %.60s...%.60s", c.out,
+		c.len > 60 ? c.out + c.len - 60 : c.out);
+}
+END_TEST
+
 /* --- the seed: golang/go#20146 ------------------------------------------------
  * TestAtomicLoadStore64, in C: with profiling on, a goroutine spins on a
  * 64-bit atomic load and a yield until another goroutine sets the flag 50
@@ -440,7 +729,10 @@ END_TEST
 /* The hammer: goroutines doing nothing but 64-bit atomics on words that,
  * between them, use every lock of the table -- so whichever lock the
  * profile buffer's positions hash to, SIGPROF keeps landing while it is
- * held.  A watchdog thread (not a gort thread) sees progress stop. */
+ * held.  A watchdog thread (not a gort thread) sees progress stop.  Both
+ * go by CPU time, not wall time: a busy machine slows the hammer down but
+ * neither costs it signals nor looks like a hang (a hung handler spins,
+ * and so burns CPU; a starved process burns none). */
 
 #define NWORDS (8 * GORT_ATOMIC64_LOCKS)
 static uint64_t words[NWORDS * 8] __attribute__((aligned(64)));
@@ -461,23 +753,33 @@ static void hammer(void *arg)
 	gort_waitgroup_done(&wg);
 }
 
+static int64_t process_cpu(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void *watchdog(void *arg)
 {
 	(void)arg;
 	uint32_t last = 0;
-	int still = 0;
+	int64_t since = process_cpu();
 	for (;;) {
 		usleep(100000);
 		uint32_t p = atomic_load32(&progress);
-		still = p == last ? still + 1 : 0;
-		last = p;
-		if (still < 20)
+		if (p != last) {
+			last = p;
+			since = process_cpu();
 			continue;
-		/* Two seconds without progress: where is everyone? */
+		}
+		if (process_cpu() - since < 2000000000)
+			continue;
+		/* Two seconds of CPU without progress: where is everyone? */
 		for (struct m *m = atomic_loadp((void *const volatile *)&gort_sched.allm); m; m = m->alllink)
 			if (m->in_sighandler)
 				printf("watchdog: M%lld stuck in its SIGPROF handler\n", (long long)m->id);
-		printf("watchdog: no progress for 2 s: deadlock\n");
+		printf("watchdog: no progress in 2 s of CPU time: deadlock\n");
 		fflush(stdout);
 		_exit(42);
 	}
@@ -493,7 +795,8 @@ static int hammer_main(void *arg)
 	gort_waitgroup_add(&wg, 4);
 	for (uintptr_t k = 0; k < 4; k++)
 		gort_go(hammer, (void *)k);
-	gort_sleep((int64_t)seconds * 1000000000);
+	for (int64_t c0 = process_cpu(); process_cpu() - c0 < (int64_t)seconds * 1000000000;)
+		gort_sleep(10000000);
 	atomic_store32(&hammer_stop, 1);
 	gort_waitgroup_wait(&wg);
 	ck_assert_int_eq(gort_prof_stop(), 0);
@@ -509,7 +812,7 @@ static int hammer_main(void *arg)
 				lost += e->count;
 	ck_assert_uint_eq(lost, st.lost_atomic64);
 	if (GORT_ATOMIC64_SPINLOCK && gort_prof_fix)
-		ck_assert_msg(st.lost_atomic64 > 0, "no SIGPROF landed in atomic64 code in %d s", seconds);
+		ck_assert_msg(st.lost_atomic64 > 0, "no SIGPROF landed in atomic64 code in %d s of CPU", seconds);
 	printf("hammer: %llu signals, %llu lost in atomic64\n", (unsigned long long)st.signals,
 		(unsigned long long)st.lost_atomic64);
 	return 0;
@@ -616,6 +919,15 @@ int main(void)
 	tcase_add_test(tc, bad_arguments);
 	tcase_add_test(tc, special_files_written_in_place);
 	tcase_add_test(tc, malloc_in_handler_is_fatal);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("files");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, symlink_target_kept_until_replaced);
+	tcase_add_loop_test(tc, symlink_target_survives_kill, 0, 2);
+	tcase_add_loop_test(tc, temporary_removed_when_dying, 0, NDEATHS);
+	tcase_add_test(tc, gorttrace_bad_path_reported_at_start);
+	tcase_add_test(tc, gortprof_long_path_named_as_such);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("seed");

@@ -913,6 +913,424 @@ START_TEST(bad_gomaxprocs_env)
 }
 END_TEST
 
+/* --- timers under concurrent stop and reset --------------------------------------
+ * Go lets any goroutine stop and reset a timer while others do the same
+ * and while it fires.  Every arming ends exactly one way: it fires, or a
+ * stop or reset that returned 1 cancelled it.  So after the hammer and a
+ * final stop of every timer, armings == firings + cancellations, exactly
+ * -- a timer added twice, or one lost from the heap, breaks the count if
+ * it does not crash first. */
+
+#define NHTIMERS 4
+#define NHAMMERS 8
+#define HAMMER_OPS (20000 / SCALE)
+static gort_timer *htimers[NHTIMERS];
+static volatile uint64_t h_armings, h_cancels, h_fires;
+static gort_waitgroup h_wg;
+
+static void h_fire(void *arg)
+{
+	(void)arg;
+	atomic_add64(&h_fires, 1);
+}
+
+static void h_hammer(void *arg)
+{
+	uint32_t x = (uint32_t)(uintptr_t)arg * 2654435761u | 1;
+	for (int i = 0; i < HAMMER_OPS; i++) {
+		x ^= x << 13, x ^= x >> 17, x ^= x << 5;
+		gort_timer *t = htimers[x % NHTIMERS];
+		if (x & 0x100) {
+			atomic_add64(&h_cancels, (uint64_t)gort_timer_stop(t));
+		} else {
+			/* 0 to 63 us: many fire while others reset them */
+			atomic_add64(&h_cancels, (uint64_t)gort_timer_reset(t, (int64_t)(x >> 26) * 1000));
+			atomic_add64(&h_armings, 1);
+		}
+		if (i % 16 == 0)
+			gort_yield();
+	}
+	gort_waitgroup_done(&h_wg);
+}
+
+static int timer_hammer_main(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < NHTIMERS; i++)
+		htimers[i] = gort_afterfunc(1000, h_fire, NULL);
+	h_armings = NHTIMERS;
+	gort_waitgroup_add(&h_wg, NHAMMERS);
+	for (uintptr_t i = 0; i < NHAMMERS; i++)
+		gort_go(h_hammer, (void *)(i + 1));
+	gort_waitgroup_wait(&h_wg);
+	for (int i = 0; i < NHTIMERS; i++)
+		atomic_add64(&h_cancels, (uint64_t)gort_timer_stop(htimers[i]));
+	/* Firings already under way have started their goroutine: let them
+	 * finish (bounded: a count that never settles fails, not hangs). */
+	for (int i = 0; i < 10000 && gort_numgoroutine() > 1; i++)
+		gort_sleep(1000000);
+	ck_assert_int_eq(gort_numgoroutine(), 1);
+	ck_assert_uint_eq(h_fires + h_cancels, h_armings);
+	for (int i = 0; i < NHTIMERS; i++)
+		gort_timer_free(htimers[i]);
+	return 0;
+}
+
+START_TEST(timer_concurrent_reset)
+{
+	RUN(_i == 0 ? 2 : 8, timer_hammer_main, NULL);
+}
+END_TEST
+
+/* A stop that returns 0 on an armed channel timer means it has fired:
+ * the value is in the channel, so Go's `if !t.Stop() { <-t.C }` cannot
+ * block, even when the stop meets the firing half-way. */
+static int stop_drain_main(void *arg)
+{
+	(void)arg;
+	gort_timer *t = gort_timer_new(1000);
+	for (int i = 0; i < 2000 / SCALE; i++) {
+		if (!gort_timer_stop(t)) {
+			int64_t when;
+			gort_select_case c = { .c = gort_timer_chan(t), .dir = GORT_RECV, .elem = &when };
+			ck_assert_msg(gort_select(&c, 1, 0) == 0, "stop returned 0 but the channel is empty");
+		}
+		gort_timer_reset(t, (int64_t)(i % 7) * 1000);
+		if (i % 3 == 0)
+			gort_sleep(2000);
+	}
+	gort_timer_free(t);
+	return 0;
+}
+
+START_TEST(timer_stop_then_drain)
+{
+	RUN(2, stop_drain_main, NULL);
+}
+END_TEST
+
+/* --- channels: zero values and zero sizes ---------------------------------------- */
+
+static gort_chan *znull;
+static void null_sender(void *arg)
+{
+	(void)arg;
+	long v = 42;
+	gort_chan_send(znull, &v);
+	gort_chan_send(znull, NULL);   /* the zero value */
+}
+
+static int send_null_main(void *arg)
+{
+	(void)arg;
+	for (size_t cap = 0; cap < 2; cap++) {
+		znull = gort_chan_make(sizeof(long), cap);
+		gort_go(null_sender, NULL);
+		long a = -1, b = -1;
+		ck_assert_int_eq(gort_chan_recv(znull, &a), 1);
+		ck_assert_int_eq(gort_chan_recv(znull, &b), 1);
+		ck_assert_int_eq(a, 42);
+		ck_assert_int_eq(b, 0);
+		gort_chan_free(znull);
+	}
+	return 0;
+}
+
+START_TEST(chan_send_null_is_zero)
+{
+	RUN(1, send_null_main, NULL);
+}
+END_TEST
+
+/* chan struct{} with a buffer: no buffer memory at all (UBSan once caught
+ * its slot arithmetic on NULL). */
+static int zero_size_main(void *arg)
+{
+	(void)arg;
+	gort_chan *c = gort_chan_make(0, 3);
+	for (int i = 0; i < 3; i++)
+		gort_chan_send(c, NULL);
+	ck_assert_uint_eq(gort_chan_len(c), 3);
+	gort_select_case sc = { .c = c, .dir = GORT_SEND };
+	ck_assert_int_eq(gort_select(&sc, 1, 0), -1);   /* full */
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(gort_chan_recv(c, NULL), 1);
+	gort_select_case rc = { .c = c, .dir = GORT_RECV };
+	ck_assert_int_eq(gort_select(&rc, 1, 0), -1);   /* empty */
+	ck_assert_int_eq(gort_select(&sc, 1, 0), 0);
+	ck_assert_int_eq(gort_select(&rc, 1, 0), 0);
+	gort_chan_close(c);
+	ck_assert_int_eq(gort_chan_recv(c, NULL), 0);
+	gort_chan_free(c);
+	return 0;
+}
+
+START_TEST(chan_zero_size_buffered)
+{
+	RUN(1, zero_size_main, NULL);
+}
+END_TEST
+
+/* --- freed channels and timers --------------------------------------------------- */
+
+static __attribute__((noinline)) int freed_timer(void *a)
+{
+	gort_timer *t = gort_timer_new(1000000000);
+	gort_timer_free(t);
+	switch ((int)(uintptr_t)a) {
+	case 0: gort_timer_stop(t); break;
+	case 1: gort_timer_reset(t, 1000); break;
+	case 2: gort_timer_free(t); break;
+	case 3: gort_timer_chan(t); break;
+	}
+	__asm__ __volatile__("" ::: "memory");   /* no tail calls: keep this frame */
+	return 0;
+}
+
+static __attribute__((noinline)) int freed_chan(void *a)
+{
+	gort_chan *c = gort_chan_make(sizeof(int), 1);
+	gort_chan_free(c);
+	int v = 1;
+	gort_select_case sc = { .c = c, .dir = GORT_RECV, .elem = &v };
+	switch ((int)(uintptr_t)a) {
+	case 0: gort_select(&sc, 1, 0); break;
+	case 1: gort_chan_send(c, &v); break;
+	case 2: gort_chan_recv(c, &v); break;
+	case 3: gort_chan_close(c); break;
+	case 4: gort_chan_free(c); break;
+	case 5: gort_chan_len(c); break;
+	}
+	__asm__ __volatile__("" ::: "memory");
+	return 0;
+}
+
+static int freed_case;
+static int freed_timer_main(void *a) { (void)a; return freed_timer((void *)(uintptr_t)freed_case); }
+static int freed_chan_main(void *a) { (void)a; return freed_chan((void *)(uintptr_t)freed_case); }
+
+START_TEST(dies_freed_timer)
+{
+	static const char *const msgs[] = {
+		"fatal error: gort_timer_stop of a freed timer\n",
+		"fatal error: gort_timer_reset of a freed timer\n",
+		"fatal error: gort_timer_free of a freed timer\n",
+		"fatal error: gort_timer_chan of a freed timer\n",
+	};
+	freed_case = _i;
+	expect_death(freed_timer_main, NULL, (const char *const[]){ msgs[_i],
+		"goroutine 1 [running]:\n", "freed_timer()", NULL });
+}
+END_TEST
+
+START_TEST(dies_freed_chan)
+{
+	static const char *const msgs[] = {
+		"fatal error: gort_select of a freed channel\n",
+		"fatal error: gort_chan_send of a freed channel\n",
+		"fatal error: gort_chan_recv of a freed channel\n",
+		"fatal error: gort_chan_close of a freed channel\n",
+		"fatal error: gort_chan_free of a freed channel\n",
+		"fatal error: gort_chan_len of a freed channel\n",
+	};
+	freed_case = _i;
+	expect_death(freed_chan_main, NULL, (const char *const[]){ msgs[_i],
+		"goroutine 1 [running]:\n", "freed_chan()", NULL });
+}
+END_TEST
+
+/* --- threads gort did not start -------------------------------------------------- */
+
+static gort_chan *fchan;
+
+static void foreign_gift(void *arg)
+{
+	long v = (long)(intptr_t)arg;
+	gort_chan_send(fchan, &v);
+}
+
+/* 200 ms after start (by then main waits, however loaded the machine:
+ * the outcome is the same either way), a thread gort did not start
+ * calls gort_go, or sends straight to the waiting main. */
+static volatile uint32_t fattached;
+
+static void *foreign_thread(void *arg)
+{
+	int how = (int)(intptr_t)arg;
+	gort_foreign_attach();
+	atomic_store32(&fattached, 1);
+	struct timespec ts = { 0, 200000000 };
+	nanosleep(&ts, NULL);
+	if (how == 0) {
+		gort_go(foreign_gift, (void *)(intptr_t)7);
+	} else if (how == 1) {
+		long v = 7;
+		gort_select_case c = { .c = fchan, .dir = GORT_SEND, .elem = &v };
+		while (gort_select(&c, 1, 0) != 0)   /* main may not be waiting yet */
+			nanosleep(&ts, NULL);
+	}
+	gort_foreign_detach();
+	return NULL;
+}
+
+static int foreign_how;
+
+static int foreign_main(void *arg)
+{
+	(void)arg;
+	fchan = gort_chan_make(sizeof(long), 0);
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, foreign_thread, (void *)(intptr_t)foreign_how), 0);
+	while (!atomic_load32(&fattached))   /* a sleeper is no deadlock */
+		gort_sleep(1000000);
+	long v = 0;
+	ck_assert_int_eq(gort_chan_recv(fchan, &v), 1);   /* how 2 never sends: deadlock */
+	ck_assert_int_eq(v, 7);
+	pthread_join(t, NULL);
+	return 0;
+}
+
+START_TEST(foreign_thread_calls_in)
+{
+	foreign_how = _i;
+	RUN(2, foreign_main, NULL);
+}
+END_TEST
+
+static int foreign_main_gives_up(void *a)
+{
+	foreign_how = 2;
+	return foreign_main(a);
+}
+
+/* With every participant gone the real report still comes. */
+START_TEST(dies_deadlock_after_detach)
+{
+	expect_death(foreign_main_gives_up, NULL, (const char *const[]){
+		"fatal error: all goroutines are asleep - deadlock!\n",
+		"goroutine 1 [chan receive]:\n", NULL });
+}
+END_TEST
+
+/* Goroutines run on threads gort started: attaching one is a mistake. */
+static int attach_on_gort_thread(void *a)
+{
+	(void)a;
+	gort_foreign_attach();
+	return 0;
+}
+
+START_TEST(dies_attach_on_gort_thread)
+{
+	expect_death(attach_on_gort_thread, NULL, (const char *const[]){
+		"panic: gort_foreign_attach called on a thread gort started", NULL });
+}
+END_TEST
+
+/* --- misuse Go catches ----------------------------------------------------------- */
+
+static gort_waitgroup reuse_wg;
+static volatile uint32_t reuse_returned;
+static void reuse_waiter(void *a)
+{
+	(void)a;
+	gort_waitgroup_wait(&reuse_wg);
+	atomic_store32(&reuse_returned, 1);   /* no tail call: keep this frame */
+}
+
+/* At GORTMAXPROCS=1 the woken waiter cannot run before main re-adds. */
+static int wg_reuse(void *a)
+{
+	(void)a;
+	gort_gomaxprocs(1);
+	gort_waitgroup_add(&reuse_wg, 1);
+	gort_go(reuse_waiter, NULL);
+	gort_yield();                      /* the waiter parks */
+	gort_waitgroup_done(&reuse_wg);    /* wakes it: runnable, not running */
+	gort_waitgroup_add(&reuse_wg, 1);  /* reused before its Wait returned */
+	gort_yield();
+	gort_sleep(1000000);
+	return 0;
+}
+
+START_TEST(dies_waitgroup_reuse)
+{
+	expect_death(wg_reuse, NULL, (const char *const[]){
+		"panic: sync: WaitGroup is reused before previous Wait has returned\n",
+		"reuse_waiter()", NULL });
+}
+END_TEST
+
+static int syscall_misuse(void *a)
+{
+	(void)a;
+	gort_chan *c = gort_chan_make(sizeof(int), 1);
+	int v = 1;
+	gort_syscall_enter();
+	switch (freed_case) {
+	case 0: gort_syscall_enter(); break;
+	case 1: gort_chan_send(c, &v); break;
+	case 2: gort_yield(); break;
+	case 3: gort_sleep(1000); break;
+	case 4: gort_chan_recv(c, &v); break;
+	}
+	gort_syscall_exit();
+	return 0;
+}
+
+START_TEST(dies_syscall_misuse)
+{
+	static const char *const msgs[] = {
+		"panic: gort_syscall_enter called twice without gort_syscall_exit\n",
+		"panic: gort_chan_send between gort_syscall_enter and gort_syscall_exit",
+		"panic: gort_yield between gort_syscall_enter and gort_syscall_exit",
+		"panic: gort_sleep between gort_syscall_enter and gort_syscall_exit",
+		"panic: gort_chan_recv between gort_syscall_enter and gort_syscall_exit",
+	};
+	freed_case = _i;
+	expect_death(syscall_misuse, NULL, (const char *const[]){ msgs[_i],
+		"syscall_misuse()", NULL });
+}
+END_TEST
+
+/* Dumps list goroutine 1 first, then by id, as Go's do. */
+static void ordered_blocker(void *a)
+{
+	(void)a;
+	gort_chan_recv(never, NULL);
+}
+
+static int ordered_deadlock(void *a)
+{
+	(void)a;
+	never = gort_chan_make(sizeof(int), 0);
+	for (int i = 0; i < 5; i++)
+		gort_go(ordered_blocker, NULL);
+	gort_chan_recv(never, NULL);
+	return 0;
+}
+
+START_TEST(dump_in_id_order)
+{
+	struct death d = { ordered_deadlock, NULL };
+	struct child c;
+	run_child(die_child, &d, &c, 30);
+	ck_assert_exit_status(&c, 2);
+	const char *p = c.out;
+	long last = 0;
+	int n = 0;
+	while ((p = strstr(p, "\ngoroutine ")) != NULL) {
+		long id = strtol(p + 11, NULL, 10);
+		ck_assert_msg(id > last, "goroutine %ld listed after %ld:\n%s", id, last, c.out);
+		last = id;
+		n++;
+		p++;
+	}
+	ck_assert_int_eq(n, 6);
+	ck_assert_ptr_nonnull(strstr(c.out, "\ngoroutine 1 [chan receive]:\n"));
+}
+END_TEST
+
 static Suite *sched_suite(void)
 {
 	Suite *s = suite_create("sched");
@@ -957,6 +1375,23 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, bad_gomaxprocs_env);
 	tcase_add_test(tc, sigquit_dumps_goroutines);
 	tcase_add_test(tc, schedtrace_lines);
+	suite_add_tcase(s, tc);
+
+	/* Regressions from trying gort as a user and as an adversary would. */
+	tc = tcase_create("reliability");
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, timer_concurrent_reset, 0, 2);
+	tcase_add_test(tc, timer_stop_then_drain);
+	tcase_add_test(tc, chan_send_null_is_zero);
+	tcase_add_test(tc, chan_zero_size_buffered);
+	tcase_add_loop_test(tc, dies_freed_timer, 0, 4);
+	tcase_add_loop_test(tc, dies_freed_chan, 0, 6);
+	tcase_add_loop_test(tc, foreign_thread_calls_in, 0, 2);
+	tcase_add_test(tc, dies_deadlock_after_detach);
+	tcase_add_test(tc, dies_attach_on_gort_thread);
+	tcase_add_test(tc, dies_waitgroup_reuse);
+	tcase_add_loop_test(tc, dies_syscall_misuse, 0, 5);
+	tcase_add_test(tc, dump_in_id_order);
 	suite_add_tcase(s, tc);
 	return s;
 }

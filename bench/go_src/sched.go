@@ -1,6 +1,7 @@
 // sched.go -- Go's side of bench/sched.c: the same cases, the same
 // output format (case=<name> value=<number> unit=<unit>), so that
-// bench/compare.py can put the two side by side.
+// bench/compare.py can put the two side by side.  The same arguments too:
+// [--quick] [CASES], --quick running each case at a thousandth of its size.
 package main
 
 import (
@@ -15,11 +16,22 @@ import (
 
 var procsAll = runtime.GOMAXPROCS(0)
 
+// quick: --quick, every size a thousandth (make test: it runs; the figures
+// mean nothing).
+var quick = len(os.Args) > 1 && os.Args[1] == "--quick"
+
+func size(n int) int {
+	if quick {
+		return n / 1000
+	}
+	return n
+}
+
 func report(name string, v float64, unit string) {
 	fmt.Printf("case=%s value=%.4g unit=%s\n", name, v, unit)
 }
 
-const nYield = 2000000
+var nYield = size(2000000)
 
 func benchYield() {
 	runtime.GOMAXPROCS(1)
@@ -35,10 +47,10 @@ func benchYield() {
 		}()
 	}
 	wg.Wait()
-	report("yield", float64(time.Since(t0).Nanoseconds())/(2*nYield), "ns/switch")
+	report("yield", float64(time.Since(t0).Nanoseconds())/(2*float64(nYield)), "ns/switch")
 }
 
-const nRound = 1000000
+var nRound = size(1000000)
 
 func benchChan() {
 	runtime.GOMAXPROCS(1)
@@ -55,10 +67,10 @@ func benchChan() {
 		ping <- v
 		v = <-pong
 	}
-	report("chan_roundtrip", float64(time.Since(t0).Nanoseconds())/nRound, "ns/roundtrip")
+	report("chan_roundtrip", float64(time.Since(t0).Nanoseconds())/float64(nRound), "ns/roundtrip")
 }
 
-const nSpawn = 1000000
+var nSpawn = size(1000000)
 
 var ran int32
 
@@ -74,10 +86,10 @@ func benchSpawnExit() {
 			runtime.Gosched()
 		}
 	}
-	for atomic.LoadInt32(&ran) != nSpawn {
+	for atomic.LoadInt32(&ran) != int32(nSpawn) {
 		runtime.Gosched()
 	}
-	report("spawn_exit", float64(time.Since(t0).Nanoseconds())/nSpawn, "ns/goroutine")
+	report("spawn_exit", float64(time.Since(t0).Nanoseconds())/float64(nSpawn), "ns/goroutine")
 }
 
 func benchSpawnJoin() {
@@ -89,10 +101,10 @@ func benchSpawnJoin() {
 		go wg.Done()
 	}
 	wg.Wait()
-	report("spawn_join", float64(time.Since(t0).Nanoseconds())/nSpawn, "ns/goroutine")
+	report("spawn_join", float64(time.Since(t0).Nanoseconds())/float64(nSpawn), "ns/goroutine")
 }
 
-const nSelect = 1000000
+var nSelect = size(1000000)
 
 func benchSelect() {
 	runtime.GOMAXPROCS(1)
@@ -108,10 +120,10 @@ func benchSelect() {
 			b <- 1
 		}
 	}
-	report("select2", float64(time.Since(t0).Nanoseconds())/nSelect, "ns/select")
+	report("select2", float64(time.Since(t0).Nanoseconds())/float64(nSelect), "ns/select")
 }
 
-const nPark = 1000000
+var nPark = size(1000000)
 
 func rssBytes() int64 {
 	data, err := os.ReadFile("/proc/self/statm")
@@ -138,20 +150,23 @@ func benchParked() {
 			wg.Done()
 		}()
 	}
-	for atomic.LoadInt32(&parked) != nPark {
+	for atomic.LoadInt32(&parked) != int32(nPark) {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(10 * time.Millisecond)
 	after := rssBytes()
-	report("parked_rss", float64(after-before)/nPark, "bytes/goroutine")
+	report("parked_rss", float64(after-before)/float64(nPark), "bytes/goroutine")
 	close(gate)
 	wg.Wait()
 }
 
 func main() {
-	only := ""
-	if len(os.Args) > 1 {
-		only = os.Args[1]
+	only, args := "", os.Args[1:]
+	if quick {
+		args = args[1:]
+	}
+	if len(args) > 0 {
+		only = args[0]
 	}
 	cases := []struct {
 		name string

@@ -1,0 +1,2027 @@
+/*
+ * stress.c -- the seeded stress suite: many goroutines doing random things
+ * to channels, select, timers, the scheduler and package sync, each case
+ * checked by exact conservation, never by how long anything took.
+ *
+ *   chan_fifo      producers and consumers over unbuffered and buffered
+ *                  channels; every message carries (producer, sequence):
+ *                  each is delivered exactly once, and every consumer sees
+ *                  each producer's sequence numbers strictly increase
+ *   select_fuzz    random selects (send, receive, nil, closed, default)
+ *                  over several channels from many goroutines: the values
+ *                  sent are the values received, channel by channel
+ *   select_close   goroutines blocked in select (and in receive) on
+ *                  channels that are then closed: every one returns, on a
+ *                  closed channel, with ok 0 and a zeroed element
+ *   timers         AfterFunc and channel timers with random deadlines,
+ *                  stopped and reset from several goroutines each (one at
+ *                  a time per timer): every arming is accounted for as
+ *                  cancelled (a stop or reset that returned 1) or fired
+ *                  exactly once, and no firing is earlier than its arming
+ *   timers_race    the same with no serialisation: several goroutines
+ *                  stop and reset one timer at the same moment; firings ==
+ *                  armings - successful stops and resets, and none early
+ *   spawn_storm    a million goroutines in batches, bursts and trees: each
+ *                  runs exactly once, and all of them exit
+ *   park_unpark    100k goroutines parked on one channel, released one by
+ *                  one, by close, and by both
+ *   mutex_wg       counters under contended Mutexes, WaitGroups with many
+ *                  waiters and nested Adds, Once
+ *
+ * Each case runs in a child process at GORTMAXPROCS 1, 2 and 8, once with
+ * the profiler off and once with it on at 1000 Hz; the two runs must print
+ * the same RESULT line, and the profiled one a non-empty profile whose
+ * ledger balances.  A child that does not finish in time reports what it
+ * was doing, then SIGQUIT makes the runtime print every goroutine.
+ *
+ * Seeded: the seed is GORT_STRESS_SEED, or the clock's.  Every random
+ * choice comes from a PRNG of its own goroutine (a producer, a driver of
+ * a timer, ...), derived from the seed, the case and the goroutine's
+ * place in the case, so the workload -- though not the schedule -- is
+ * replayed exactly by the line every failure prints:
+ *
+ *   GORT_STRESS_SEED=S GORTMAXPROCS=P GORT_STRESS_PROF=0|1 CK_RUN_CASE=case test_stress
+ *
+ * GORTMAXPROCS (any value) and GORT_STRESS_PROF, when set, pick the runs;
+ * CK_RUN_CASE is Check's own filter.  GORT_STRESS_VERBOSE=1 shows every
+ * child's output.  A failed run's whole output is kept in stress-logs/
+ * (in the directory the suite runs in).  Counts are divided by SCALE under
+ * emulation (and by 4 more under AddressSanitizer); GORT_TEST_SCALE sets
+ * the divisor; GORT_STRESS_TIMEOUT, the seconds a child may run.
+ */
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "testutil.h"
+
+#include "gort.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#define STRESS_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define STRESS_ASAN 1
+#endif
+#endif
+#ifndef STRESS_ASAN
+#define STRESS_ASAN 0
+#endif
+
+#ifdef GORT_TEST_EMULATED
+#define STRESS_EMULATED 1
+#else
+#define STRESS_EMULATED 0
+#endif
+
+typedef unsigned long long ull;
+
+/* --- the workload's randomness ------------------------------------------------ */
+
+static inline uint64_t mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+struct rng {
+	uint64_t s;
+};
+
+static inline uint64_t rnext(struct rng *r)   /* splitmix64 */
+{
+	return mix64(r->s += 0x9e3779b97f4a7c15ull);
+}
+
+static inline uint32_t rbelow(struct rng *r, uint32_t n)
+{
+	return (uint32_t)(((rnext(r) >> 32) * (uint64_t)n) >> 32);
+}
+
+/* --- the child's context: what every message must say ------------------------- */
+
+static struct {
+	const char *name;      /* the case */
+	uint64_t seed;         /* the suite's seed */
+	uint64_t case_seed;    /* derived from it and the case's name */
+	int procs;
+	int prof;
+	int div;               /* counts are divided by this */
+	int timeout;           /* seconds before the watchdog reports a hang */
+} ctx;
+
+/* What the case is doing, for the hang report. */
+static const char *volatile phase = "starting";
+static volatile uint64_t progress[3] __attribute__((aligned(8)));
+
+#define PHASE(s) gort_atomic_storep((void *volatile *)&phase, (void *)(s))
+#define PROGRESS(i, d) gort_atomic_add64(&progress[i], (int64_t)(d))
+
+/* A generator of its own for goroutine `index` of role `stream`. */
+static struct rng rng_for(uint32_t stream, uint64_t index)
+{
+	struct rng r = { ctx.case_seed ^ mix64(((uint64_t)stream << 40) ^ index ^ 0x5eed5eedull) };
+	rnext(&r);
+	return r;
+}
+
+static void write_all(int fd, const char *s, size_t n)
+{
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+static void outf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void outf(const char *fmt, ...)
+{
+	char buf[1024];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(buf, sizeof buf, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	write_all(2, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+static void failf(const char *file, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4), noreturn));
+static void failf(const char *file, int line, const char *fmt, ...)
+{
+	char msg[768];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	outf("STRESS FAIL: case=%s seed=%llu GORTMAXPROCS=%d prof=%s: %s:%d: %s\n",
+		ctx.name, (ull)ctx.seed, ctx.procs, ctx.prof ? "on" : "off", file, line, msg);
+	_exit(1);
+}
+
+#define FAIL(...) failf(__FILE__, __LINE__, __VA_ARGS__)
+#define CHECK(cond, ...) do { if (!(cond)) FAIL("check failed: " #cond ": " __VA_ARGS__); } while (0)
+
+/* Counts, scaled: never below `min`. */
+static uint32_t scaled(uint32_t n, uint32_t min)
+{
+	uint32_t v = n / (uint32_t)ctx.div;
+	return v < min ? min : v;
+}
+
+static void *xcalloc(size_t n, size_t size)
+{
+	void *p = calloc(n ? n : 1, size);
+	if (!p)
+		FAIL("out of memory (%zu x %zu bytes)", n, size);
+	return p;
+}
+
+static gort_chan *xchan(size_t elemsize, size_t cap)
+{
+	gort_chan *c = gort_chan_make(elemsize, cap);
+	if (!c)
+		FAIL("gort_chan_make(%zu, %zu) failed", elemsize, cap);
+	return c;
+}
+
+/* Wait for every goroutine but `base` to be gone.  Done is not dead: the
+ * last ones may still be on their way out.  No deadline: a goroutine that
+ * never exits is a hang, and the watchdog says so. */
+static void wait_goroutines(int base)
+{
+	int64_t since = gort_now();
+	int said = 0;
+	while (gort_numgoroutine() > base) {
+		gort_sleep(1000000);
+		if (!said && gort_now() - since > 5000000000ll) {
+			outf("stress: %s: still %d goroutines 5 s after all were done (want %d)\n",
+				ctx.name, gort_numgoroutine(), base);
+			said = 1;
+		}
+	}
+}
+
+/* ==== chan_fifo ================================================================ */
+
+#define FIFO_NCH 6
+
+struct fifo_msg {
+	uint32_t pid, seq;
+	uint64_t check;
+};
+
+struct fifo_ch {
+	gort_chan *c;
+	uint32_t cap;
+	uint32_t p0, np;          /* its producers: pids p0 .. p0+np-1 */
+	gort_waitgroup prod_wg;
+};
+
+struct fifo_prod {
+	uint32_t ch, n, base;     /* base: its first slot in delivered[] */
+};
+
+static struct {
+	struct fifo_ch ch[FIFO_NCH];
+	struct fifo_prod *prod;
+	uint32_t nprod, ncons;
+	uint32_t *delivered;      /* per message: times received */
+	uint64_t total;
+	volatile uint64_t received __attribute__((aligned(8)));
+	gort_waitgroup wg;        /* consumers and closers */
+} F;
+
+static inline uint64_t fifo_check(uint32_t pid, uint32_t seq)
+{
+	return mix64(((uint64_t)pid << 32 | seq) ^ 0xf1f0f1f0ull);
+}
+
+static void fifo_producer(void *arg)
+{
+	uint32_t pid = (uint32_t)(uintptr_t)arg;
+	struct fifo_prod *p = &F.prod[pid];
+	struct fifo_ch *ch = &F.ch[p->ch];
+	struct rng r = rng_for(1, pid);
+	for (uint32_t seq = 0; seq < p->n; seq++) {
+		struct fifo_msg m = { pid, seq, fifo_check(pid, seq) };
+		uint32_t how = rbelow(&r, 16);
+		if (how == 0) {
+			gort_yield();
+			gort_chan_send(ch->c, &m);
+		} else if (how <= 2) {
+			int dummy = 0;
+			gort_select_case sc[3] = {
+				{ .c = NULL, .dir = GORT_SEND, .elem = &dummy },
+				{ .c = ch->c, .dir = GORT_SEND, .elem = &m },
+				{ .c = NULL, .dir = GORT_RECV, .elem = &dummy },
+			};
+			int k = gort_select(sc, 3, 1);
+			CHECK(k == 1, "producer %u: blocking select chose case %d (only 1 can proceed)", pid, k);
+		} else if (how == 3) {
+			gort_select_case sc = { .c = ch->c, .dir = GORT_SEND, .elem = &m };
+			int k = gort_select(&sc, 1, 0);
+			CHECK(k == -1 || k == 0, "producer %u: non-blocking select returned %d", pid, k);
+			if (k < 0)
+				gort_chan_send(ch->c, &m);
+		} else {
+			gort_chan_send(ch->c, &m);
+		}
+	}
+	gort_waitgroup_done(&ch->prod_wg);
+}
+
+static void fifo_closer(void *arg)
+{
+	struct fifo_ch *ch = arg;
+	gort_waitgroup_wait(&ch->prod_wg);
+	gort_chan_close(ch->c);
+	gort_waitgroup_done(&F.wg);
+}
+
+struct fifo_cons_arg {
+	uint32_t id, ch;
+};
+
+static void fifo_consumer(void *arg)
+{
+	struct fifo_cons_arg *a = arg;
+	struct fifo_ch *ch = &F.ch[a->ch];
+	struct rng r = rng_for(2, a->id);
+	int64_t *last = xcalloc(ch->np, sizeof *last);
+	for (uint32_t i = 0; i < ch->np; i++)
+		last[i] = -1;
+	uint64_t got = 0;
+	for (;;) {
+		struct fifo_msg m;
+		memset(&m, 0xa5, sizeof m);
+		int ok;
+		uint32_t how = rbelow(&r, 16);
+		if (how <= 1) {
+			int dummy = 0;
+			gort_select_case sc[3] = {
+				{ .c = NULL, .dir = GORT_RECV, .elem = &dummy },
+				{ .c = NULL, .dir = GORT_SEND, .elem = &dummy },
+				{ .c = ch->c, .dir = GORT_RECV, .elem = &m },
+			};
+			int k = gort_select(sc, 3, 1);
+			CHECK(k == 2, "consumer %u: blocking select chose case %d (only 2 can proceed)", a->id, k);
+			ok = sc[2].ok;
+		} else if (how == 2) {
+			gort_select_case sc = { .c = ch->c, .dir = GORT_RECV, .elem = &m };
+			int k = gort_select(&sc, 1, 0);
+			CHECK(k == -1 || k == 0, "consumer %u: non-blocking select returned %d", a->id, k);
+			ok = k == 0 ? sc.ok : gort_chan_recv(ch->c, &m);
+		} else {
+			ok = gort_chan_recv(ch->c, &m);
+		}
+		if (!ok) {
+			static const struct fifo_msg zero;
+			CHECK(memcmp(&m, &zero, sizeof m) == 0,
+				"consumer %u: receive on closed channel %u left a non-zero element", a->id, a->ch);
+			break;
+		}
+		CHECK(m.check == fifo_check(m.pid, m.seq),
+			"consumer %u on channel %u: corrupt message (pid %u seq %u check %016llx)",
+			a->id, a->ch, m.pid, m.seq, (ull)m.check);
+		CHECK(m.pid >= ch->p0 && m.pid < ch->p0 + ch->np,
+			"consumer %u on channel %u: message of producer %u, who sends on another channel",
+			a->id, a->ch, m.pid);
+		CHECK(m.seq < F.prod[m.pid].n, "producer %u never sent seq %u", m.pid, m.seq);
+		int64_t *l = &last[m.pid - ch->p0];
+		CHECK((int64_t)m.seq > *l,
+			"consumer %u on channel %u (cap %u): producer %u's seq %u after seq %lld: not FIFO",
+			a->id, a->ch, ch->cap, m.pid, m.seq, (long long)*l);
+		*l = m.seq;
+		uint32_t d = gort_atomic_add32(&F.delivered[F.prod[m.pid].base + m.seq], 1);
+		CHECK(d == 1, "producer %u seq %u delivered %u times (channel %u, cap %u)",
+			m.pid, m.seq, d, a->ch, ch->cap);
+		if ((++got & 1023) == 0)
+			PROGRESS(0, 1024);
+		if (rbelow(&r, 64) == 0)
+			gort_yield();
+	}
+	free(last);
+	gort_atomic_add64(&F.received, (int64_t)got);
+	gort_waitgroup_done(&F.wg);
+}
+
+static void case_chan_fifo(char *digest, size_t dn)
+{
+	static const uint32_t caps[] = { 1, 2, 3, 8, 32, 128 };
+	struct rng r = rng_for(0, 0);
+	uint32_t target = scaled(3000000, 20000);
+	uint32_t nprod = 0, ncons = 0;
+	uint32_t np[FIFO_NCH], nc[FIFO_NCH];
+	for (int k = 0; k < FIFO_NCH; k++) {
+		F.ch[k].cap = k % 3 == 0 ? 0 : caps[rbelow(&r, 6)];   /* two unbuffered */
+		np[k] = 1 + rbelow(&r, 6);
+		nc[k] = 1 + rbelow(&r, 6);
+		nprod += np[k];
+		ncons += nc[k];
+	}
+	F.prod = xcalloc(nprod, sizeof *F.prod);
+	F.nprod = nprod;
+	F.ncons = ncons;
+	uint32_t avg = target / nprod, pid = 0;
+	F.total = 0;
+	for (uint32_t k = 0; k < FIFO_NCH; k++) {
+		F.ch[k].c = xchan(sizeof(struct fifo_msg), F.ch[k].cap);
+		F.ch[k].p0 = pid;
+		F.ch[k].np = np[k];
+		for (uint32_t i = 0; i < np[k]; i++, pid++) {
+			F.prod[pid].ch = k;
+			F.prod[pid].n = avg / 2 + rbelow(&r, avg + 1);
+			F.prod[pid].base = (uint32_t)F.total;
+			F.total += F.prod[pid].n;
+		}
+	}
+	F.delivered = xcalloc((size_t)F.total, sizeof *F.delivered);
+	struct fifo_cons_arg *ca = xcalloc(ncons, sizeof *ca);
+
+	PHASE("chan_fifo: producers and consumers running");
+	gort_waitgroup_add(&F.wg, (int)(ncons + FIFO_NCH));
+	uint32_t cid = 0;
+	for (uint32_t k = 0; k < FIFO_NCH; k++) {
+		gort_waitgroup_add(&F.ch[k].prod_wg, (int)np[k]);
+		gort_go(fifo_closer, &F.ch[k]);
+		for (uint32_t i = 0; i < nc[k]; i++, cid++) {
+			ca[cid] = (struct fifo_cons_arg){ cid, k };
+			gort_go(fifo_consumer, &ca[cid]);
+		}
+	}
+	for (uint32_t p = 0; p < nprod; p++)
+		gort_go(fifo_producer, (void *)(uintptr_t)p);
+	gort_waitgroup_wait(&F.wg);
+
+	PHASE("chan_fifo: checking");
+	for (uint32_t p = 0; p < nprod; p++)
+		for (uint32_t s = 0; s < F.prod[p].n; s++)
+			CHECK(F.delivered[F.prod[p].base + s] == 1,
+				"producer %u seq %u (channel %u, cap %u) delivered %u times",
+				p, s, F.prod[p].ch, F.ch[F.prod[p].ch].cap, F.delivered[F.prod[p].base + s]);
+	CHECK(gort_atomic_load64(&F.received) == F.total, "%llu messages received, %llu sent",
+		(ull)gort_atomic_load64(&F.received), (ull)F.total);
+	for (int k = 0; k < FIFO_NCH; k++) {
+		struct fifo_msg m;
+		CHECK(gort_chan_len(F.ch[k].c) == 0, "channel %d: %zu left after close", k,
+			gort_chan_len(F.ch[k].c));
+		CHECK(gort_chan_recv(F.ch[k].c, &m) == 0, "channel %d: a value after close and drain", k);
+		gort_chan_free(F.ch[k].c);
+	}
+	snprintf(digest, dn, "channels=%d producers=%u consumers=%u messages=%llu",
+		FIFO_NCH, nprod, ncons, (ull)F.total);
+	free(ca);
+	free(F.delivered);
+	free(F.prod);
+}
+
+/* ==== select_fuzz ============================================================= */
+
+#define SF_K 6              /* fuzz channels; then late, then feed */
+#define SF_LATE SF_K
+#define SF_FEED (SF_K + 1)
+#define SF_NACCT (SF_K + 2)
+#define SF_MAXC 20
+
+enum { SF_SEND, SF_RECV, SF_NILSEND, SF_NILRECV, SF_CLOSED, SF_LATERECV, SF_FEEDRECV };
+
+struct sf_val {
+	uint64_t v, check;
+};
+
+struct sf_acct {
+	uint64_t sent_n[SF_NACCT], sent_sum[SF_NACCT], recv_n[SF_NACCT], recv_sum[SF_NACCT];
+	uint64_t closed_n, late_closed_n, defaults, selects, cases;
+};
+
+static struct {
+	gort_chan *ch[SF_K], *closed, *late, *feed, *stop;
+	uint32_t cap[SF_K];
+	volatile uint32_t late_closed;
+	uint32_t nfuzz, nselects, nlate;
+	gort_mutex mu;
+	struct sf_acct total;
+	gort_waitgroup fuzz_wg, side_wg;
+} S;
+
+static inline uint64_t sf_check(uint64_t v)
+{
+	return mix64(v ^ 0x5e1ec7ull);
+}
+
+static void sf_account(const struct sf_acct *a)
+{
+	gort_mutex_lock(&S.mu);
+	for (int i = 0; i < SF_NACCT; i++) {
+		S.total.sent_n[i] += a->sent_n[i];
+		S.total.sent_sum[i] += a->sent_sum[i];
+		S.total.recv_n[i] += a->recv_n[i];
+		S.total.recv_sum[i] += a->recv_sum[i];
+	}
+	S.total.closed_n += a->closed_n;
+	S.total.late_closed_n += a->late_closed_n;
+	S.total.defaults += a->defaults;
+	S.total.selects += a->selects;
+	S.total.cases += a->cases;
+	gort_mutex_unlock(&S.mu);
+}
+
+static void sf_recvd(struct sf_acct *a, int which, const struct sf_val *v, uint32_t who)
+{
+	CHECK(v->check == sf_check(v->v), "goroutine %u: corrupt value %016llx/%016llx from channel %d",
+		who, (ull)v->v, (ull)v->check, which);
+	a->recv_n[which]++;
+	a->recv_sum[which] += mix64(v->v);
+}
+
+/* Feeders: every blocking select has a receive on feed, so it always can
+ * proceed: nobody is ever stuck when the others are done. */
+static void sf_sender(void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;   /* nfuzz+1..: feeders; the last: late */
+	int late = id == S.nfuzz + 3;
+	struct sf_acct a;
+	memset(&a, 0, sizeof a);
+	gort_chan *c = late ? S.late : S.feed;
+	int which = late ? SF_LATE : SF_FEED;
+	for (uint64_t seq = 0; !late || seq < S.nlate; seq++) {
+		struct sf_val v = { (uint64_t)id << 40 | seq, 0 };
+		v.check = sf_check(v.v);
+		gort_select_case sc[2] = {
+			{ .c = c, .dir = GORT_SEND, .elem = &v },
+			{ .c = S.stop, .dir = GORT_RECV, .elem = NULL },
+		};
+		int k = gort_select(sc, 2, 1);
+		if (k == 1) {
+			CHECK(sc[1].ok == 0, "sender %u: a value on the stop channel", id);
+			break;
+		}
+		CHECK(k == 0, "sender %u: select returned %d", id, k);
+		a.sent_n[which]++;
+		a.sent_sum[which] += mix64(v.v);
+	}
+	if (late) {
+		gort_atomic_store32(&S.late_closed, 1);
+		gort_chan_close(S.late);
+	}
+	sf_account(&a);
+	gort_waitgroup_done(&S.side_wg);
+}
+
+static void sf_fuzzer(void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	struct rng r = rng_for(10, id);
+	struct sf_acct a;
+	memset(&a, 0, sizeof a);
+	gort_select_case sc[SF_MAXC];
+	int type[SF_MAXC], chan_of[SF_MAXC];
+	struct sf_val val[SF_MAXC];
+	uint64_t seq = 0;
+	for (uint32_t s = 0; s < S.nselects; s++) {
+		int n = 1 + (int)rbelow(&r, 7);
+		if (rbelow(&r, 64) == 0)
+			n = 9 + (int)rbelow(&r, 8);     /* more than fit on select's stack */
+		int block = rbelow(&r, 4) != 0;
+		for (int i = 0; i < n; i++) {
+			uint32_t t = rbelow(&r, 100);
+			int k = (int)rbelow(&r, SF_K);
+			chan_of[i] = k;
+			memset(&val[i], 0xa5, sizeof val[i]);
+			if (t < 32) {
+				type[i] = SF_SEND;
+				val[i].v = (uint64_t)(id + 1) << 40 | seq++;
+				val[i].check = sf_check(val[i].v);
+				sc[i] = (gort_select_case){ .c = S.ch[k], .dir = GORT_SEND, .elem = &val[i] };
+			} else if (t < 64) {
+				type[i] = SF_RECV;
+				sc[i] = (gort_select_case){ .c = S.ch[k], .dir = GORT_RECV, .elem = &val[i] };
+			} else if (t < 72) {
+				type[i] = SF_NILSEND;
+				sc[i] = (gort_select_case){ .c = NULL, .dir = GORT_SEND, .elem = &val[i] };
+			} else if (t < 80) {
+				type[i] = SF_NILRECV;
+				sc[i] = (gort_select_case){ .c = NULL, .dir = GORT_RECV, .elem = &val[i] };
+			} else if (t < 86) {
+				type[i] = SF_CLOSED;
+				sc[i] = (gort_select_case){ .c = S.closed, .dir = GORT_RECV, .elem = &val[i] };
+			} else {
+				type[i] = SF_LATERECV;
+				sc[i] = (gort_select_case){ .c = S.late, .dir = GORT_RECV, .elem = &val[i] };
+			}
+		}
+		if (block) {   /* the way out: a receive on feed, somewhere among them */
+			int at = (int)rbelow(&r, (uint32_t)n + 1);
+			if (at < n) {
+				sc[n] = sc[at];
+				type[n] = type[at];
+				chan_of[n] = chan_of[at];
+				val[n] = val[at];
+				sc[n].elem = &val[n];
+			}
+			type[at] = SF_FEEDRECV;
+			memset(&val[at], 0xa5, sizeof val[at]);
+			sc[at] = (gort_select_case){ .c = S.feed, .dir = GORT_RECV, .elem = &val[at] };
+			n++;
+		}
+		/* Every draw before the select: what it chose must not change
+		 * what this goroutine does next, or the workload is not replayable. */
+		int yield = rbelow(&r, 32) == 0;
+		a.selects++;
+		a.cases += (uint64_t)n;
+		int k = gort_select(sc, n, block);
+		CHECK(k >= -1 && k < n, "fuzzer %u: select of %d cases returned %d", id, n, k);
+		if (k < 0) {
+			CHECK(!block, "fuzzer %u: a blocking select returned -1", id);
+			a.defaults++;
+			continue;
+		}
+		CHECK(sc[k].c != NULL, "fuzzer %u: select chose case %d, a nil channel", id, k);
+		switch (type[k]) {
+		case SF_SEND:
+			a.sent_n[chan_of[k]]++;
+			a.sent_sum[chan_of[k]] += mix64(val[k].v);
+			break;
+		case SF_RECV:
+			CHECK(sc[k].ok == 1, "fuzzer %u: receive on channel %d (never closed) gave ok %d",
+				id, chan_of[k], sc[k].ok);
+			sf_recvd(&a, chan_of[k], &val[k], id);
+			break;
+		case SF_CLOSED: {
+			static const struct sf_val zero;
+			CHECK(sc[k].ok == 0, "fuzzer %u: receive on a closed, empty channel gave ok %d", id, sc[k].ok);
+			CHECK(memcmp(&val[k], &zero, sizeof zero) == 0,
+				"fuzzer %u: receive on a closed channel left a non-zero element", id);
+			a.closed_n++;
+			break;
+		}
+		case SF_LATERECV:
+			if (sc[k].ok) {
+				sf_recvd(&a, SF_LATE, &val[k], id);
+			} else {
+				CHECK(gort_atomic_load32(&S.late_closed),
+					"fuzzer %u: receive on the late channel gave ok 0 before it was closed", id);
+				a.late_closed_n++;
+			}
+			break;
+		case SF_FEEDRECV:
+			CHECK(sc[k].ok == 1, "fuzzer %u: receive on feed (never closed) gave ok %d", id, sc[k].ok);
+			sf_recvd(&a, SF_FEED, &val[k], id);
+			break;
+		default:
+			FAIL("fuzzer %u: select chose case %d of type %d, which can never proceed", id, k, type[k]);
+		}
+		if ((s & 255) == 255)
+			PROGRESS(0, 256);
+		if (yield)
+			gort_yield();
+	}
+	sf_account(&a);
+	gort_waitgroup_done(&S.fuzz_wg);
+}
+
+static void case_select_fuzz(char *digest, size_t dn)
+{
+	static const uint32_t caps[] = { 0, 0, 1, 3, 16 };
+	struct rng r = rng_for(0, 0);
+	for (int k = 0; k < SF_K; k++) {
+		S.cap[k] = k == 0 ? 0 : caps[rbelow(&r, 5)];
+		S.ch[k] = xchan(sizeof(struct sf_val), S.cap[k]);
+	}
+	S.closed = xchan(sizeof(struct sf_val), rbelow(&r, 2) ? 4 : 0);
+	gort_chan_close(S.closed);
+	uint32_t latecap = rbelow(&r, 2) ? 8 : 0;
+	S.late = xchan(sizeof(struct sf_val), latecap);
+	S.feed = xchan(sizeof(struct sf_val), 0);
+	S.stop = xchan(1, 0);
+	S.nfuzz = 32;
+	S.nselects = scaled(50000, 500);
+	S.nlate = scaled(100000, 1000);
+
+	PHASE("select_fuzz: fuzzers running");
+	gort_waitgroup_add(&S.fuzz_wg, (int)S.nfuzz);
+	gort_waitgroup_add(&S.side_wg, 3);
+	for (uint32_t i = 1; i <= 3; i++)
+		gort_go(sf_sender, (void *)(uintptr_t)(S.nfuzz + i));
+	for (uint32_t i = 0; i < S.nfuzz; i++)
+		gort_go(sf_fuzzer, (void *)(uintptr_t)i);
+	gort_waitgroup_wait(&S.fuzz_wg);
+	PHASE("select_fuzz: stopping the feeders and the late sender");
+	gort_chan_close(S.stop);
+	gort_waitgroup_wait(&S.side_wg);
+
+	PHASE("select_fuzz: draining and checking");
+	struct sf_acct a;
+	memset(&a, 0, sizeof a);
+	for (int k = 0; k < SF_K; k++) {
+		struct sf_val v;
+		gort_select_case sc = { .c = S.ch[k], .dir = GORT_RECV, .elem = &v };
+		while (gort_select(&sc, 1, 0) == 0) {
+			CHECK(sc.ok, "channel %d was never closed, yet a receive gave ok 0", k);
+			sf_recvd(&a, k, &v, 0);
+		}
+	}
+	struct sf_val v;
+	while (gort_chan_recv(S.late, &v))
+		sf_recvd(&a, SF_LATE, &v, 0);
+	gort_select_case fc = { .c = S.feed, .dir = GORT_RECV, .elem = &v };
+	CHECK(gort_select(&fc, 1, 0) == -1, "a value on feed after every feeder stopped");
+	sf_account(&a);
+
+	for (int k = 0; k < SF_NACCT; k++) {
+		CHECK(S.total.sent_n[k] == S.total.recv_n[k] && S.total.sent_sum[k] == S.total.recv_sum[k],
+			"channel %d (%s, cap %u): %llu values sent, %llu received (sums %016llx, %016llx)",
+			k, k < SF_K ? "fuzz" : k == SF_LATE ? "late" : "feed",
+			k < SF_K ? S.cap[k] : k == SF_LATE ? latecap : 0,
+			(ull)S.total.sent_n[k], (ull)S.total.recv_n[k],
+			(ull)S.total.sent_sum[k], (ull)S.total.recv_sum[k]);
+	}
+	CHECK(S.total.selects == (uint64_t)S.nfuzz * S.nselects, "%llu selects made, want %llu",
+		(ull)S.total.selects, (ull)S.nfuzz * S.nselects);
+	for (int k = 0; k < SF_K; k++)
+		gort_chan_free(S.ch[k]);
+	gort_chan_free(S.closed);
+	gort_chan_free(S.late);
+	gort_chan_free(S.feed);
+	gort_chan_free(S.stop);
+	snprintf(digest, dn, "fuzzers=%u selects=%llu cases=%llu", S.nfuzz, (ull)S.total.selects,
+		(ull)S.total.cases);
+}
+
+/* ==== select_close ============================================================ */
+
+#define SC_MAXV 4
+#define SC_MAXC 8
+
+static struct {
+	gort_chan *victim[SC_MAXV], *never, *never2;
+	volatile uint32_t closed[SC_MAXV];
+	uint32_t nvictim, round;
+	volatile uint32_t returned;
+	gort_waitgroup ready, fin;
+} C;
+
+static void sc_waiter(void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	struct rng r = rng_for(30, (uint64_t)C.round << 32 | id);
+	static const uint64_t zero[2];
+	uint64_t elem[SC_MAXC][2];
+	gort_select_case sc[SC_MAXC];
+	int victim_of[SC_MAXC];
+	memset(elem, 0xa5, sizeof elem);
+	if (rbelow(&r, 10) == 0) {   /* a plain receive */
+		int v = (int)rbelow(&r, C.nvictim);
+		gort_waitgroup_done(&C.ready);
+		int ok = gort_chan_recv(C.victim[v], elem[0]);
+		CHECK(ok == 0, "round %u waiter %u: a value from victim %d, to which nobody sends",
+			C.round, id, v);
+		CHECK(memcmp(elem[0], zero, sizeof zero) == 0,
+			"round %u waiter %u: receive on closed victim %d left a non-zero element", C.round, id, v);
+		CHECK(gort_atomic_load32(&C.closed[v]),
+			"round %u waiter %u: receive on victim %d returned before it was closed", C.round, id, v);
+		gort_atomic_add32(&C.returned, 1);
+		gort_waitgroup_done(&C.fin);
+		return;
+	}
+	int n = 0;
+	int nv = 1 + (int)rbelow(&r, C.nvictim < 3 ? C.nvictim : 3);
+	for (int i = 0; i < nv; i++) {
+		int v = (int)rbelow(&r, C.nvictim);
+		victim_of[n] = v;
+		sc[n] = (gort_select_case){ .c = C.victim[v], .dir = GORT_RECV, .elem = elem[n] };
+		n++;
+	}
+	int extra = (int)rbelow(&r, 4);
+	for (int i = 0; i < extra; i++) {
+		victim_of[n] = -1;
+		switch (rbelow(&r, 4)) {
+		case 0: sc[n] = (gort_select_case){ .c = NULL, .dir = GORT_SEND, .elem = elem[n] }; break;
+		case 1: sc[n] = (gort_select_case){ .c = NULL, .dir = GORT_RECV, .elem = elem[n] }; break;
+		case 2: sc[n] = (gort_select_case){ .c = C.never, .dir = GORT_SEND, .elem = elem[n] }; break;
+		default: sc[n] = (gort_select_case){ .c = C.never2, .dir = GORT_RECV, .elem = elem[n] }; break;
+		}
+		n++;
+	}
+	for (int i = n - 1; i > 0; i--) {   /* shuffle, keeping each case's element */
+		int j = (int)rbelow(&r, (uint32_t)i + 1);
+		gort_select_case t = sc[i];
+		sc[i] = sc[j];
+		sc[j] = t;
+		int tv = victim_of[i];
+		victim_of[i] = victim_of[j];
+		victim_of[j] = tv;
+	}
+	gort_waitgroup_done(&C.ready);
+	int k = gort_select(sc, n, 1);
+	CHECK(k >= 0 && k < n, "round %u waiter %u: blocking select returned %d", C.round, id, k);
+	CHECK(victim_of[k] >= 0, "round %u waiter %u: select woke on case %d, which is not a victim "
+		"(channel %p, dir %d)", C.round, id, k, (void *)sc[k].c, sc[k].dir);
+	CHECK(sc[k].ok == 0, "round %u waiter %u: a value from victim %d, to which nobody sends",
+		C.round, id, victim_of[k]);
+	CHECK(memcmp(sc[k].elem, zero, sizeof zero) == 0,
+		"round %u waiter %u: receive on closed victim %d left a non-zero element", C.round, id,
+		victim_of[k]);
+	CHECK(gort_atomic_load32(&C.closed[victim_of[k]]),
+		"round %u waiter %u: woke on victim %d before it was closed", C.round, id, victim_of[k]);
+	gort_atomic_add32(&C.returned, 1);
+	gort_waitgroup_done(&C.fin);
+}
+
+static void case_select_close(char *digest, size_t dn)
+{
+	static const uint32_t caps[] = { 0, 1, 4 };
+	struct rng r = rng_for(0, 0);
+	uint32_t rounds = scaled(200, 10), per = scaled(500, 50);
+	uint64_t total = 0;
+	for (C.round = 0; C.round < rounds; C.round++) {
+		C.nvictim = 1 + rbelow(&r, SC_MAXV);
+		for (uint32_t v = 0; v < C.nvictim; v++) {
+			C.victim[v] = xchan(2 * sizeof(uint64_t), caps[rbelow(&r, 3)]);
+			C.closed[v] = 0;
+		}
+		C.never = xchan(2 * sizeof(uint64_t), 0);
+		C.never2 = xchan(2 * sizeof(uint64_t), 0);
+		uint32_t w = per / 2 + rbelow(&r, per);
+		C.returned = 0;
+		PHASE("select_close: waiters blocking");
+		gort_waitgroup_add(&C.ready, (int)w);
+		gort_waitgroup_add(&C.fin, (int)w);
+		for (uint32_t i = 0; i < w; i++)
+			gort_go(sc_waiter, (void *)(uintptr_t)i);
+		gort_waitgroup_wait(&C.ready);
+		for (int i = 0; i < 10; i++)    /* let them park: coverage, not correctness */
+			gort_yield();
+		gort_sleep(200000);
+		PHASE("select_close: closing the victims; waiting for every waiter to return");
+		uint32_t order[SC_MAXV];
+		for (uint32_t v = 0; v < C.nvictim; v++)
+			order[v] = v;
+		for (uint32_t v = C.nvictim - 1; v > 0; v--) {
+			uint32_t j = rbelow(&r, v + 1), t = order[v];
+			order[v] = order[j];
+			order[j] = t;
+		}
+		for (uint32_t v = 0; v < C.nvictim; v++) {
+			gort_atomic_store32(&C.closed[order[v]], 1);
+			gort_chan_close(C.victim[order[v]]);
+			gort_yield();
+		}
+		gort_waitgroup_wait(&C.fin);
+		CHECK(gort_atomic_load32(&C.returned) == w, "round %u: %u of %u waiters returned", C.round,
+			gort_atomic_load32(&C.returned), w);
+		CHECK(gort_chan_len(C.never) == 0 && gort_chan_len(C.never2) == 0, "round %u: values on never",
+			C.round);
+		/* Every select took its sudogs off every queue: freeing panics if not. */
+		for (uint32_t v = 0; v < C.nvictim; v++)
+			gort_chan_free(C.victim[v]);
+		gort_chan_free(C.never);
+		gort_chan_free(C.never2);
+		total += w;
+		PROGRESS(0, w);
+	}
+	snprintf(digest, dn, "rounds=%u waiters=%llu", rounds, (ull)total);
+}
+
+/* ==== timers: one operation at a time per timer, exact attribution ============ */
+
+/* Each timer has 2-4 driver goroutines that stop and reset it, each
+ * operation under the timer's mutex.  The mutex makes the history of a
+ * timer a sequence, so every arming's fate is known exactly:
+ *
+ *   - an operation that returns 1 cancelled the pending arming: it must
+ *     never fire;
+ *   - one that returns 0 while an arming was pending means that arming
+ *     fired (or began to): its firing must arrive, once, and no earlier
+ *     than the arming's deadline;
+ *   - one that returns 1 when no arming was pending (after a stop) is
+ *     wrong.
+ *
+ * A channel timer's firing is the value in its channel (the runtime's
+ * clock at the firing); a reset of one is Go's idiom, stop, drain, reset,
+ * so the one-slot channel never drops a value.  An AfterFunc timer's
+ * callback sends the clock on a channel of our own, under a per-timer
+ * mutex so that the values arrive in the order of their times: the i-th
+ * value received then belongs to the i-th firing (firings of one timer
+ * happen in the order of its armings, each after its deadline, and each
+ * value is no earlier than its firing, so the sorted values dominate the
+ * deadlines in that order).  deadline >= the clock read before the call +
+ * ns, the lower bound we compare against. */
+
+struct tm_timer {
+	gort_mutex mu;            /* serialises the drivers */
+	gort_mutex cbmu;          /* the callback's clock read and send */
+	gort_timer *t;
+	gort_chan *fired;         /* AfterFunc: the callbacks' clocks */
+	uint32_t kind;            /* 0 AfterFunc, 1 channel timer */
+	uint32_t armed;
+	int64_t dlo;              /* the pending arming's deadline, at least */
+	uint32_t gen;             /* ... and its number, from 1 */
+	volatile uint32_t armings;  /* written under mu, read by the callback */
+	uint32_t cancelled, firings;
+	volatile uint32_t callbacks;
+	gort_waitgroup wg;
+};
+
+static struct {
+	struct tm_timer *tm;
+	uint32_t n, ndone;
+	gort_chan *slots;
+	gort_waitgroup all;
+	gort_mutex mu;
+	uint64_t armings, cancelled, firings, ops;
+} T;
+
+static int64_t tm_pick_ns(struct rng *r)
+{
+	uint32_t x = rbelow(r, 100);
+	if (x < 5)
+		return -(int64_t)rbelow(r, 1000);          /* due at once */
+	if (x < 40)
+		return (int64_t)rbelow(r, 200000);
+	if (x < 80)
+		return 200000 + (int64_t)rbelow(r, 1800000);
+	return 2000000 + (int64_t)rbelow(r, 3000000);
+}
+
+static void tm_callback(void *arg)
+{
+	struct tm_timer *tm = arg;
+	uint32_t i = (uint32_t)(tm - T.tm);
+	uint32_t cb = gort_atomic_add32(&tm->callbacks, 1);
+	uint32_t armings = gort_atomic_load32(&tm->armings);
+	CHECK(cb <= armings, "AfterFunc timer %u: callback %u, but only %u armings", i, cb, armings);
+	gort_mutex_lock(&tm->cbmu);
+	int64_t now = gort_now();
+	gort_chan_send(tm->fired, &now);
+	gort_mutex_unlock(&tm->cbmu);
+}
+
+static int64_t tm_wait_fire(struct tm_timer *tm)
+{
+	int64_t when = 0;
+	gort_chan *c = tm->kind ? gort_timer_chan(tm->t) : tm->fired;
+	CHECK(gort_chan_recv(c, &when) == 1, "timer %u: its channel was closed", (uint32_t)(tm - T.tm));
+	return when;
+}
+
+/* tm->mu held: an operation returned `ret`; account for the pending arming. */
+static void tm_settle(struct tm_timer *tm, int ret, const char *what)
+{
+	uint32_t i = (uint32_t)(tm - T.tm);
+	CHECK(ret == 0 || ret == 1, "timer %u: %s returned %d", i, what, ret);
+	if (!tm->armed) {
+		CHECK(ret == 0, "%s timer %u: %s returned 1, but no arming was pending (it was stopped)",
+			tm->kind ? "channel" : "AfterFunc", i, what);
+		return;
+	}
+	if (ret) {
+		tm->cancelled++;
+	} else {
+		int64_t at = tm_wait_fire(tm);
+		CHECK(at >= tm->dlo, "%s timer %u: arming %u fired %lld ns before its deadline",
+			tm->kind ? "channel" : "AfterFunc", i, tm->gen, (long long)(tm->dlo - at));
+		tm->firings++;
+	}
+	tm->armed = 0;
+}
+
+/* Count an arming before the call that makes it: it may fire, and its
+ * callback run, before that call returns. */
+static int64_t tm_arming(struct tm_timer *tm)
+{
+	gort_atomic_add32(&tm->armings, 1);
+	return gort_now();
+}
+
+/* ... and once the call has settled the previous one, it is the pending one. */
+static void tm_armed(struct tm_timer *tm, int64_t now0, int64_t ns)
+{
+	tm->armed = 1;
+	tm->gen = gort_atomic_load32(&tm->armings);
+	tm->dlo = now0 + (ns > 0 ? ns : 0);
+}
+
+static void tm_op(struct tm_timer *tm, int reset, int64_t ns)
+{
+	gort_mutex_lock(&tm->mu);
+	if (!reset) {
+		tm_settle(tm, gort_timer_stop(tm->t), "stop");
+	} else if (tm->kind) {
+		/* Go's idiom for a channel timer: if !t.Stop() { <-t.C }; t.Reset(d) */
+		tm_settle(tm, gort_timer_stop(tm->t), "stop (before reset)");
+		int64_t now0 = tm_arming(tm);
+		int ret = gort_timer_reset(tm->t, ns);
+		CHECK(ret == 0, "channel timer %u: reset of a stopped timer returned %d", (uint32_t)(tm - T.tm), ret);
+		tm_armed(tm, now0, ns);
+	} else {
+		int64_t now0 = tm_arming(tm);
+		tm_settle(tm, gort_timer_reset(tm->t, ns), "reset");
+		tm_armed(tm, now0, ns);
+	}
+	gort_mutex_unlock(&tm->mu);
+}
+
+static void tm_driver(void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	struct tm_timer *tm = &T.tm[id / 8];
+	struct rng r = rng_for(21, id);
+	uint32_t nops = 1 + rbelow(&r, 4);
+	for (uint32_t k = 0; k < nops; k++) {
+		uint32_t gap = rbelow(&r, 8);
+		if (gap == 4 || gap == 5)
+			gort_yield();
+		else if (gap == 6)
+			gort_sleep((int64_t)rbelow(&r, 300000));
+		else if (gap == 7)
+			gort_sleep((int64_t)rbelow(&r, 2000000));
+		int reset = rbelow(&r, 5) < 3;
+		int64_t ns = tm_pick_ns(&r);
+		tm_op(tm, reset, ns);
+	}
+	gort_waitgroup_done(&tm->wg);
+}
+
+static void tm_life(void *arg)
+{
+	uint32_t i = (uint32_t)(uintptr_t)arg;
+	struct tm_timer *tm = &T.tm[i];
+	struct rng r = rng_for(20, i);
+	tm->kind = rbelow(&r, 2);
+	int64_t ns = tm_pick_ns(&r);
+	if (!tm->kind)
+		tm->fired = xchan(sizeof(int64_t), 4);
+	int64_t now0 = tm_arming(tm);
+	tm->t = tm->kind ? gort_timer_new(ns) : gort_afterfunc(ns, tm_callback, tm);
+	CHECK(tm->t != NULL, "timer %u: could not be made", i);
+	tm_armed(tm, now0, ns);
+	uint32_t nd = 2 + rbelow(&r, 3);
+	gort_waitgroup_add(&tm->wg, (int)nd);
+	for (uint32_t d = 0; d < nd; d++)
+		gort_go(tm_driver, (void *)(uintptr_t)(i * 8 + d));
+	gort_waitgroup_wait(&tm->wg);
+
+	gort_mutex_lock(&tm->mu);
+	tm_settle(tm, gort_timer_stop(tm->t), "the final stop");
+	gort_mutex_unlock(&tm->mu);
+	CHECK(tm->armings == tm->cancelled + tm->firings,
+		"timer %u: %u armings, %u cancelled, %u fired", i, tm->armings, tm->cancelled, tm->firings);
+	if (tm->kind) {
+		CHECK(gort_chan_len(gort_timer_chan(tm->t)) == 0,
+			"channel timer %u: a value in its channel after the final stop: an arming fired twice, "
+			"or after a stop that returned 1 (%u armings, %u cancelled, %u fired)",
+			i, tm->armings, tm->cancelled, tm->firings);
+	} else {
+		uint32_t cb = gort_atomic_load32(&tm->callbacks);
+		CHECK(cb == tm->firings, "AfterFunc timer %u: %u callbacks for %u firings (%u armings, "
+			"%u cancelled)", i, cb, tm->firings, tm->armings, tm->cancelled);
+	}
+	gort_timer_free(tm->t);
+	gort_mutex_lock(&T.mu);
+	T.armings += tm->armings;
+	T.cancelled += tm->cancelled;
+	T.firings += tm->firings;
+	gort_mutex_unlock(&T.mu);
+	PROGRESS(0, 1);
+	gort_chan_recv(T.slots, NULL);
+	gort_waitgroup_done(&T.all);
+}
+
+static void case_timers(char *digest, size_t dn)
+{
+	T.n = scaled(100000, 1000);
+	T.tm = xcalloc(T.n, sizeof *T.tm);
+	uint32_t inflight = scaled(1000, 100);
+	T.slots = xchan(1, inflight);
+	PHASE("timers: timers being stopped and reset");
+	gort_waitgroup_add(&T.all, (int)T.n);
+	for (uint32_t i = 0; i < T.n; i++) {
+		gort_chan_send(T.slots, NULL);
+		gort_go(tm_life, (void *)(uintptr_t)i);
+	}
+	gort_waitgroup_wait(&T.all);
+	PHASE("timers: looking for late firings");
+	gort_sleep(10000000);
+	for (uint32_t i = 0; i < T.n; i++) {
+		struct tm_timer *tm = &T.tm[i];
+		if (tm->kind)
+			continue;
+		uint32_t cb = gort_atomic_load32(&tm->callbacks);
+		CHECK(cb == tm->firings, "AfterFunc timer %u: %u callbacks for %u firings, after it was freed "
+			"(%u armings, %u cancelled)", i, cb, tm->firings, tm->armings, tm->cancelled);
+		CHECK(gort_chan_len(tm->fired) == 0, "AfterFunc timer %u: a firing nobody accounted for", i);
+		gort_chan_free(tm->fired);
+	}
+	CHECK(T.armings == T.cancelled + T.firings, "%llu armings, %llu cancelled, %llu fired",
+		(ull)T.armings, (ull)T.cancelled, (ull)T.firings);
+	gort_chan_free(T.slots);
+	free(T.tm);
+	snprintf(digest, dn, "timers=%u armings=%llu", T.n, (ull)T.armings);
+}
+
+/* ==== timers_race: stop and reset of one timer at the same moment ============= */
+
+/* No serialisation at all: 2-4 drivers per AfterFunc timer meet at a gate,
+ * are let go together, and stop and reset it back to back, with deadlines
+ * so short that firings race the calls too.  Few timers are in flight, so
+ * that the Ms are busy with the same timer at the same moment.  Whatever the interleaving, Go's
+ * semantics make each call atomic, so the ledger must balance:
+ *
+ *   firings == armings (creation + every reset)
+ *              - resets that returned 1 - stops that returned 1
+ *
+ * (a reset or stop that returned 1 cancelled an arming that never fires;
+ * every other arming fires exactly once).  Never early: the firings,
+ * sorted, must each be no earlier than the sorted deadlines, one for one
+ * (a firing belongs to a distinct arming whose deadline it has passed).
+ * The records outlive the timer, so a late firing is caught too. */
+
+#define TR_MAXOPS 8
+#define TR_MAXARM (1 + 4 * TR_MAXOPS)
+#define TR_MAXFIRE (TR_MAXARM + 8)
+
+struct tr_timer {
+	gort_timer *t;
+	volatile uint32_t narm, r1, s1, arrived, gate;
+	volatile uint32_t nclaim, nfire;   /* callbacks begun; their clocks written */
+	uint32_t expected;
+	int64_t dlo[TR_MAXARM];
+	int64_t fire[TR_MAXFIRE];
+	gort_waitgroup wg;
+};
+
+static struct {
+	struct tr_timer *tr;
+	uint32_t n;
+	gort_chan *slots;
+	gort_waitgroup all;
+	volatile uint64_t armings __attribute__((aligned(8)));
+	volatile uint64_t r1 __attribute__((aligned(8)));
+	volatile uint64_t s1 __attribute__((aligned(8)));
+} R;
+
+static void tr_callback(void *arg)
+{
+	struct tr_timer *tr = arg;
+	int64_t now = gort_now();
+	uint32_t k = gort_atomic_add32(&tr->nclaim, 1);
+	if (k <= TR_MAXFIRE)
+		tr->fire[k - 1] = now;
+	gort_atomic_add32(&tr->nfire, 1);
+}
+
+static void tr_driver(void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	struct tr_timer *tr = &R.tr[id / 8];
+	struct rng r = rng_for(41, id);
+	uint32_t nops = 2 + rbelow(&r, TR_MAXOPS - 1);
+	gort_atomic_add32(&tr->arrived, 1);
+	for (uint32_t spins = 0; !gort_atomic_load32(&tr->gate); )
+		if (++spins % 256 == 0)
+			gort_yield();      /* with one P, the gate opens only if we let go */
+	for (uint32_t k = 0; k < nops; k++) {
+		if (rbelow(&r, 8) == 0)
+			gort_yield();
+		int ret;
+		if (rbelow(&r, 10) < 7) {
+			uint32_t x = rbelow(&r, 100);
+			int64_t ns = x < 30 ? -(int64_t)rbelow(&r, 1000) : x < 70 ? (int64_t)rbelow(&r, 20000)
+				: x < 95 ? (int64_t)rbelow(&r, 200000) : tm_pick_ns(&r);
+			uint32_t a = gort_atomic_add32(&tr->narm, 1);
+			CHECK(a <= TR_MAXARM, "timer %u: too many armings", id / 8);
+			tr->dlo[a - 1] = gort_now() + (ns > 0 ? ns : 0);
+			ret = gort_timer_reset(tr->t, ns);
+			CHECK(ret == 0 || ret == 1, "timer %u: reset returned %d", id / 8, ret);
+			if (ret)
+				gort_atomic_add32(&tr->r1, 1);
+		} else {
+			ret = gort_timer_stop(tr->t);
+			CHECK(ret == 0 || ret == 1, "timer %u: stop returned %d", id / 8, ret);
+			if (ret)
+				gort_atomic_add32(&tr->s1, 1);
+		}
+	}
+	gort_waitgroup_done(&tr->wg);
+}
+
+static void sort64(int64_t *a, uint32_t n)
+{
+	for (uint32_t i = 1; i < n; i++)
+		for (uint32_t j = i; j > 0 && a[j - 1] > a[j]; j--) {
+			int64_t t = a[j];
+			a[j] = a[j - 1];
+			a[j - 1] = t;
+		}
+}
+
+static void tr_ledger(struct tr_timer *tr, uint32_t i, const char *when)
+{
+	uint32_t nf = gort_atomic_load32(&tr->nclaim);
+	CHECK(nf == tr->expected,
+		"timer %u%s: fired %u times, but %u armings - %u resets and %u stops that returned 1 "
+		"leave %u", i, when, nf, tr->narm, tr->r1, tr->s1, tr->expected);
+}
+
+static void tr_life(void *arg)
+{
+	uint32_t i = (uint32_t)(uintptr_t)arg;
+	struct tr_timer *tr = &R.tr[i];
+	struct rng r = rng_for(40, i);
+	int64_t ns = tm_pick_ns(&r);
+	tr->narm = 1;
+	tr->dlo[0] = gort_now() + (ns > 0 ? ns : 0);
+	tr->t = gort_afterfunc(ns, tr_callback, tr);
+	CHECK(tr->t != NULL, "timer %u: could not be made", i);
+	uint32_t nd = 2 + rbelow(&r, 3);
+	gort_waitgroup_add(&tr->wg, (int)nd);
+	for (uint32_t d = 0; d < nd; d++)
+		gort_go(tr_driver, (void *)(uintptr_t)(i * 8 + d));
+	while (gort_atomic_load32(&tr->arrived) < nd)
+		gort_yield();
+	gort_atomic_store32(&tr->gate, 1);
+	gort_waitgroup_wait(&tr->wg);
+	if (gort_timer_stop(tr->t))
+		gort_atomic_add32(&tr->s1, 1);
+	uint32_t cancelled = tr->r1 + tr->s1;
+	CHECK(cancelled <= tr->narm, "timer %u: %u resets and %u stops returned 1, but there were only "
+		"%u armings", i, tr->r1, tr->s1, tr->narm);
+	tr->expected = tr->narm - cancelled;
+
+	/* Every firing has begun by now; wait for its callback.  No deadline:
+	 * one that never comes is a lost firing, and the watchdog says so. */
+	int64_t since = gort_now();
+	int said = 0;
+	PROGRESS(1, 1);
+	while (gort_atomic_load32(&tr->nfire) < tr->expected) {
+		gort_sleep(50000);
+		if (!said && gort_now() - since > 5000000000ll) {
+			outf("stress: timers_race: timer %u: %u of %u firings after 5 s (%u armings, %u resets "
+				"and %u stops returned 1)\n", i, gort_atomic_load32(&tr->nfire), tr->expected,
+				tr->narm, tr->r1, tr->s1);
+			said = 1;
+		}
+	}
+	PROGRESS(1, -1);
+	tr_ledger(tr, i, "");
+	int64_t f[TR_MAXFIRE], d[TR_MAXARM];
+	uint32_t nf = tr->expected, na = tr->narm;
+	memcpy(f, tr->fire, nf * sizeof *f);
+	memcpy(d, tr->dlo, na * sizeof *d);
+	sort64(f, nf);
+	sort64(d, na);
+	for (uint32_t k = 0; k < nf; k++)
+		CHECK(f[k] >= d[k], "timer %u: firing %u of %u came %lld ns before the deadline of any "
+			"arming it could belong to", i, k + 1, nf, (long long)(d[k] - f[k]));
+	gort_timer_free(tr->t);
+	gort_atomic_add64(&R.armings, tr->narm);
+	gort_atomic_add64(&R.r1, tr->r1);
+	gort_atomic_add64(&R.s1, tr->s1);
+	PROGRESS(0, 1);
+	gort_chan_recv(R.slots, NULL);
+	gort_waitgroup_done(&R.all);
+}
+
+static void case_timers_race(char *digest, size_t dn)
+{
+	R.n = scaled(100000, 1000);
+	R.tr = xcalloc(R.n, sizeof *R.tr);
+	R.slots = xchan(1, 8);
+	PHASE("timers_race: timers stopped and reset concurrently");
+	gort_waitgroup_add(&R.all, (int)R.n);
+	for (uint32_t i = 0; i < R.n; i++) {
+		gort_chan_send(R.slots, NULL);
+		gort_go(tr_life, (void *)(uintptr_t)i);
+	}
+	gort_waitgroup_wait(&R.all);
+	PHASE("timers_race: looking for late firings");
+	gort_sleep(10000000);
+	for (uint32_t i = 0; i < R.n; i++)
+		tr_ledger(&R.tr[i], i, ", after it was freed");
+	gort_chan_free(R.slots);
+	free(R.tr);
+	snprintf(digest, dn, "timers=%u armings=%llu", R.n, (ull)R.armings);
+}
+
+/* ==== spawn_storm ============================================================= */
+
+struct ss_arg {
+	uint32_t hi;              /* the goroutine at lo runs lo+1 .. hi-1 as its subtree */
+	gort_waitgroup *wg;
+};
+
+static struct {
+	uint32_t n;
+	uint32_t *hit;
+	struct ss_arg *arg;
+	volatile uint64_t ran __attribute__((aligned(8)));
+	uint32_t nspawners, per_spawner, spawn_base;
+	gort_waitgroup spawners;
+} G;
+
+static void ss_run(void *a)
+{
+	uint32_t lo = (uint32_t)(uintptr_t)a;
+	struct ss_arg *sa = &G.arg[lo];
+	uint32_t h = gort_atomic_add32(&G.hit[lo], 1);
+	CHECK(h == 1, "goroutine %u ran %u times", lo, h);
+	/* The subtree lo+1 .. hi-1, in up to four parts, each its own goroutine. */
+	uint32_t next = lo + 1, left = sa->hi - next;
+	while (left > 0) {
+		uint32_t part = (left + 3) / 4;
+		G.arg[next] = (struct ss_arg){ next + part, sa->wg };
+		gort_go(ss_run, (void *)(uintptr_t)next);
+		next += part;
+		left -= part;
+	}
+	if ((mix64(lo ^ ctx.case_seed) & 63) == 0)
+		gort_yield();
+	if ((lo & 1023) == 0)
+		PROGRESS(0, 1024);
+	gort_waitgroup_done(sa->wg);
+}
+
+static void ss_spawner(void *a)
+{
+	uint32_t id = (uint32_t)(uintptr_t)a;
+	struct rng r = rng_for(51, id);
+	uint32_t lo = G.spawn_base + id * G.per_spawner, hi = lo + G.per_spawner;
+	gort_waitgroup wg = { 0 };
+	while (lo < hi) {
+		uint32_t m = 1 + rbelow(&r, 4000);
+		if (m > hi - lo)
+			m = hi - lo;
+		gort_waitgroup_add(&wg, (int)m);
+		if (rbelow(&r, 2)) {                       /* a flat burst */
+			for (uint32_t k = lo; k < lo + m; k++) {
+				G.arg[k] = (struct ss_arg){ k + 1, &wg };
+				gort_go(ss_run, (void *)(uintptr_t)k);
+			}
+		} else {                                   /* a tree */
+			G.arg[lo] = (struct ss_arg){ lo + m, &wg };
+			gort_go(ss_run, (void *)(uintptr_t)lo);
+		}
+		gort_waitgroup_wait(&wg);
+		lo += m;
+		if (rbelow(&r, 4) == 0)
+			gort_yield();
+	}
+	gort_waitgroup_done(&G.spawners);
+}
+
+static void case_spawn_storm(char *digest, size_t dn)
+{
+	struct rng r = rng_for(0, 0);
+	int base = gort_numgoroutine();
+	G.n = scaled(1000000, 10000);
+	G.hit = xcalloc(G.n, sizeof *G.hit);
+	G.arg = xcalloc(G.n, sizeof *G.arg);
+
+	/* Half in batches from main: spawn b, wait for all b. */
+	PHASE("spawn_storm: batches");
+	uint32_t half = G.n / 2, lo = 0;
+	gort_waitgroup wg = { 0 };
+	while (lo < half) {
+		uint32_t b = 1 + rbelow(&r, 10000);
+		if (b > half - lo)
+			b = half - lo;
+		gort_waitgroup_add(&wg, (int)b);
+		for (uint32_t k = lo; k < lo + b; k++) {
+			G.arg[k] = (struct ss_arg){ k + 1, &wg };
+			gort_go(ss_run, (void *)(uintptr_t)k);
+		}
+		gort_waitgroup_wait(&wg);
+		lo += b;
+	}
+
+	/* The other half in bursts and trees from 8 spawners at once. */
+	PHASE("spawn_storm: bursts and trees from 8 spawners");
+	G.nspawners = 8;
+	G.spawn_base = half;
+	G.per_spawner = (G.n - half) / G.nspawners;
+	uint32_t end = half + G.per_spawner * G.nspawners;
+	gort_waitgroup_add(&G.spawners, (int)G.nspawners);
+	for (uint32_t s = 0; s < G.nspawners; s++)
+		gort_go(ss_spawner, (void *)(uintptr_t)s);
+	gort_waitgroup_wait(&G.spawners);
+
+	PHASE("spawn_storm: waiting for every goroutine to exit");
+	wait_goroutines(base);
+	PHASE("spawn_storm: checking");
+	for (uint32_t k = 0; k < end; k++)
+		CHECK(G.hit[k] == 1, "goroutine %u ran %u times", k, G.hit[k]);
+	for (uint32_t k = end; k < G.n; k++)
+		CHECK(G.hit[k] == 0, "goroutine %u ran, but was never started", k);
+	snprintf(digest, dn, "goroutines=%u", end);
+	free(G.hit);
+	free(G.arg);
+}
+
+/* ==== park_unpark ============================================================= */
+
+static struct {
+	gort_chan *c;
+	uint32_t n;
+	uint32_t *got;
+	volatile uint32_t zeros, values;
+	gort_waitgroup ready, fin;
+} P;
+
+static void pu_one_by_one(void *arg)
+{
+	(void)arg;
+	uint32_t v = UINT32_MAX;
+	gort_waitgroup_done(&P.ready);
+	CHECK(gort_chan_recv(P.c, &v) == 1, "a parked receiver saw its channel closed");
+	CHECK(v < P.n, "a parked receiver got %u, never sent", v);
+	uint32_t g = gort_atomic_add32(&P.got[v], 1);
+	CHECK(g == 1, "value %u received %u times", v, g);
+	gort_waitgroup_done(&P.fin);
+}
+
+/* Phases 2 and 3: receive once (plainly or in a select with nil cases);
+ * a value or a zero from the close. */
+static void pu_until_close(void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	uint32_t v = 0xa5a5a5a5;
+	int ok;
+	gort_waitgroup_done(&P.ready);
+	if (mix64(id ^ ctx.case_seed) & 1) {
+		ok = gort_chan_recv(P.c, &v);
+	} else {
+		int dummy;
+		gort_select_case sc[3] = {
+			{ .c = NULL, .dir = GORT_RECV, .elem = &dummy },
+			{ .c = P.c, .dir = GORT_RECV, .elem = &v },
+			{ .c = NULL, .dir = GORT_SEND, .elem = &dummy },
+		};
+		int k = gort_select(sc, 3, 1);
+		CHECK(k == 1, "a parked select woke on case %d", k);
+		ok = sc[1].ok;
+	}
+	if (ok) {
+		CHECK(v < P.n, "a parked receiver got %u, never sent", v);
+		uint32_t g = gort_atomic_add32(&P.got[v], 1);
+		CHECK(g == 1, "value %u received %u times", v, g);
+		gort_atomic_add32(&P.values, 1);
+	} else {
+		CHECK(v == 0, "a receive on a closed channel left %#x, not zero", v);
+		gort_atomic_add32(&P.zeros, 1);
+	}
+	gort_waitgroup_done(&P.fin);
+}
+
+static void case_park_unpark(char *digest, size_t dn)
+{
+	struct rng r = rng_for(0, 0);
+	P.n = scaled(100000, 2000);
+	P.got = xcalloc(P.n, sizeof *P.got);
+
+	PHASE("park_unpark: parking, then releasing one by one");
+	P.c = xchan(sizeof(uint32_t), 0);
+	gort_waitgroup_add(&P.ready, (int)P.n);
+	gort_waitgroup_add(&P.fin, (int)P.n);
+	for (uint32_t i = 0; i < P.n; i++)
+		gort_go(pu_one_by_one, NULL);
+	gort_waitgroup_wait(&P.ready);
+	gort_yield();
+	for (uint32_t v = 0; v < P.n; v++) {
+		gort_chan_send(P.c, &v);
+		if ((v & 1023) == 0)
+			PROGRESS(0, 1024);
+	}
+	gort_waitgroup_wait(&P.fin);
+	for (uint32_t v = 0; v < P.n; v++)
+		CHECK(P.got[v] == 1, "value %u received %u times", v, P.got[v]);
+	gort_chan_free(P.c);
+
+	PHASE("park_unpark: parking, then releasing all by close");
+	memset(P.got, 0, P.n * sizeof *P.got);
+	P.c = xchan(sizeof(uint32_t), 0);
+	P.zeros = P.values = 0;
+	gort_waitgroup_add(&P.ready, (int)P.n);
+	gort_waitgroup_add(&P.fin, (int)P.n);
+	for (uint32_t i = 0; i < P.n; i++)
+		gort_go(pu_until_close, (void *)(uintptr_t)i);
+	gort_waitgroup_wait(&P.ready);
+	gort_yield();
+	gort_chan_close(P.c);
+	gort_waitgroup_wait(&P.fin);
+	CHECK(P.zeros == P.n && P.values == 0, "close released %u of %u parked receivers (%u got values)",
+		P.zeros, P.n, P.values);
+	gort_chan_free(P.c);
+
+	PHASE("park_unpark: parking on a buffered channel, releasing some by sends, the rest by close");
+	memset(P.got, 0, P.n * sizeof *P.got);
+	uint32_t half = P.n / 2, k = rbelow(&r, half + 1);
+	P.c = xchan(sizeof(uint32_t), 1 + rbelow(&r, 64));
+	P.zeros = P.values = 0;
+	gort_waitgroup_add(&P.ready, (int)half);
+	gort_waitgroup_add(&P.fin, (int)half);
+	for (uint32_t i = 0; i < half; i++)
+		gort_go(pu_until_close, (void *)(uintptr_t)i);
+	gort_waitgroup_wait(&P.ready);
+	for (uint32_t v = 0; v < k; v++)
+		gort_chan_send(P.c, &v);
+	gort_chan_close(P.c);
+	gort_waitgroup_wait(&P.fin);
+	CHECK(P.values == k && P.zeros == half - k, "%u values sent and %u receivers: %u got values, "
+		"%u got the close", k, half, P.values, P.zeros);
+	for (uint32_t v = 0; v < k; v++)
+		CHECK(P.got[v] == 1, "value %u received %u times", v, P.got[v]);
+	gort_chan_free(P.c);
+	free(P.got);
+	snprintf(digest, dn, "parked=%u then=%u then=%u sent=%u", P.n, P.n, half, k);
+}
+
+/* ==== mutex_wg ================================================================ */
+
+#define MW_NMU 4
+
+static struct {
+	gort_mutex mu[MW_NMU];
+	uint64_t count[MW_NMU];            /* plain: the mutex is the only protection */
+	volatile uint32_t inside[MW_NMU];
+	uint64_t want[MW_NMU];
+	gort_mutex acct;
+	uint32_t nworkers, incs;
+	gort_waitgroup wg;
+	/* the WaitGroup rounds */
+	gort_waitgroup group, waiters;
+	volatile uint32_t added, finished, waited, once_ran;
+	gort_once once;
+	uint32_t round;
+} M;
+
+static void mw_locked_inc(struct rng *r, uint64_t *mine)
+{
+	uint32_t k = rbelow(r, MW_NMU);
+	if (rbelow(r, 5) == 0) {
+		while (!gort_mutex_trylock(&M.mu[k]))
+			gort_yield();
+	} else {
+		gort_mutex_lock(&M.mu[k]);
+	}
+	CHECK(gort_atomic_xchg32(&M.inside[k], 1) == 0, "two goroutines inside mutex %u at once", k);
+	M.count[k]++;
+	if (rbelow(r, 32) == 0)
+		gort_yield();                              /* hold it while others queue */
+	CHECK(gort_atomic_xchg32(&M.inside[k], 0) == 1, "mutex %u: someone left it for us", k);
+	gort_mutex_unlock(&M.mu[k]);
+	mine[k]++;
+}
+
+static void mw_counter(void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	struct rng r = rng_for(61, id);
+	uint64_t mine[MW_NMU] = { 0 };
+	for (uint32_t i = 0; i < M.incs; i++) {
+		mw_locked_inc(&r, mine);
+		if ((i & 1023) == 1023)
+			PROGRESS(0, 1024);
+	}
+	gort_mutex_lock(&M.acct);
+	for (int k = 0; k < MW_NMU; k++)
+		M.want[k] += mine[k];
+	gort_mutex_unlock(&M.acct);
+	gort_waitgroup_done(&M.wg);
+}
+
+static void mw_once(void *arg)
+{
+	(void)arg;
+	gort_atomic_add32(&M.once_ran, 1);
+}
+
+static void mw_worker(void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	struct rng r = rng_for(62, (uint64_t)M.round << 32 | id);
+	gort_once_do(&M.once, mw_once, NULL);
+	if (id < 1000000 && rbelow(&r, 4) == 0) {   /* a nested Add, while our own count holds */
+		gort_atomic_add32(&M.added, 1);
+		gort_waitgroup_add(&M.group, 1);
+		gort_go(mw_worker, (void *)(uintptr_t)(id + 1000000));
+	}
+	if (rbelow(&r, 2))
+		gort_yield();
+	gort_atomic_add32(&M.finished, 1);
+	gort_waitgroup_done(&M.group);
+}
+
+static void mw_waiter(void *arg)
+{
+	(void)arg;
+	gort_waitgroup_wait(&M.group);
+	uint32_t f = gort_atomic_load32(&M.finished), a = gort_atomic_load32(&M.added);
+	CHECK(f == a, "round %u: Wait returned with %u of %u Done", M.round, f, a);
+	gort_atomic_add32(&M.waited, 1);
+	gort_waitgroup_done(&M.waiters);
+}
+
+static void case_mutex_wg(char *digest, size_t dn)
+{
+	struct rng r = rng_for(0, 0);
+	PHASE("mutex_wg: counters under contention");
+	M.nworkers = 64;
+	M.incs = scaled(50000, 500);
+	gort_waitgroup_add(&M.wg, (int)M.nworkers);
+	for (uint32_t i = 0; i < M.nworkers; i++)
+		gort_go(mw_counter, (void *)(uintptr_t)i);
+	gort_waitgroup_wait(&M.wg);
+	uint64_t sum = 0;
+	for (int k = 0; k < MW_NMU; k++) {
+		CHECK(M.count[k] == M.want[k], "mutex %d: counter %llu, want %llu", k, (ull)M.count[k],
+			(ull)M.want[k]);
+		sum += M.count[k];
+	}
+	CHECK(sum == (uint64_t)M.nworkers * M.incs, "%llu increments counted, want %llu", (ull)sum,
+		(ull)M.nworkers * M.incs);
+
+	PHASE("mutex_wg: WaitGroup rounds with many waiters");
+	uint32_t rounds = scaled(1000, 50);
+	uint64_t workers = 0;
+	for (M.round = 0; M.round < rounds; M.round++) {
+		uint32_t n = 1 + rbelow(&r, 200), w = 1 + rbelow(&r, 4);
+		M.added = n;
+		M.finished = M.waited = M.once_ran = 0;
+		memset(&M.once, 0, sizeof M.once);
+		gort_waitgroup_add(&M.group, (int)n);
+		gort_waitgroup_add(&M.waiters, (int)w);
+		for (uint32_t i = 0; i < w; i++)
+			gort_go(mw_waiter, NULL);
+		for (uint32_t i = 0; i < n; i++)
+			gort_go(mw_worker, (void *)(uintptr_t)i);
+		gort_waitgroup_wait(&M.waiters);   /* every waiter back before the group is reused */
+		CHECK(M.waited == w, "round %u: %u of %u waiters returned", M.round, M.waited, w);
+		CHECK(M.once_ran == 1, "round %u: Once ran its function %u times", M.round, M.once_ran);
+		workers += M.added;   /* nested Adds included: the workload decides them */
+		PROGRESS(1, 1);
+	}
+	snprintf(digest, dn, "increments=%llu rounds=%u workers=%llu", (ull)sum, rounds, (ull)workers);
+}
+
+/* ==== the cases, and one run of one ============================================== */
+
+struct scase {
+	const char *name;
+	void (*run)(char *digest, size_t n);
+};
+
+static const struct scase cases[] = {
+	{ "chan_fifo", case_chan_fifo },
+	{ "select_fuzz", case_select_fuzz },
+	{ "select_close", case_select_close },
+	{ "timers", case_timers },
+	{ "timers_race", case_timers_race },
+	{ "spawn_storm", case_spawn_storm },
+	{ "park_unpark", case_park_unpark },
+	{ "mutex_wg", case_mutex_wg },
+};
+enum { NCASES = sizeof cases / sizeof cases[0] };
+
+static int stress_main(void *arg)
+{
+	const struct scase *sc = arg;
+	char digest[256] = "";
+	char path[PATH_MAX];
+	CHECK(gort_gomaxprocs(0) == ctx.procs, "running on %d Ps, not %d", gort_gomaxprocs(0), ctx.procs);
+	if (ctx.prof) {
+		const char *tmp = getenv("TMPDIR");
+		snprintf(path, sizeof path, "%s/gort-stress-prof-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+		int fd = mkstemp(path);
+		CHECK(fd >= 0, "mkstemp: %s", strerror(errno));
+		close(fd);
+		int rc = gort_prof_start(path, 1000);
+		CHECK(rc == 0, "gort_prof_start(%s, 1000) = %d", path, rc);
+	}
+	sc->run(digest, sizeof digest);
+	if (ctx.prof) {
+		PHASE("stopping the profiler");
+		int rc = gort_prof_stop();
+		CHECK(rc == 0, "gort_prof_stop() = %d", rc);
+		struct gort_prof_stats st;
+		rc = gort_prof_stats(&st);
+		CHECK(rc == 0, "gort_prof_stats() = %d", rc);
+		CHECK(st.hz == 1000, "the profile ran at %d Hz, not 1000", st.hz);
+		CHECK(st.signals == st.samples + st.lost_atomic64 + st.lost_full,
+			"profile ledger: %llu signals != %llu samples + %llu lost in atomic64 + %llu lost to a "
+			"full buffer", (ull)st.signals, (ull)st.samples, (ull)st.lost_atomic64, (ull)st.lost_full);
+		struct stat sb;
+		CHECK(stat(path, &sb) == 0, "the profile %s: %s", path, strerror(errno));
+		CHECK(S_ISREG(sb.st_mode) && sb.st_size > 0, "the profile %s is empty", path);
+		unlink(path);
+		outf("PROF signals=%llu samples=%llu lost_atomic64=%llu lost_full=%llu external=%llu bytes=%lld\n",
+			(ull)st.signals, (ull)st.samples, (ull)st.lost_atomic64, (ull)st.lost_full,
+			(ull)st.external, (long long)sb.st_size);
+	}
+	outf("RESULT %s\n", digest);
+	return 0;
+}
+
+/* The child's own watchdog: a plain thread that, if the case is not done
+ * in time, says what it was doing and has the runtime dump every goroutine. */
+static void *watchdog(void *arg)
+{
+	(void)arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPROF);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	struct timespec ts = { ctx.timeout, 0 };
+	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+		;
+	outf("STRESS HANG: case=%s seed=%llu GORTMAXPROCS=%d prof=%s: not done after %d s, in phase "
+		"\"%s\" (progress %llu, %llu, %llu); every goroutine follows (SIGQUIT)\n",
+		ctx.name, (ull)ctx.seed, ctx.procs, ctx.prof ? "on" : "off", ctx.timeout,
+		(const char *)gort_atomic_loadp((void *const volatile *)&phase),
+		(ull)gort_atomic_load64(&progress[0]), (ull)gort_atomic_load64(&progress[1]),
+		(ull)gort_atomic_load64(&progress[2]));
+	kill(getpid(), SIGQUIT);
+	ts = (struct timespec){ 20, 0 };
+	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+		;
+	outf("STRESS HANG: the SIGQUIT dump did not end the process\n");
+	_exit(124);
+}
+
+/* --- the parent: the suite's seed, and running a case in a child --------------- */
+
+static uint64_t g_seed;
+static char g_exe[PATH_MAX] = "test_stress";
+static int g_procs_only;        /* GORTMAXPROCS: only these runs */
+static int g_prof_only = -1;    /* GORT_STRESS_PROF: only with (1) or without (0) */
+static int g_timeout;           /* the child's watchdog, seconds */
+static int g_div;
+static int g_verbose;           /* GORT_STRESS_VERBOSE: show every child's output */
+
+static uint64_t hash_name(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
+static void child_main(const struct scase *sc, int procs, int prof)
+{
+	ctx.name = sc->name;
+	ctx.seed = g_seed;
+	ctx.case_seed = mix64(g_seed ^ hash_name(sc->name));
+	ctx.procs = procs;
+	ctx.prof = prof;
+	ctx.div = g_div;
+	ctx.timeout = g_timeout;
+	char buf[16];
+	snprintf(buf, sizeof buf, "%d", procs);
+	setenv("GORTMAXPROCS", buf, 1);
+	gort_gomaxprocs(procs);
+	pthread_t wd;
+	if (pthread_create(&wd, NULL, watchdog, NULL) != 0)
+		FAIL("cannot start the watchdog thread");
+	int rc = gort_main(stress_main, (void *)sc);
+	_exit(rc);
+}
+
+struct capture {
+	char *buf;
+	size_t len, cap, dropped;
+};
+
+static void capture_add(struct capture *c, const char *p, size_t n)
+{
+	const size_t max = 64u << 20;
+	if (c->len + n > max) {
+		c->dropped += n;
+		return;
+	}
+	if (c->len + n + 1 > c->cap) {
+		size_t cap = c->cap ? c->cap : 65536;
+		while (cap < c->len + n + 1)
+			cap *= 2;
+		char *b = realloc(c->buf, cap);
+		if (!b) {
+			c->dropped += n;
+			return;
+		}
+		c->buf = b;
+		c->cap = cap;
+	}
+	memcpy(c->buf + c->len, p, n);
+	c->len += n;
+	c->buf[c->len] = '\0';
+}
+
+/* The first line that says what went wrong. */
+static void first_complaint(const char *out, char *dst, size_t dn)
+{
+	static const char *const marks[] = { "STRESS FAIL", "STRESS HANG", "ERROR: AddressSanitizer",
+		"runtime error:", "fatal error:", "panic:", "SIGQUIT", NULL };
+	const char *best = NULL;
+	for (int i = 0; marks[i] && !best; i++)
+		best = out ? strstr(out, marks[i]) : NULL;
+	if (!best) {
+		snprintf(dst, dn, "(no complaint in the output)");
+		return;
+	}
+	while (best > out && best[-1] != '\n')
+		best--;
+	size_t n = strcspn(best, "\n");
+	if (n >= dn)
+		n = dn - 1;
+	memcpy(dst, best, n);
+	dst[n] = '\0';
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Run one case in a child.  Returns NULL, with its RESULT in result, or
+ * (having printed everything to stderr) a message saying what went wrong. */
+static char *run_one(const struct scase *sc, int procs, int prof, char *result, size_t rn)
+{
+	int p[2];
+	ck_assert_int_eq(pipe(p), 0);
+	fflush(NULL);
+	double t0 = now_s();
+	pid_t pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		close(p[0]);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		close(p[1]);
+		int fd = open("/dev/null", O_RDONLY);
+		if (fd >= 0) {
+			dup2(fd, 0);
+			close(fd);
+		}
+		child_main(sc, procs, prof);
+	}
+	close(p[1]);
+
+	/* Read everything; past the watchdog's time and its dump's, kill. */
+	struct capture out = { 0 };
+	double hard = t0 + g_timeout + 60;
+	int killed = 0;
+	for (;;) {
+		int ms = (int)((hard - now_s()) * 1000);
+		if (ms <= 0) {
+			kill(pid, SIGKILL);
+			killed = 1;
+			ms = 5000;
+		}
+		struct pollfd pfd = { p[0], POLLIN, 0 };
+		int r = poll(&pfd, 1, ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0) {
+			if (killed)
+				break;
+			continue;
+		}
+		char buf[65536];
+		ssize_t n = read(p[0], buf, sizeof buf);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		capture_add(&out, buf, (size_t)n);
+	}
+	close(p[0]);
+	int status = 0;
+	if (waitpid(pid, &status, 0) != pid)
+		status = -1;
+	double secs = now_s() - t0;
+	const char *o = out.buf ? out.buf : "";
+
+	const char *res = strstr(o, "RESULT ");
+	int ok = !killed && WIFEXITED(status) && WEXITSTATUS(status) == 0 && res &&
+		(res == o || res[-1] == '\n') && !strstr(o, "STRESS FAIL") && !strstr(o, "STRESS HANG");
+	if (ok) {
+		size_t n = strcspn(res + 7, "\n");
+		if (n >= rn)
+			n = rn - 1;
+		memcpy(result, res + 7, n);
+		result[n] = '\0';
+		if (g_verbose)
+			fputs(o, stdout);
+		const char *pl = strstr(o, "PROF ");
+		printf("stress: %-12s GORTMAXPROCS=%d prof=%-3s ok  %6.2f s  %s%s%.*s\n", sc->name, procs,
+			prof ? "on" : "off", secs, result, pl ? "  " : "", pl ? (int)strcspn(pl, "\n") : 0,
+			pl ? pl : "");
+		fflush(stdout);
+		free(out.buf);
+		return NULL;
+	}
+
+	char what[160];
+	if (killed)
+		snprintf(what, sizeof what, "hung: killed after %d s (the watchdog's report did not end it)",
+			g_timeout + 60);
+	else if (strstr(o, "STRESS HANG"))
+		snprintf(what, sizeof what, "hung: not done after %d s", g_timeout);
+	else if (WIFSIGNALED(status))
+		snprintf(what, sizeof what, "killed by signal %d (%s)", WTERMSIG(status),
+			strsignal(WTERMSIG(status)));
+	else if (WIFEXITED(status) && WEXITSTATUS(status) != 0)
+		snprintf(what, sizeof what, "exit status %d", WEXITSTATUS(status));
+	else
+		snprintf(what, sizeof what, "no RESULT line");
+
+	char logpath[PATH_MAX + 64] = "";
+	char cwd[PATH_MAX];
+	if (getcwd(cwd, sizeof cwd)) {
+		char dir[PATH_MAX + 16];
+		snprintf(dir, sizeof dir, "%s/stress-logs", cwd);
+		mkdir(dir, 0777);
+		snprintf(logpath, sizeof logpath, "%s/%s-p%d-prof%s-seed%llu.log", dir, sc->name, procs,
+			prof ? "on" : "off", (ull)g_seed);
+		FILE *f = fopen(logpath, "w");
+		if (f) {
+			fwrite(o, 1, out.len, f);
+			fclose(f);
+		} else {
+			logpath[0] = '\0';
+		}
+	}
+	char complaint[400];
+	first_complaint(o, complaint, sizeof complaint);
+	char replay[PATH_MAX + 200];
+	snprintf(replay, sizeof replay, "GORT_STRESS_SEED=%llu GORTMAXPROCS=%d GORT_STRESS_PROF=%d "
+		"CK_RUN_CASE=%s %s", (ull)g_seed, procs, prof, sc->name, g_exe);
+
+	const size_t show = 6000;
+	fprintf(stderr, "\n==== stress FAILED: case %s, GORTMAXPROCS=%d, profiler %s, seed %llu: %s "
+		"(%.1f s)\n", sc->name, procs, prof ? "on" : "off", (ull)g_seed, what, secs);
+	if (out.len <= 2 * show) {
+		fprintf(stderr, "---- its output:\n%s", o);
+	} else {
+		fprintf(stderr, "---- the first %zu bytes of its output:\n%.*s\n", show, (int)show, o);
+		fprintf(stderr, "[... %zu bytes ...]\n---- the last %zu bytes:\n%s", out.len - 2 * show,
+			show, o + out.len - show);
+	}
+	if (out.dropped)
+		fprintf(stderr, "[%zu more bytes not kept]\n", out.dropped);
+	fprintf(stderr, "\n---- full output: %s\n---- replay: %s\n\n", logpath[0] ? logpath : "(not saved)",
+		replay);
+	fflush(stderr);
+	free(out.buf);
+	char *msg = NULL;
+	if (asprintf(&msg, "stress case %s, seed %llu, GORTMAXPROCS=%d, profiler %s: %s: %s\n"
+		"replay: %s", sc->name, (ull)g_seed, procs, prof ? "on" : "off", what, complaint, replay) < 0)
+		msg = strdup("stress: a run failed (and asprintf too)");
+	return msg;
+}
+
+static const int procs_of[] = { 1, 2, 8 };
+
+/* Both runs, even when the first fails: a report then says whether the
+ * profiler makes a difference. */
+static void run_case(int ci, int i)
+{
+	const struct scase *sc = &cases[ci];
+	int procs = procs_of[i];
+	if (g_procs_only) {             /* replaying: GORTMAXPROCS says which, once */
+		if (i != 0)
+			return;
+		procs = g_procs_only;
+	}
+	char off[256] = "", on[256] = "";
+	char *foff = g_prof_only != 1 ? run_one(sc, procs, 0, off, sizeof off) : NULL;
+	char *fon = g_prof_only != 0 ? run_one(sc, procs, 1, on, sizeof on) : NULL;
+	if (foff || fon)
+		ck_abort_msg("%s%s%s", foff ? foff : "", foff && fon ? "\n" : "", fon ? fon : "");
+	if (g_prof_only == -1)
+		ck_assert_msg(strcmp(off, on) == 0, "stress case %s, seed %llu, GORTMAXPROCS=%d: the profiler "
+			"changed the result:\n  off: %s\n  on:  %s\nreplay: GORT_STRESS_SEED=%llu GORTMAXPROCS=%d "
+			"CK_RUN_CASE=%s %s", sc->name, (ull)g_seed, procs, off, on, (ull)g_seed, procs, sc->name,
+			g_exe);
+}
+
+#define CASE_TEST(idx, name) \
+	START_TEST(stress_##name) { run_case(idx, _i); } END_TEST
+CASE_TEST(0, chan_fifo)
+CASE_TEST(1, select_fuzz)
+CASE_TEST(2, select_close)
+CASE_TEST(3, timers)
+CASE_TEST(4, timers_race)
+CASE_TEST(5, spawn_storm)
+CASE_TEST(6, park_unpark)
+CASE_TEST(7, mutex_wg)
+
+int main(void)
+{
+	const char *s = getenv("GORT_STRESS_SEED");
+	if (s && *s) {
+		char *end;
+		errno = 0;
+		g_seed = strtoull(s, &end, 0);
+		if (*end || errno) {
+			fprintf(stderr, "GORT_STRESS_SEED=%s: not a number\n", s);
+			return 2;
+		}
+	} else {
+		struct timespec ts;
+		clock_gettime(CLOCK_REALTIME, &ts);
+		g_seed = mix64((uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec) ^ (uint64_t)getpid();
+		g_seed %= 1000000000000ull;   /* short enough to retype */
+	}
+	if ((s = getenv("GORTMAXPROCS")) && *s)
+		g_procs_only = atoi(s);
+	if ((s = getenv("GORT_STRESS_PROF")) && *s)
+		g_prof_only = atoi(s) ? 1 : 0;
+	if ((s = getenv("GORT_STRESS_VERBOSE")) && *s)
+		g_verbose = atoi(s);
+	ssize_t n = readlink("/proc/self/exe", g_exe, sizeof g_exe - 1);
+	if (n > 0)
+		g_exe[n] = '\0';
+	g_div = SCALE * (STRESS_ASAN ? 4 : 1);
+	if ((s = getenv("GORT_TEST_SCALE")) && atoi(s) > 0)
+		g_div = atoi(s);
+	g_timeout = 60 * (STRESS_ASAN ? 2 : 1) * (STRESS_EMULATED ? 5 : 1);
+	if ((s = getenv("GORT_STRESS_TIMEOUT")) && atoi(s) > 0)
+		g_timeout = atoi(s);
+
+	printf("stress: seed %llu (replay: GORT_STRESS_SEED=%llu), counts divided by %d, %d s per run%s%s\n",
+		(ull)g_seed, (ull)g_seed, g_div, g_timeout, STRESS_ASAN ? ", AddressSanitizer" : "",
+		STRESS_EMULATED ? ", emulated" : "");
+	fflush(stdout);
+
+	Suite *suite = suite_create("stress");
+	const TTest *tests[NCASES] = {
+		stress_chan_fifo, stress_select_fuzz, stress_select_close, stress_timers,
+		stress_timers_race, stress_spawn_storm, stress_park_unpark, stress_mutex_wg,
+	};
+	for (int i = 0; i < NCASES; i++) {
+		TCase *tc = tcase_create(cases[i].name);
+		/* Two children per test, each under its own watchdog: never Check's timeout first. */
+		tcase_set_timeout(tc, 2 * (g_timeout + 90));
+		tcase_add_loop_test(tc, tests[i], 0, 3);
+		suite_add_tcase(suite, tc);
+	}
+	double t0 = now_s();
+	int rc = run_suite(suite);
+	printf("stress: seed %llu, %s in %.1f s\n", (ull)g_seed, rc ? "FAILED" : "passed", now_s() - t0);
+	return rc;
+}
