@@ -317,30 +317,28 @@ int gort_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t
 		if (atomic_loadacq32(&pd->kind) == PD_BLOCK) {
 			r = -EINVAL;   /* a blocking socket never says EINPROGRESS */
 		} else {
-			/* The connection is made when the socket turns writable;
-			 * SO_ERROR then says whether it was. */
+			/* The attempt is over when the socket turns writable:
+			 * connected if it has a peer; if not, the pending error
+			 * comes out of a zero-length peek.  (Go reads SO_ERROR;
+			 * its value is not an errno qemu-user translates, so
+			 * under emulation it would be the host's number.) */
 			for (;;) {
 				r = gort_sched_pd_wait(pd, 'w', deadline);
 				if (r < 0)
 					break;
-				int e = 0;
-				socklen_t len = sizeof e;
-				if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &e, &len) < 0) {
-					r = -errno;
-					break;
-				}
-				if (e != 0) {
-					r = -e;
-					break;
-				}
-				/* writable and no error: connected, unless the edge
-				 * was only a retry (then getpeername fails) */
 				struct sockaddr_storage ss;
-				len = sizeof ss;
+				socklen_t len = sizeof ss;
 				if (getpeername(fd, (struct sockaddr *)&ss, &len) == 0) {
 					r = 0;
 					break;
 				}
+				char c;
+				if (recv(fd, &c, 0, MSG_PEEK | MSG_DONTWAIT) < 0 && errno != EAGAIN &&
+				    errno != ENOTCONN) {
+					r = -errno;
+					break;
+				}
+				/* still connecting: an edge for something else */
 			}
 		}
 	}

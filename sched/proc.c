@@ -402,6 +402,18 @@ static void startm(struct p *pp, int spinning)
 		}
 	}
 	struct m *m = mget();
+	if (!m && gort_sched.polling && !gort_sched.pollhandoff) {
+		/* No idle M, but one sleeps in the poller: wake it and let it
+		 * take pp, rather than start a thread.  (Descriptors are then
+		 * polled by the Ms looking for work and by sysmon until an M
+		 * goes idle again.)  This is what keeps a server at
+		 * GORTMAXPROCS threads, plus the poller's, however busy. */
+		gort_sched.pollhandoff = pp;
+		gort_sched.pollhandoff_spinning = (uint8_t)spinning;
+		gort_sched_unlock(&gort_sched.lock);
+		gort_sched_netpoll_os_break();
+		return;
+	}
 	gort_sched_unlock(&gort_sched.lock);
 	if (!m) {
 		newm(pp, spinning);
@@ -525,12 +537,15 @@ static void stopm(struct m *m, int timers)
 		gort_sched_lock(&gort_sched.lock);
 		gort_sched.polling = 0;
 		gort_sched.polluntil = 0;
-		int n = 0;
-		if (list) {
-			struct p *pp = pidleget();
-			n = inject_locked(list, pp);
-			m->nextp = pp;
+		struct p *pp = gort_sched.pollhandoff;   /* startm's, if it woke us for one */
+		if (pp) {
+			gort_sched.pollhandoff = NULL;
+			m->spinning = gort_sched.pollhandoff_spinning;
+		} else if (list) {
+			pp = pidleget();
 		}
+		int n = list ? inject_locked(list, pp) : 0;
+		m->nextp = pp;
 		gort_sched_unlock(&gort_sched.lock);
 		if (n > 1 || (n && !m->nextp))
 			gort_sched_wakep();

@@ -25,8 +25,12 @@
  * done by whoever runs next.  That halves the switches on the hot paths.
  *
  * Lock order (a lock may be taken while holding those before it):
- *   timer.mu  >  channel spinlock (in address order, for select)  >  sema root
- *   >  sched.lock  >  p.timerslock  >  stack.c's stacklock;  a pool's lock is a leaf.
+ *   a polldesc's rmu/wmu (gort_mutexes: goroutines wait on them, across parks)
+ *   >  timer.mu  >  channel spinlock (in address order, for select)  >  sema root
+ *   >  sched.lock  >  p.timerslock  >  stack.c's stacklock;
+ *   polldesc.lock > netpoll.c's initlock;  a pool's lock is a leaf.
+ * The poller (epoll_wait) is entered with no lock held; what it finds is
+ * readied after, by whoever called it.
  * (runtimers holds a p.timerslock and only tries a timer.mu: a try cannot
  * deadlock, see time.c.)
  * No lock is held across a context switch except through m->after.
@@ -316,6 +320,8 @@ struct schedt {
 	struct g *gfree_odd;           /* dead Gs with other stack sizes */
 	volatile uint32_t polling;     /* an M is blocked in the poller (reads: atomic) */
 	int64_t polluntil;             /* ... until this time (the earliest timer), 0: none */
+	struct p *pollhandoff;         /* a P startm left for the poller M to take */
+	uint8_t pollhandoff_spinning;  /* ... as a spinning M */
 	/* - */
 	volatile int32_t nmspinning;   /* atomic */
 	volatile int32_t ntimers;      /* timers in all heaps; atomic */
