@@ -127,31 +127,33 @@ static void brokenpipe(int sig, siginfo_t *si, void *ctx)
 	}
 }
 
+/* Every handler of gort's runs on the signal stack, with siginfo. */
+static void install(int sig, void (*fn)(int, siginfo_t *, void *), int flags, int blockall,
+	struct sigaction *prev)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = fn;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | flags;
+	if (blockall)
+		sigfillset(&sa.sa_mask);
+	else
+		sigemptyset(&sa.sa_mask);
+	sigaction(sig, &sa, prev);
+}
+
 void gort_runtime_sigpipe_init(void)
 {
 	if (atomic_loadacq32(&pipe_installed) || !atomic_cas32(&pipe_installed, 0, 1))
 		return;
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = brokenpipe;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGPIPE, &sa, &prev_pipe);
+	install(SIGPIPE, brokenpipe, SA_RESTART, 0, &prev_pipe);
 }
 
 void gort_runtime_signals_init(void)
 {
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = fault;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGSEGV, &sa, &prev_segv);
-	sigaction(SIGBUS, &sa, &prev_bus);
-	sa.sa_sigaction = quit;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-	sigfillset(&sa.sa_mask);
-	sigaction(SIGQUIT, &sa, NULL);
+	install(SIGSEGV, fault, SA_NODEFER, 0, &prev_segv);
+	install(SIGBUS, fault, SA_NODEFER, 0, &prev_bus);
+	install(SIGQUIT, quit, 0, 1, NULL);
 }
 
 void gort_runtime_minit(void **sigstack, size_t *size)

@@ -116,7 +116,7 @@ static int literal(const struct network *nw, const char *host, const char *port,
 static void release(struct addrinfo *res, int lit)
 {
 	if (lit)
-		free(res);   /* literal()'s single block */
+		free(res);   /* literal()'s or unix_addr()'s single block */
 	else
 		freeaddrinfo(res);
 }
@@ -154,29 +154,56 @@ static int resolve(const struct network *nw, const char *addr, int passive, stru
 	}
 }
 
-static int unix_addr(const char *path, struct sockaddr_un *sun, socklen_t *len)
+/* A path as the one address of a unix network, in literal()'s block. */
+static int unix_addr(const struct network *nw, const char *path, struct addrinfo **res)
 {
 	size_t n = strlen(path);
-	if (n == 0 || n >= sizeof sun->sun_path)
+	struct {
+		struct addrinfo ai;
+		struct sockaddr_un sun;
+	} *r;
+	if (n == 0 || n >= sizeof r->sun.sun_path)
 		return -EINVAL;
-	memset(sun, 0, sizeof *sun);
-	sun->sun_family = AF_UNIX;
-	memcpy(sun->sun_path, path, n);
-	*len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	if (!(r = calloc(1, sizeof *r)))
+		return -ENOMEM;
+	r->sun.sun_family = AF_UNIX;
+	memcpy(r->sun.sun_path, path, n);
+	r->ai.ai_family = AF_UNIX;
+	r->ai.ai_socktype = nw->socktype;
+	r->ai.ai_addr = (struct sockaddr *)&r->sun;
+	r->ai.ai_addrlen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + 1);
+	*res = &r->ai;
 	return 0;
 }
 
-static int listen_on(int family, int socktype, const struct sockaddr *sa, socklen_t len)
+/* What listen and dial share: the network's name checked, and the
+ * address turned into a list of socket addresses (release() it). */
+static int addresses(const char *network, const char *address, int passive,
+	const struct network **nw, struct addrinfo **res, int *lit)
 {
-	int fd = gort_socket(family, socktype, 0);
+	*nw = find_network(network);
+	if (!*nw || !address)
+		return -EINVAL;
+	if ((*nw)->family == AF_UNIX) {
+		*lit = 1;
+		return unix_addr(*nw, address, res);
+	}
+	return resolve(*nw, address, passive, res, lit);
+}
+
+/* v6only: 1 or 0 to set IPV6_V6ONLY so, -1 to leave it. */
+static int listen_on(const struct addrinfo *ai, int v6only)
+{
+	int fd = gort_socket(ai->ai_family, ai->ai_socktype, 0);
 	if (fd < 0)
 		return fd;
 	int one = 1;
-	if (family != AF_UNIX)
+	if (ai->ai_family != AF_UNIX)
 		setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-	if (family == AF_INET6)   /* "tcp6" means IPv6 only, as in Go */
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-	if (bind(fd, sa, len) < 0 || (socktype == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)) {
+	if (ai->ai_family == AF_INET6 && v6only >= 0)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, sizeof v6only);
+	if (bind(fd, ai->ai_addr, ai->ai_addrlen) < 0 ||
+	    (ai->ai_socktype == SOCK_STREAM && listen(fd, SOMAXCONN) < 0)) {
 		int e = -errno;
 		close(fd);
 		return e;
@@ -186,60 +213,36 @@ static int listen_on(int family, int socktype, const struct sockaddr *sa, sockle
 
 int gort_listen(const char *network, const char *address)
 {
-	const struct network *nw = find_network(network);
-	if (!nw || !address)
-		return -EINVAL;
-	if (nw->family == AF_UNIX) {
-		struct sockaddr_un sun;
-		socklen_t len;
-		int e = unix_addr(address, &sun, &len);
-		return e < 0 ? e : listen_on(AF_UNIX, nw->socktype, (struct sockaddr *)&sun, len);
-	}
+	const struct network *nw;
 	struct addrinfo *res;
 	int lit;
-	int e = resolve(nw, address, 1, &res, &lit);
+	int e = addresses(network, address, 1, &nw, &res, &lit);
 	if (e < 0)
 		return e;
-	/* An empty host on "tcp": one socket for both families, as Go
-	 * listens on [::] with IPV6_V6ONLY off. */
 	int fd = -EADDRNOTAVAIL;
-	char host[256], port[64];
-	split_hostport(address, host, sizeof host, port, sizeof port);
-	if (!host[0] && nw->family == AF_UNSPEC) {
-		for (struct addrinfo *ai = res; ai; ai = ai->ai_next)
-			if (ai->ai_family == AF_INET6) {
-				int s = gort_socket(AF_INET6, nw->socktype, 0);
-				if (s >= 0) {
-					int zero = 0, one = 1;
-					setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
-					setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-					if (bind(s, ai->ai_addr, ai->ai_addrlen) == 0 &&
-					    (nw->socktype != SOCK_STREAM || listen(s, SOMAXCONN) == 0)) {
-						fd = s;
-						break;
-					}
-					close(s);
-				}
-			}
-	}
+	/* An empty host on "tcp": one socket for both families, as Go
+	 * listens on [::] with IPV6_V6ONLY off.  "tcp6" means IPv6 only. */
+	if (nw->family == AF_UNSPEC && address[0] == ':')
+		for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
+			if (ai->ai_family == AF_INET6)
+				fd = listen_on(ai, 0);
 	for (struct addrinfo *ai = res; ai && fd < 0; ai = ai->ai_next)
-		fd = listen_on(ai->ai_family, nw->socktype, ai->ai_addr, ai->ai_addrlen);
+		fd = listen_on(ai, nw->family == AF_INET6 ? 1 : -1);
 	release(res, lit);
 	return fd;
 }
 
-static int dial_one(int family, int socktype, const struct sockaddr *sa, socklen_t len,
-	int64_t deadline)
+static int dial_one(const struct addrinfo *ai, int64_t deadline)
 {
-	int fd = gort_socket(family, socktype, 0);
+	int fd = gort_socket(ai->ai_family, ai->ai_socktype, 0);
 	if (fd < 0)
 		return fd;
-	int e = gort_connect(fd, sa, len, deadline);
+	int e = gort_connect(fd, ai->ai_addr, ai->ai_addrlen, deadline);
 	if (e < 0) {
 		gort_close(fd);
 		return e;
 	}
-	if (socktype == SOCK_STREAM && family != AF_UNIX) {
+	if (ai->ai_socktype == SOCK_STREAM && ai->ai_family != AF_UNIX) {
 		int one = 1;   /* Go's default: no Nagle */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 	}
@@ -248,23 +251,15 @@ static int dial_one(int family, int socktype, const struct sockaddr *sa, socklen
 
 int gort_dial(const char *network, const char *address, int64_t deadline)
 {
-	const struct network *nw = find_network(network);
-	if (!nw || !address)
-		return -EINVAL;
-	if (nw->family == AF_UNIX) {
-		struct sockaddr_un sun;
-		socklen_t len;
-		int e = unix_addr(address, &sun, &len);
-		return e < 0 ? e : dial_one(AF_UNIX, nw->socktype, (struct sockaddr *)&sun, len, deadline);
-	}
+	const struct network *nw;
 	struct addrinfo *res;
 	int lit;
-	int e = resolve(nw, address, 0, &res, &lit);
+	int e = addresses(network, address, 0, &nw, &res, &lit);
 	if (e < 0)
 		return e;
 	int fd = -EADDRNOTAVAIL;
 	for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-		fd = dial_one(ai->ai_family, nw->socktype, ai->ai_addr, ai->ai_addrlen, deadline);
+		fd = dial_one(ai, deadline);
 		if (fd >= 0 || fd == -ETIMEDOUT)
 			break;
 	}

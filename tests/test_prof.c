@@ -565,7 +565,7 @@ END_TEST
 
 /* Every way the runtime ends a process while profiling removes the
  * temporary and leaves the previous profile. */
-enum death { THROW, PANIC, DEADLOCK, SIGQUIT_DUMP, MAIN_RETURNS, EXIT, ENV_THROW, NDEATHS };
+enum dying { THROW, PANIC, DEADLOCK, SIGQUIT_DUMP, MAIN_RETURNS, EXIT, ENV_THROW, NDEATHS };
 static const struct {
 	const char *name;
 	int status;
@@ -583,7 +583,7 @@ static char death_path[300];
 
 static int dying_main(void *arg)
 {
-	enum death d = (enum death)(intptr_t)arg;
+	enum dying d = (enum dying)(intptr_t)arg;
 	if (d != ENV_THROW && gort_prof_start(death_path, 1000) != 0)
 		return 1;
 	burn_a(20000000);
@@ -611,7 +611,7 @@ static int dying_main(void *arg)
 
 static void dying_child(void *arg)
 {
-	if ((enum death)(intptr_t)arg == ENV_THROW) {
+	if ((enum dying)(intptr_t)arg == ENV_THROW) {
 		char env[400];
 		snprintf(env, sizeof env, "%s:1000", death_path);
 		setenv("GORTPROF", env, 1);

@@ -606,28 +606,10 @@ END_TEST
 
 /* --- how programs die ------------------------------------------------------------ */
 
-struct death {
-	int (*main)(void *);
-	const char *env;
-};
-
-static void die_child(void *arg)
-{
-	const struct death *d = arg;
-	if (d->env)
-		putenv((char *)d->env);
-	gort_gomaxprocs(2);
-	exit(gort_main(d->main, NULL));
-}
-
 static void expect_death(int (*main)(void *), const char *env, const char *const *want)
 {
-	struct death d = { main, env };
 	struct child c;
-	run_child(die_child, &d, &c, 30);
-	ck_assert_exit_status(&c, 2);
-	for (; *want; want++)
-		ck_assert_output_has(&c, *want);
+	expect_death_in(main, env, 2, &c, want);
 }
 
 static int send_closed(void *a)
@@ -1312,7 +1294,7 @@ static int ordered_deadlock(void *a)
 
 START_TEST(dump_in_id_order)
 {
-	struct death d = { ordered_deadlock, NULL };
+	struct death d = { ordered_deadlock, NULL, 2 };
 	struct child c;
 	run_child(die_child, &d, &c, 30);
 	ck_assert_exit_status(&c, 2);

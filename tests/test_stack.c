@@ -165,29 +165,10 @@ END_TEST
 
 /* --- how programs with a bad stack die ------------------------------------------ */
 
-struct death {
-	int (*main)(void *);
-	const char *env;
-};
-
-static void die_child(void *arg)
-{
-	const struct death *d = arg;
-	if (d->env)
-		putenv((char *)d->env);
-	gort_runtime_debug_init();
-	gort_gomaxprocs(1);
-	exit(gort_main(d->main, NULL));
-}
-
 static void expect_death(int (*main)(void *), const char *env, struct child *c,
 	const char *const *want)
 {
-	struct death d = { main, env };
-	run_child(die_child, &d, c, 60);
-	ck_assert_exit_status(c, 2);
-	for (; *want; want++)
-		ck_assert_output_has(c, *want);
+	expect_death_in(main, env, 1, c, want);
 }
 
 static void nothing(void *a)

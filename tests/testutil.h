@@ -81,6 +81,41 @@ static inline void run_child(void (*fn)(void *), void *arg, struct child *c, int
 #define ck_assert_output_has(c, s) \
 	ck_assert_msg(strstr((c)->out, (s)) != NULL, "output lacks \"%s\":\n%s", (s), (c)->out)
 
+/* How programs die.  A child runs main as gort_main's function, on procs
+ * Ps, with env (may be NULL) added to its environment; the caller wants
+ * exit status 2 and each string of want (NULL-terminated) in what it
+ * printed.  c receives the child, for more checks. */
+int gort_main(int (*main)(void *), void *arg);
+int gort_gomaxprocs(int n);
+void gort_runtime_debug_init(void);
+
+struct death {
+	int (*main)(void *);
+	const char *env;
+	int procs;
+};
+
+static inline void die_child(void *arg)
+{
+	const struct death *d = arg;
+	if (d->env) {
+		putenv((char *)d->env);
+		gort_runtime_debug_init();   /* GORTDEBUG was read at load time */
+	}
+	gort_gomaxprocs(d->procs);
+	exit(gort_main(d->main, NULL));
+}
+
+static inline void expect_death_in(int (*main)(void *), const char *env, int procs,
+	struct child *c, const char *const *want)
+{
+	struct death d = { main, env, procs };
+	run_child(die_child, &d, c, 60);
+	ck_assert_exit_status(c, 2);
+	for (; *want; want++)
+		ck_assert_output_has(c, *want);
+}
+
 /* Run a suite; the exit status is the number of failures, capped. */
 static inline int run_suite(Suite *s)
 {
