@@ -194,6 +194,20 @@ GORT_API void gort_sleep(int64_t ns);                  /* time.Sleep */
 GORT_API void gort_syscall_enter(void);
 GORT_API void gort_syscall_exit(void);
 
+/* Preemption (Go 1.14's asynchronous preemption; acquirem/releasem).  A
+ * goroutine that runs 10 ms without a scheduling point is made to yield:
+ * at its next gort_go, or, in the program's own code, at any instruction,
+ * by a signal (SIGURG).  It resumes on the same thread, so C code that
+ * keeps errno's or a __thread variable's address in a register is safe.
+ * It is never preempted inside gort, in libc or another shared library,
+ * or in a signal handler.  Code that holds a lock gort cannot see (a
+ * pthread mutex) must not be preempted while it does -- the next
+ * goroutine on its thread could wait for that lock for ever -- and says
+ * so with this pair, which nests.  GORTDEBUG=asyncpreemptoff=1 turns the
+ * signal off, as in Go. */
+GORT_API void gort_preempt_disable(void);
+GORT_API void gort_preempt_enable(void);
+
 /* Threads gort did not start (Go: cgo callbacks from C threads).  Such a
  * thread may call gort_go, send or receive without blocking, close a
  * channel, and use timers; it cannot block, being no goroutine.  Because

@@ -15,13 +15,16 @@
  *   profbuf=N        words in each M's profile buffer (default 65536)
  *   schedtrace=N     every N ms, one line of scheduler state on stderr
  *   scheddetail=1    with schedtrace: every P, M and G as well
+ *   asyncpreemptoff=1  no asynchronous preemption (sched/preempt.c): a
+ *                    goroutine yields only where it calls gort, as in Go
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "runtime/runtime.h"
 
-static const char *const known[] = { "stackguard", "lostatomic64", "profbuf", "schedtrace", "scheddetail" };
+static const char *const known[] = { "stackguard", "lostatomic64", "profbuf", "schedtrace", "scheddetail",
+	"asyncpreemptoff" };
 #define NKNOWN (sizeof known / sizeof known[0])
 static int values[NKNOWN];
 static int set[NKNOWN];

@@ -31,6 +31,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
 #include <string.h>
@@ -40,9 +42,16 @@
 
 #include "sched/netpoll.h"
 
-int *gort_errno_location(void)
+/* Never to be taken for a constant: glibc declares __errno_location
+ * const, and a compiler that inlines this function, or infers its
+ * attributes from its body (clang does), would cache errno's address
+ * across a switch again -- in gort's own code first.  The empty asm with
+ * a memory clobber makes every call a call. */
+__attribute__((noinline)) int *gort_errno_location(void)
 {
-	return __errno_location();
+	int *p = __errno_location();
+	__asm__ __volatile__("" : "+r"(p) : : "memory");
+	return p;
 }
 
 /* Decide once how fd is served: PD_POLL or PD_BLOCK, or -EBADF (then it
@@ -160,6 +169,13 @@ static long attempt(struct polldesc *pd, enum op op, struct ioargs *a)
 			break;
 		case OP_ACCEPT:
 			r = accept4(fd, a->sa, a->salen, SOCK_NONBLOCK | SOCK_CLOEXEC);
+			if (r >= 0) {
+				/* Go's default for every TCP connection, accepted
+				 * or dialled: no Nagle (a unix socket refuses it,
+				 * harmlessly) */
+				int one = 1;
+				setsockopt((int)r, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+			}
 			break;
 		case OP_SENDTO:
 			r = sendto(fd, a->buf, a->n, a->flags | MSG_NOSIGNAL, a->sa, a->tolen);

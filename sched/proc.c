@@ -598,6 +598,44 @@ static struct g *pick_local(struct p *pp)
 	return gp;
 }
 
+/* The goroutines preempted on this M wait for it alone (preempt.c).  They
+ * take turns with the P's queues: after a pinned G, a local one if there
+ * is one; after a local one, a pinned one. */
+static void pinpush(struct m *m, struct g *gp)
+{
+	gp->schedlink = NULL;
+	if (m->pintail)
+		m->pintail->schedlink = gp;
+	else
+		m->pinhead = gp;
+	m->pintail = gp;
+}
+
+static struct g *pinpop(struct m *m)
+{
+	struct g *gp = m->pinhead;
+	if (gp && !(m->pinhead = gp->schedlink))
+		m->pintail = NULL;
+	return gp;
+}
+
+/* self: the G switching away, if any -- never its own next (a G that is
+ * still on its stack cannot be switched to; it goes through g0). */
+static struct g *next_on_m(struct m *m, struct p *pp, struct g *self)
+{
+	struct g *gp = NULL;
+	if (m->pinhead && m->pinturn && m->pinhead != self)
+		gp = pinpop(m);
+	if (!gp && (gp = pick_local(pp)) != NULL) {
+		m->pinturn = 1;
+		return gp;
+	}
+	if (!gp && m->pinhead != self)
+		gp = pinpop(m);
+	m->pinturn = 0;
+	return gp;
+}
+
 /* The overflow check of every switch (stack.c), its fast path inline. */
 #define stackcheck(gp) do { \
 	uintptr_t sp_ = (uintptr_t)__builtin_frame_address(0); \
@@ -628,12 +666,13 @@ static __attribute__((noinline)) void switch_out(struct g *gp, struct g *next)
 			st == Grunnable ? TRACE_YIELD : TRACE_NONE, gp->waitreason);
 	}
 	if (!next && !must_leave(pp))
-		next = pick_local(pp);
+		next = m->pinhead ? next_on_m(m, pp, gp) : pick_local(pp);
 	void **fake = gp->status == Gdead ? NULL : &gp->asan_fake_stack;
 	gp->m = NULL;
 	if (next) {
 		m->curg = next;
 		next->m = m;
+		next->preempt = 0;   /* a request for its last run is stale */
 		atomic_storerel32(&next->status, Grunning);
 		pp->schedtick++;
 		if (TRACING())
@@ -654,6 +693,7 @@ static void execute(struct m *m, struct g *gp)
 {
 	m->curg = gp;
 	gp->m = m;
+	gp->preempt = 0;
 	atomic_storerel32(&gp->status, Grunning);
 	m->p->schedtick++;
 	if (TRACING())
@@ -865,6 +905,25 @@ static struct g *findrunnable(struct m *m)
 top:
 	if (atomic_load32(&gort_sched.exiting))
 		stop_forever(m);
+	if (m->pinhead) {
+		/* Goroutines preempted here wait for this M alone (the thread
+		 * rule, preempt.c): get a P for them, whatever it takes,
+		 * rather than go idle. */
+		while (!m->p) {
+			gort_sched_lock(&gort_sched.lock);
+			pp = pidleget();
+			gort_sched_unlock(&gort_sched.lock);
+			if (pp)
+				acquirep(m, pp);
+			else
+				gort_sched_notetsleep(&m->park, 1000000);   /* a P frees up; nobody wakes us */
+			noteclear(&m->park);
+		}
+		if (m->p->timer0when)
+			checktimers(m->p);
+		gp = next_on_m(m, m->p, NULL);
+		goto found;
+	}
 	pp = m->p;
 	if (!pp)
 		goto stop;
@@ -1025,6 +1084,60 @@ static struct {
 static volatile uint32_t sysmon_delay_us;
 static struct note sysmon_note;
 
+/* The time slice (Go: forcePreemptNS): a goroutine that has held its P
+ * this long without a switch is asked to yield. */
+#define TIMESLICE 10000000
+
+static struct {
+	uint32_t tick;
+	int64_t when;
+} preempt_seen[GORT_MAXPROCS_LIMIT];
+
+static int any_running(void)
+{
+	uint32_t np = atomic_load32(&gort_sched.gomaxprocs);
+	for (uint32_t i = 0; i < np; i++)
+		if (gort_sched.allp[i] && atomic_load32(&gort_sched.allp[i]->status) == Prunning)
+			return 1;
+	return 0;
+}
+
+/* Returns 1 if some goroutine is overdue: sysmon then looks again soon,
+ * not after its idle sleep. */
+static int preempt_long_runners(int64_t now)
+{
+	int pending = 0;
+	uint32_t np = atomic_load32(&gort_sched.gomaxprocs);
+	for (uint32_t i = 0; i < np; i++) {
+		struct p *pp = gort_sched.allp[i];
+		if (!pp || atomic_load32(&pp->status) != Prunning)
+			continue;
+		uint32_t t = pp->schedtick;   /* racy read: a change is all we look for */
+		if (preempt_seen[i].tick != t) {
+			preempt_seen[i].tick = t;
+			preempt_seen[i].when = now;
+			continue;
+		}
+		if (now - preempt_seen[i].when < TIMESLICE)
+			continue;
+		/* Only for somebody: a goroutine alone with nothing else to run
+		 * -- nothing queued here or globally, no timer of its P due --
+		 * keeps its P (Go preempts it anyway; here a preemption costs a
+		 * signal and two trips through the kernel). */
+		uint64_t w = pp->timer0when;
+		if (gort_sched_runqempty(pp) && !atomic_load32((volatile uint32_t *)&gort_sched.runqsize) &&
+		    !(w && (int64_t)w <= now))
+			continue;
+		struct m *m = pp->m;
+		struct g *gp = m ? m->curg : NULL;
+		if (gp && atomic_load32(&gp->status) == Grunning) {
+			gort_sched_preemptone(m, gp);
+			pending = 1;
+		}
+	}
+	return pending;
+}
+
 static int retake(int64_t now)
 {
 	int n = 0;
@@ -1131,8 +1244,13 @@ static void *sysmon(void *arg)
 			}
 		}
 		gort_sched_netpoll_check(now);
+		int overdue = !atomic_load32(&gort_sched.exiting) && preempt_long_runners(now);
 		if (atomic_load32(&gort_sched.exiting))
 			delay = 10000;
+		else if (overdue)
+			idle = 0, delay = 1000;   /* a refused preemption is retried within 1 ms */
+		else if (delay > 2000 && any_running())
+			delay = 2000;   /* a goroutine's 10 ms slice is seen ending within 2 ms */
 		else if (retake(now))
 			idle = 0, delay = 20;
 		else if (++idle > 50 && delay < 10000)
@@ -1449,6 +1567,7 @@ static void main_goroutine(void *a)
 static void schedinit(void)
 {
 	gort_runtime_signals_init();
+	gort_sched_preempt_init();
 	int e = gort_sched_netpoll_init();   /* the M that sleeps sleeps in it */
 	if (e < 0)
 		gort_runtime_throwf("cannot start the poller: %s", gort_strerror(e));
@@ -1489,10 +1608,33 @@ int gort_main(int (*fn)(void *), void *arg)
 	return gort_sched.mainstatus;
 }
 
+/* The cooperative half of preemption (preempt.c): a goroutine asked to
+ * yield does so at its next gort_go -- a spawning loop, where a signal
+ * would mostly land inside gort, is preempted here. */
+static void preempt_yield(struct g *gp)
+{
+	/* To the global queue's tail, as Go's gopreempt_m: everything queued
+	 * before -- the goroutines a spawning loop made -- runs first. */
+	struct m *m = gp->m;
+	gp->preempt = 0;
+	atomic_storerel32(&gp->status, Grunnable);
+	m->after.fn = after_globrunqput;
+	m->after.arg = gp;
+	switch_out(gp, NULL);
+}
+
+static inline void preempt_point(void)
+{
+	struct g *gp = getg();
+	if (gp && __builtin_expect(atomic_load32(&gp->preempt), 0) && !gp->nopreempt && !gp->m->oldp)
+		preempt_yield(gp);
+}
+
 uint64_t gort_go(void (*fn)(void *), void *arg)
 {
 	uint64_t goid = 0;
 	newproc1(fn, arg, 0, (uintptr_t)__builtin_return_address(0), &goid);
+	preempt_point();
 	return goid;
 }
 
@@ -1504,6 +1646,7 @@ uint64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *
 			(size_t)GORT_STACK_MAX);
 	uint64_t goid = 0;
 	newproc1(fn, arg, size, (uintptr_t)__builtin_return_address(0), &goid);
+	preempt_point();
 	return goid;
 }
 
@@ -1518,18 +1661,39 @@ void gort_yield(void)
 	 * would keep every sleeper of that P asleep for ever. */
 	if (m->p && m->p->timer0when)
 		checktimers(m->p);
+	gp->preempt = 0;
 	int leave = must_leave(m->p);
-	struct g *next = leave ? NULL : pick_local(m->p);
+	struct g *next = leave ? NULL : m->pinhead ? next_on_m(m, m->p, gp) : pick_local(m->p);
 	if (!next && !leave) {
 		/* nothing else to run here: keep going, but check the stack as
-		 * a switch would */
+		 * a switch would; and say so to sysmon, which would otherwise
+		 * take a lone yielding loop for a runaway */
 		stackcheck(gp);
+		m->p->schedtick++;
 		return;
 	}
 	atomic_storerel32(&gp->status, Grunnable);
 	m->after.fn = after_requeue;
 	m->after.arg = gp;
 	switch_out(gp, next);
+}
+
+/* An asynchronous preemption's yield (preempt.c): gp waits on this M's
+ * pinned queue, not on a run queue, so that only this M resumes it. */
+void gort_sched_yield_pinned(void)
+{
+	struct g *gp = getg();
+	struct m *m = gp->m;
+	/* Due timers first: a sleeper they wake is the goroutine that most
+	 * likely waited for this preemption. */
+	if (m->p && m->p->timer0when)
+		checktimers(m->p);
+	atomic_storerel32(&gp->status, Grunnable);
+	pinpush(m, gp);
+	m->pinturn = 0;   /* somebody else first: that is what it was preempted for */
+	m->after.fn = after_nothing;
+	m->after.arg = NULL;
+	switch_out(gp, NULL);
 }
 
 void gort_exit(void)

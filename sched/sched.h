@@ -175,6 +175,8 @@ struct g {
 
 	struct timer sleeptimer;       /* gort_sleep's timer, and an I/O wait's deadline */
 	volatile uintptr_t *pollslot;  /* the poll slot it waits in (netpoll.c) */
+	volatile uint32_t preempt;     /* sysmon asks it to yield; atomic (preempt.c) */
+	uint32_t nopreempt;            /* gort_preempt_disable depth; the G's own */
 	volatile uint32_t polltimedout;   /* its deadline fired; set under sleeptimer.mu */
 	const struct gort_labels *labels;  /* profiler labels, immutable; set by the G itself */
 
@@ -252,6 +254,11 @@ extern volatile uint32_t gort_trace_on;
 struct m {
 	int64_t id;
 	struct g *curg;                /* the G it runs, or NULL on g0 */
+	/* Gs preempted asynchronously here, which must resume on this M
+	 * (preempt.c): a FIFO through schedlink, and whose turn is next.
+	 * This M's own. */
+	struct g *pinhead, *pintail;
+	uint8_t pinturn;
 	struct p *p;                   /* its P, or NULL */
 	struct p *nextp;               /* P handed to it by startm */
 	struct p *oldp;                /* the P it had before a syscall */
@@ -454,6 +461,22 @@ struct g *gort_sched_netpoll(int64_t ns);
 void gort_sched_netpoll_check(int64_t now);   /* sysmon: lost registrations */
 extern volatile uint32_t gort_sched_netpoll_waiters;   /* atomic */
 extern volatile int64_t gort_sched_netpoll_lastpoll;   /* atomic (atomic_load64) */
+
+/* --- preempt.c: preemption -------------------------------------------------- */
+enum {
+	PREEMPT_ANYCODE = 1,          /* debug: clauses 1 and 2 off (gort's code, shared objects) */
+	PREEMPT_IGNORE_DISABLE = 2,   /* debug: gort_preempt_disable ignored */
+};
+#define PREEMPT_ROOM 4096          /* stack the preempted G needs below the saved frame */
+extern volatile uint32_t gort_sched_preempt_unsafe;   /* PREEMPT_* clauses off (debug runtime) */
+extern volatile uint32_t gort_sched_preempt_asked, gort_sched_preempt_sent, gort_sched_preempt_done,
+	gort_sched_preempt_refused;
+void gort_sched_preempt_init(void);
+void gort_sched_preemptone(struct m *m, struct g *gp);
+int gort_sched_pc_in_gort(uintptr_t pc);
+void gort_sched_yield_pinned(void);           /* proc.c: yield, resume on this M */
+void gort_sched_asyncpreempt2(void);
+void gort_sched_asyncpreempt(void);           /* preempt_<arch>.S: the trampoline */
 
 /* --- sema.c ------------------------------------------------------------- */
 void gort_sched_semacquire(volatile uint32_t *addr);

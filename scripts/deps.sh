@@ -3,8 +3,10 @@
 # say what is being installed.  Sets:
 #   build   compile and run gort natively
 #   test    the Check suites, the sanitizer build (clang), Go for the
-#           benchmark counterparts and pprof checks, gdb for its helper
-#   bench   Go, for the benchmarks' Go counterparts
+#           benchmark counterparts and pprof checks, gdb for its helper,
+#           curl for the HTTP example's test
+#   bench   Go, for the benchmarks' Go counterparts; wrk, the HTTP load
+#           generator bench/http.py drives
 #   mipsel  cross compiler and qemu for 32-bit little-endian MIPS
 #   mips    the same, big-endian
 #   arm64   the same, aarch64
@@ -13,8 +15,8 @@ want=
 for set in "$@"; do
 	case $set in
 	build)  want="$want gcc make meson ninja-build pkg-config libatomic-ops-dev check zlib1g-dev binutils" ;;
-	test)   want="$want clang libclang-rt-14-dev golang-go valgrind gdb" ;;
-	bench)  want="$want golang-go" ;;
+	test)   want="$want clang libclang-rt-14-dev golang-go valgrind gdb curl" ;;
+	bench)  want="$want golang-go wrk" ;;
 	mipsel) want="$want gcc-mipsel-linux-gnu libc6-dev-mipsel-cross qemu-user" ;;
 	mips)   want="$want gcc-mips-linux-gnu libc6-dev-mips-cross qemu-user" ;;
 	arm64)  want="$want gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;

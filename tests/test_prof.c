@@ -115,7 +115,11 @@ static void worker_a(void *arg)
 	(void)arg;
 	uint32_t seed = 1;
 	for (int i = 0; i < ROUNDS; i++) {
+		/* each burner measures itself on its thread's clock: no other
+		 * goroutine may share the thread meanwhile (preemption) */
+		gort_preempt_disable();
 		used_a += burn_a((int64_t)jitter(&seed) * 10000);       /* 10-30 ms */
+		gort_preempt_enable();
 		gort_yield();
 	}
 	gort_waitgroup_done(&wg);
@@ -126,7 +130,9 @@ static void worker_b(void *arg)
 	(void)arg;
 	uint32_t seed = 2;
 	for (int i = 0; i < ROUNDS; i++) {
+		gort_preempt_disable();
 		used_b += burn_b((int64_t)jitter(&seed) * 30000);       /* 30-90 ms */
+		gort_preempt_enable();
 		gort_yield();
 	}
 	gort_waitgroup_done(&wg);
