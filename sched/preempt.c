@@ -41,9 +41,13 @@
  *   2. Only in the executable's own code, never in a shared object: not
  *      libc (malloc's arena lock, stdio's FILE lock), not the loader, not
  *      any library whose locks the next goroutine on this thread could
- *      want -- the self-deadlock of #20146, one layer up.  A static
- *      executable carries libc inside it, so there is no asynchronous
- *      preemption in one.
+ *      want -- the self-deadlock of #20146, one layer up.  The
+ *      executable's PLT stubs count as the shared objects they lead to:
+ *      gort's own calls into libc pass through them, holding whatever
+ *      gort holds (the stress suite found one preempted there, in
+ *      chansend, with a channel's lock held).  A static executable
+ *      carries libc inside it, so there is no asynchronous preemption in
+ *      one.
  *   3. Not in a signal handler, nor on any stack but the goroutine's own:
  *      the interrupted sp must lie in the goroutine's stack, with room
  *      for the registers to be saved.
@@ -69,9 +73,12 @@
  * runs one other goroutine and then resumes it.  An M holding a pinned
  * goroutine never goes idle: without a P it waits for one.
  */
+#include <fcntl.h>
 #include <link.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -98,6 +105,8 @@ static struct sigaction prev_urg;
 volatile uint32_t gort_sched_preempt_asked, gort_sched_preempt_sent, gort_sched_preempt_done,
 	gort_sched_preempt_refused;
 
+static void find_plt(uintptr_t bias);
+
 static int exe_phdr(struct dl_phdr_info *info, size_t size, void *arg)
 {
 	(void)size, (void)arg;
@@ -106,6 +115,7 @@ static int exe_phdr(struct dl_phdr_info *info, size_t size, void *arg)
 		interp |= info->dlpi_phdr[i].p_type == PT_INTERP;
 	if (!interp)
 		return 1;   /* static: libc is inside; no asynchronous preemption */
+	find_plt(info->dlpi_addr);
 	for (int i = 0; i < info->dlpi_phnum && nexetext < MAXSEGS; i++) {
 		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
 		if (ph->p_type == PT_LOAD && (ph->p_flags & PF_X)) {
@@ -117,8 +127,55 @@ static int exe_phdr(struct dl_phdr_info *info, size_t size, void *arg)
 	return 1;   /* the first object is the executable: stop there */
 }
 
+/* The executable's PLT stubs, though in its text, are the way into
+ * shared objects -- gort's own calls to libc pass through them, holding
+ * whatever gort holds -- so they count as the code they lead to. */
+#define MAXPLT 4
+static struct { uintptr_t lo, hi; } exeplt[MAXPLT];
+static int nexeplt;
+
+/* Read the executable's section headers for its PLT sections (the loaded
+ * image does not map them reliably).  Not in a handler: at start-up. */
+static void find_plt(uintptr_t bias)
+{
+	int fd = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	struct stat st;
+	void *map = fstat(fd, &st) == 0 ? mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0)
+		: MAP_FAILED;
+	close(fd);
+	if (map == MAP_FAILED)
+		return;
+	const ElfW(Ehdr) *eh = map;
+	if ((size_t)st.st_size < sizeof *eh || memcmp(eh->e_ident, ELFMAG, SELFMAG) != 0 ||
+	    eh->e_shoff == 0 || eh->e_shstrndx >= eh->e_shnum ||
+	    eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr)) > (size_t)st.st_size)
+		goto out;
+	const ElfW(Shdr) *sh = (const ElfW(Shdr) *)((const char *)map + eh->e_shoff);
+	const ElfW(Shdr) *strs = &sh[eh->e_shstrndx];
+	if (strs->sh_offset + strs->sh_size > (size_t)st.st_size)
+		goto out;
+	const char *names = (const char *)map + strs->sh_offset;
+	for (int i = 0; i < eh->e_shnum && nexeplt < MAXPLT; i++) {
+		if (sh[i].sh_name >= strs->sh_size || !(sh[i].sh_flags & SHF_EXECINSTR))
+			continue;
+		const char *n = names + sh[i].sh_name;
+		if (strncmp(n, ".plt", 4) == 0 || strcmp(n, ".iplt") == 0 || strcmp(n, ".MIPS.stubs") == 0) {
+			exeplt[nexeplt].lo = bias + sh[i].sh_addr;
+			exeplt[nexeplt].hi = bias + sh[i].sh_addr + sh[i].sh_size;
+			nexeplt++;
+		}
+	}
+out:
+	munmap(map, (size_t)st.st_size);
+}
+
 static int in_exe(uintptr_t pc)
 {
+	for (int i = 0; i < nexeplt; i++)
+		if (pc >= exeplt[i].lo && pc < exeplt[i].hi)
+			return 0;
 	for (int i = 0; i < nexetext; i++)
 		if (pc >= exetext[i].lo && pc < exetext[i].hi)
 			return 1;
@@ -135,6 +192,17 @@ int gort_sched_pc_in_gort(uintptr_t pc)
  * gort_sched_preempt_unsafe (debug runtime, the deadlock suite) lets a
  * clause be switched off to show that it is needed. */
 volatile uint32_t gort_sched_preempt_unsafe;
+
+/* The compiler's own helpers (libgcc: __divdi3 for a 64-bit division on
+ * 32-bit MIPS, __popcountdi2, ...) are linked into the executable from a
+ * static library, outside gort_text -- and gort's code calls them with
+ * its locks held.  They are known by their reserved names; in a stripped
+ * executable they cannot be, which is the one gap of clause 1 there. */
+static int compiler_helper(uintptr_t pc)
+{
+	const struct gort_func *f = gort_runtime_findfunc(pc);
+	return f && f->name[0] == '_' && f->name[1] == '_';
+}
 
 /* Refusals by clause, for tests and for anyone asking why a loop is not
  * preempted: [0] gort's code, [1] outside the executable, [2] another
@@ -154,6 +222,8 @@ static int safepoint(struct m *m, struct g *gp, uintptr_t pc, uintptr_t sp)
 		return refuse(0);                             /* 1 */
 	if (!(off & PREEMPT_ANYCODE) && !in_exe(pc))
 		return refuse(1);                             /* 2 */
+	if (!(off & PREEMPT_ANYCODE) && compiler_helper(pc))
+		return refuse(0);                             /* 1: libgcc, called by gort too */
 	if (sp < gp->stack_lo || sp > gp->stack_hi)
 		return refuse(2);                             /* 3 (and arrange checks the room) */
 	if (atomic_load32(&gp->status) != Grunning || m->oldp || !m->p)
