@@ -50,6 +50,7 @@ void gort_runtime_symtab_init(void);
 const struct gort_func *gort_runtime_findfunc(uintptr_t pc);
 const char *gort_runtime_funcpkg(const struct gort_func *f);
 int gort_runtime_pc_in_atomic(uintptr_t pc);
+int gort_runtime_funcrange(const char *const *prefixes, uintptr_t *lo, uintptr_t *hi);
 
 /* --- traceback.c and unwind_<arch>.c: walking a stack.
  *

@@ -341,3 +341,23 @@ size_t gort_symtab_len(void)
 {
 	return nfuncs;
 }
+
+/* The lowest and highest address of the functions whose names start with
+ * one of prefixes (NULL-terminated): 1 if there was any.  For start-up
+ * code that wants the extent of a runtime linked into the executable,
+ * such as a sanitizer's (sched/preempt.c). */
+int gort_runtime_funcrange(const char *const *prefixes, uintptr_t *lo, uintptr_t *hi)
+{
+	int any = 0;
+	for (size_t i = 0; i < nfuncs; i++)
+		for (const char *const *p = prefixes; *p; p++)
+			if (strncmp(funcs[i].name, *p, strlen(*p)) == 0) {
+				if (!any || funcs[i].entry < *lo)
+					*lo = funcs[i].entry;
+				if (!any || funcs[i].end > *hi)
+					*hi = funcs[i].end;
+				any = 1;
+				break;
+			}
+	return any;
+}

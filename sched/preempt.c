@@ -171,8 +171,25 @@ out:
 	munmap(map, (size_t)st.st_size);
 }
 
+/* A sanitizer's runtime, which clang links into the executable: its
+ * allocator and interceptors hold locks as libc's do, and gort's own code
+ * calls it (the fiber switches).  It counts as a shared object.  Known
+ * by its names, from start-up; empty without a sanitizer. */
+static uintptr_t san_lo, san_hi;
+
+static void find_sanitizer(void)
+{
+	static const char *const prefixes[] = { "__asan", "__sanitizer", "__ubsan", "__lsan",
+		"__interceptor_", "___interceptor_", "_ZN6__asan", "_ZN11__sanitizer", "_ZN7__ubsan",
+		"_ZN6__lsan", NULL };
+	if (!gort_runtime_funcrange(prefixes, &san_lo, &san_hi))
+		san_lo = san_hi = 0;
+}
+
 static int in_exe(uintptr_t pc)
 {
+	if (pc >= san_lo && pc < san_hi)
+		return 0;
 	for (int i = 0; i < nexeplt; i++)
 		if (pc >= exeplt[i].lo && pc < exeplt[i].hi)
 			return 0;
@@ -313,6 +330,7 @@ static int under_valgrind(void)
 void gort_sched_preempt_init(void)
 {
 	dl_iterate_phdr(exe_phdr, NULL);
+	find_sanitizer();
 	/* Valgrind delivers signals with frames of its own making, which an
 	 * rt_sigreturn on a copy cannot resume: cooperative only there. */
 	asyncok = nexetext > 0 && !gort_runtime_debug("asyncpreemptoff", 0) && !under_valgrind();
