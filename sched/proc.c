@@ -756,6 +756,10 @@ static void after_globrunqput(struct m *m, void *gp)
 	gort_sched_lock(&gort_sched.lock);
 	gort_sched_globrunqput(gp);
 	gort_sched_unlock(&gort_sched.lock);
+	/* The P we could not get a moment ago may be idle by now (the M it
+	 * was handed to found nothing, before gp was queued, and gave it
+	 * back): somebody must come for gp, or it waits for ever. */
+	gort_sched_wakep();
 }
 
 /* --- park and ready (Go: gopark, goready) --------------------------------- */
