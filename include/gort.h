@@ -329,8 +329,10 @@ GORT_API void gort_timer_free(gort_timer *t);           /* stops it too */
  * negative errno -- never -1 with errno set (see above for why).  Besides
  * the system's own codes:
  *   -ETIMEDOUT     the deadline passed
- *   -GORT_ECLOSED  the descriptor was closed with gort_close, before or
- *                  during the call (Go: "use of closed network connection")
+ *   -GORT_ECLOSED  the descriptor was closed with gort_close during the
+ *                  call (Go: "use of closed network connection"); a call
+ *                  begun after the close finished gets -EBADF, or acts on
+ *                  whatever file reused the number (see docs/api.md)
  * gort_strerror names either kind.
  *
  * Deadlines are absolute, in gort_now()'s clock: gort_now() + 5000000000

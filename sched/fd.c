@@ -305,8 +305,13 @@ int gort_fd_wait(int fd, int events, int64_t deadline)
 	if (atomic_loadacq32(&pd->kind) == PD_BLOCK) {
 		gort_syscall_enter();
 		struct pollfd p = { .fd = fd, .events = reading ? POLLIN : POLLOUT };
-		r = deadline >= 0 ? block_until(fd, p.events, deadline)
-			: poll(&p, 1, -1) < 0 ? -errno : 0;
+		if (deadline >= 0) {
+			r = block_until(fd, p.events, deadline);
+		} else {
+			while ((r = poll(&p, 1, -1)) < 0 && errno == EINTR)
+				;   /* a handled signal (SIGPROF) is no answer */
+			r = r < 0 ? -errno : 0;
+		}
 		gort_syscall_exit();
 	} else {
 		gort_mutex *mu = reading ? &pd->rmu : &pd->wmu;
@@ -328,11 +333,22 @@ int gort_connect(int fd, const struct sockaddr *addr, socklen_t addrlen, int64_t
 	if (!pd)
 		return err;
 	gort_mutex_lock(&pd->wmu);
-	int r = connect(fd, addr, addrlen) < 0 ? -errno : 0;
+	int r;
+	if (atomic_loadacq32(&pd->kind) == PD_BLOCK) {
+		/* a blocking socket (0, 1 or 2): connect(2) blocks, off the P;
+		 * the kernel's own timeout, not the deadline, bounds it */
+		gort_syscall_enter();
+		while ((r = connect(fd, addr, addrlen)) < 0 && errno == EINTR)
+			;
+		r = r < 0 ? -errno : 0;
+		gort_syscall_exit();
+		if (r == -EISCONN || r == -EALREADY)
+			r = 0;   /* an interrupted connect went on in the kernel */
+	} else {
+		r = connect(fd, addr, addrlen) < 0 ? -errno : 0;
+	}
 	if (r == -EINPROGRESS || r == -EINTR) {
-		if (atomic_loadacq32(&pd->kind) == PD_BLOCK) {
-			r = -EINVAL;   /* a blocking socket never says EINPROGRESS */
-		} else {
+		{
 			/* The attempt is over when the socket turns writable:
 			 * connected if it has a peer; if not, the pending error
 			 * comes out of a zero-length peek.  (Go reads SO_ERROR;

@@ -812,6 +812,445 @@ static int step_run(void *arg)
 }
 
 /* ------------------------------------------------------------------------
+ * 13. A SIGPROF storm while Ms sit in epoll_wait.
+ *
+ * An M blocked in epoll_wait uses no CPU, so its own CPU-time timer never
+ * fires there: only a process-wide timer (the setitimer fallback), or a
+ * signal sent on purpose, finds it.  A storm thread sends SIGPROF by hand
+ * (tgkill) to every M, many thousand times a second, while goroutines
+ * are parked on sockets and one M waits in the poller.  epoll_wait is
+ * never restarted after a handler (SA_RESTART or not): every signal that
+ * lands there makes it return EINTR, and the poller must then look
+ * again -- with the descriptors and the timer it was watching -- rather
+ * than lose what arrives meanwhile.
+ *
+ * What it checks: byte by byte, data written by a plain thread (the
+ * outside world) wakes its reader, each byte written only once the
+ * previous one was read, so that every arrival needs a wake-up; sleeps
+ * and read deadlines that expire during the storm still end, never
+ * early; the storm goes on until it has hit the Ms thousands of times
+ * while one of them was polling (a state, not a time), and the profile
+ * must show samples taken inside epoll_wait, each an EINTR the poller
+ * survived; the ledger balances.  The storm goes on while the profiler
+ * stops, and ends only after: signals in flight across gort_prof_stop,
+ * as prof.start-stop-loop has them from the timers.  A lost wake-up is a
+ * hang: the watchdog kills it, and storm_watch has said first how far
+ * each part got, with every goroutine's stack.
+ * ---------------------------------------------------------------------- */
+
+#define STORM_READERS 8
+#define STORM_ROUNDS 150
+#define STORM_SLEEPS 300
+#define STORM_DEADLINES 100
+#define STORM_POLLED 3000      /* sweeps made while an M polled, at least */
+
+static int storm_sv[STORM_READERS + 2][2];   /* readers', the deadline's, the idler's */
+static volatile uint32_t storm_got[STORM_READERS];
+static volatile uint32_t storm_done, storm_fail;
+static volatile uint32_t storm_sent, storm_polled;
+static volatile uint32_t storm_slept, storm_timedout, storm_fed;   /* progress, for a hang's report */
+static const char *volatile storm_stage = "starting";
+static int child_timeout_s = 20;   /* --timeout: main sets it, the fork inherits it */
+
+/* Say so at once: a failure can leave a part waiting for another, and a
+ * child the watchdog kills leaves nothing buffered behind. */
+static void storm_failed(void)
+{
+	fflush(stdout);
+	atomic_store32(&storm_fail, 1);
+}
+
+static void block_sigprof(void)
+{
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPROF);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+static void *storm_thread(void *arg)
+{
+	(void)arg;
+	block_sigprof();   /* the storm is for gort's threads */
+	pid_t pid = getpid();
+	while (!atomic_load32(&storm_done)) {
+		int polling = atomic_load32(&gort_sched.polling) != 0;
+		for (struct m *m = atomic_loadp((void *const volatile *)&gort_sched.allm); m; m = m->alllink) {
+			int tid = *(volatile int *)&m->tid;
+			if (tid && syscall(SYS_tgkill, pid, tid, SIGPROF) == 0)
+				atomic_add32(&storm_sent, 1);
+		}
+		if (polling)
+			atomic_add32(&storm_polled, 1);
+		/* a breath between sweeps: a storm, not a livelock of the CPUs */
+		struct timespec ts = { 0, 20000 };
+		nanosleep(&ts, NULL);
+	}
+	return NULL;
+}
+
+/* The outside world: byte r to reader i once it has read r bytes. */
+static void *storm_feeder(void *arg)
+{
+	(void)arg;
+	block_sigprof();
+	for (uint32_t r = 0; r < STORM_ROUNDS; r++)
+		for (int i = 0; i < STORM_READERS; i++) {
+			while (atomic_load32(&storm_got[i]) < r) {
+				if (atomic_load32(&storm_fail))
+					return NULL;   /* that reader has given up */
+				struct timespec ts = { 0, 20000 };
+				nanosleep(&ts, NULL);
+			}
+			unsigned char b = (unsigned char)(r * 7 + (uint32_t)i);
+			if (write(storm_sv[i][1], &b, 1) != 1) {
+				storm_failed();
+				return NULL;
+			}
+			atomic_add32(&storm_fed, 1);
+		}
+	return NULL;
+}
+
+static void storm_reader(void *arg)
+{
+	int i = (int)(intptr_t)arg;
+	for (uint32_t r = 0; r < STORM_ROUNDS; r++) {
+		unsigned char b = 0;
+		/* half wait for ever, half with a deadline that must not pass */
+		int64_t dl = i & 1 ? GORT_FOREVER : gort_now() + 60000000000LL;
+		ssize_t n = gort_read(storm_sv[i][0], &b, 1, dl);
+		if (n != 1 || b != (unsigned char)(r * 7 + (uint32_t)i)) {
+			printf("FAIL: reader %d, byte %u: read returned %zd (%s), byte %u\n", i, r, n,
+				n < 0 ? gort_strerror((int)n) : "", b);
+			storm_failed();
+			break;
+		}
+		atomic_store32(&storm_got[i], r + 1);
+	}
+	gort_waitgroup_done(&wg);
+}
+
+static void storm_sleeper(void *arg)
+{
+	(void)arg;
+	for (int k = 0; k < STORM_SLEEPS; k++) {
+		int64_t t = gort_now();
+		gort_sleep(200000);
+		if (gort_now() < t + 200000) {
+			printf("FAIL: a 200 us sleep returned after %lld ns\n", (long long)(gort_now() - t));
+			storm_failed();
+		}
+		atomic_add32(&storm_slept, 1);
+	}
+	gort_waitgroup_done(&wg);
+}
+
+static void storm_deadliner(void *arg)
+{
+	(void)arg;
+	char c;
+	for (int k = 0; k < STORM_DEADLINES; k++) {
+		int64_t dl = gort_now() + 1000000;
+		ssize_t n = gort_read(storm_sv[STORM_READERS][0], &c, 1, dl);
+		if (n != -ETIMEDOUT || gort_now() < dl) {
+			printf("FAIL: a read with nothing to read and a 1 ms deadline returned %zd after %lld ns "
+				"early\n", n, (long long)(dl - gort_now()));
+			storm_failed();
+		}
+		atomic_add32(&storm_timedout, 1);
+	}
+	gort_waitgroup_done(&wg);
+}
+
+/* A hang is the watchdog's to report, but it can only say which threads
+ * ran: shortly before it kills the child, say how far each part got, and
+ * have the runtime print every goroutine (SIGQUIT).  (The longest passing
+ * run under qemu and two CPU hogs takes under 5 s of the 20.) */
+static void *storm_watch(void *arg)
+{
+	(void)arg;
+	block_sigprof();
+	int after = child_timeout_s > 8 ? child_timeout_s - 4 : child_timeout_s / 2 + 1;
+	struct timespec ts = { after, 0 };
+	while (clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, &ts) == EINTR)
+		;
+	printf("STUCK: after %d s: bytes fed %u of %d, read:", after, atomic_load32(&storm_fed),
+		STORM_READERS * STORM_ROUNDS);
+	for (int i = 0; i < STORM_READERS; i++)
+		printf(" %u", atomic_load32(&storm_got[i]));
+	printf("; sleeps %u of %d, deadlines %u of %d; sweeps %u while polling, %u signals; an M "
+		"polling now: %u\n", atomic_load32(&storm_slept), STORM_SLEEPS, atomic_load32(&storm_timedout),
+		STORM_DEADLINES, atomic_load32(&storm_polled), atomic_load32(&storm_sent),
+		atomic_load32(&gort_sched.polling));
+	printf("STUCK: main is %s; profiler state %u; handlers inside, per M:",
+		(const char *)atomic_loadp((void *const volatile *)&storm_stage), atomic_load32(&gort_prof_state));
+	for (struct m *m = atomic_loadp((void *const volatile *)&gort_sched.allm); m; m = m->alllink)
+		printf(" M%lld(tid %d)=%u", (long long)m->id, m->tid, atomic_load32(&m->prof_inhandler));
+	printf("\n");
+	fflush(stdout);
+	kill(getpid(), SIGQUIT);
+	return NULL;
+}
+
+/* Parked on an empty socket for as long as the storm needs an M in the
+ * poller: then one byte, one more wake-up in the storm. */
+static void storm_idler(void *arg)
+{
+	(void)arg;
+	char c;
+	ssize_t n = gort_read(storm_sv[STORM_READERS + 1][0], &c, 1, GORT_FOREVER);
+	if (n != 1) {
+		printf("FAIL: the idler's read returned %zd (%s)\n", n, n < 0 ? gort_strerror((int)n) : "");
+		storm_failed();
+	}
+	gort_waitgroup_done(&wg);
+}
+
+/* Samples whose leaf is the poller's system call. */
+static uint64_t in_epoll_wait(void)
+{
+	return leaf_samples((const char *const[]){ "epoll_wait", "epoll_pwait", NULL });
+}
+
+static int storm_run(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < STORM_READERS + 2; i++)
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, storm_sv[i]) != 0) {
+			printf("FAIL: socketpair: %s\n", strerror(errno));
+			return 1;
+		}
+	if (start(10000))   /* the highest rate gort takes */
+		return 1;
+	pthread_t storm, feeder, watch;
+	pthread_create(&watch, NULL, storm_watch, NULL);
+	pthread_detach(watch);
+	pthread_create(&storm, NULL, storm_thread, NULL);
+	gort_waitgroup_add(&wg, STORM_READERS + 3);
+	for (int i = 0; i < STORM_READERS; i++)
+		gort_go(storm_reader, (void *)(intptr_t)i);
+	gort_go(storm_sleeper, NULL);
+	gort_go(storm_deadliner, NULL);
+	gort_go(storm_idler, NULL);
+	pthread_create(&feeder, NULL, storm_feeder, NULL);
+	atomic_storep((void *volatile *)&storm_stage, "waiting for the readers");
+	for (int i = 0; i < STORM_READERS; i++)
+		while (atomic_load32(&storm_got[i]) < STORM_ROUNDS && !atomic_load32(&storm_fail))
+			gort_sleep(1000000);
+	gort_syscall_enter();   /* a blocking join: our P goes on without us */
+	pthread_join(feeder, NULL);
+	gort_syscall_exit();
+	if (atomic_load32(&storm_fail))   /* readers the feeder gave up on: end of file */
+		for (int i = 0; i < STORM_READERS; i++)
+			shutdown(storm_sv[i][1], SHUT_WR);
+	/* enough signals while an M polled: counted, not timed */
+	atomic_storep((void *volatile *)&storm_stage, "waiting for sweeps while an M polls");
+	while (atomic_load32(&storm_polled) < STORM_POLLED && !atomic_load32(&storm_fail))
+		gort_sleep(1000000);
+	if (write(storm_sv[STORM_READERS + 1][1], "x", 1) != 1)
+		storm_failed();
+	atomic_storep((void *volatile *)&storm_stage, "waiting for the goroutines");
+	gort_waitgroup_wait(&wg);
+	atomic_storep((void *volatile *)&storm_stage, "in gort_prof_stop");
+	gort_prof_stop();
+	atomic_storep((void *volatile *)&storm_stage, "joining the storm thread");
+	atomic_store32(&storm_done, 1);
+	pthread_join(storm, NULL);
+	atomic_storep((void *volatile *)&storm_stage, "checking");
+	for (int i = 0; i < STORM_READERS + 2; i++) {
+		gort_close(storm_sv[i][0]);
+		close(storm_sv[i][1]);
+	}
+	uint64_t inpoll = in_epoll_wait();
+	printf("INFO: %u SIGPROFs sent by hand (%u sweeps while an M polled), %llu samples inside "
+		"epoll_wait; %d bytes each woke its reader\n", atomic_load32(&storm_sent),
+		atomic_load32(&storm_polled), (unsigned long long)inpoll, STORM_READERS * STORM_ROUNDS);
+	if (atomic_load32(&storm_fail))
+		return 1;
+	if (inpoll == 0) {
+		printf("FAIL: no SIGPROF was handled inside epoll_wait\n");
+		return 1;
+	}
+	return report();
+}
+
+/* ------------------------------------------------------------------------
+ * 14. Profiling a loopback server under load.
+ *
+ * An echo server and its clients over loopback TCP, the profiler at
+ * 1 kHz.  The server's goroutines carry the label role=server (its
+ * connection goroutines inherit it from the acceptor), and each request
+ * costs it some CPU: its samples must be in the profile, under that label,
+ * and every reply must be the request transformed.  The load runs until
+ * the server has used 300 ms of CPU (its own clock, measured around the
+ * work, which never switches goroutines), however busy the machine.
+ * ---------------------------------------------------------------------- */
+
+#define SRV_CLIENTS 12
+#define SRV_MSG 1024
+#define SRV_CPU_US 300000
+
+static int srv_listener;
+static char srv_addr[64];
+static volatile uint32_t srv_stop, srv_cpu_us, srv_fail, srv_requests;
+static const gort_labels *srv_labels;
+
+static __attribute__((noinline)) void srv_work(unsigned char *buf, size_t n)
+{
+	/* enough mixing per request to be seen by a 1 kHz profiler */
+	uint64_t x = 0x9e3779b97f4a7c15ull;
+	for (int round = 0; round < 64; round++)
+		for (size_t i = 0; i < n; i++) {
+			x = (x ^ buf[i]) * 0x100000001b3ull;
+			buf[i] ^= (unsigned char)(x >> 56);
+		}
+	sink = x;
+}
+
+static int read_full(int fd, unsigned char *buf, size_t n)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = gort_read(fd, buf + got, n - got, GORT_FOREVER);
+		if (k <= 0)
+			return (int)k;
+		got += (size_t)k;
+	}
+	return 1;
+}
+
+static void srv_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	unsigned char buf[SRV_MSG];
+	int r;
+	while ((r = read_full(fd, buf, sizeof buf)) == 1) {
+		int64_t t0 = thread_cpu_ns();
+		srv_work(buf, sizeof buf);
+		atomic_add32(&srv_cpu_us, (int32_t)((thread_cpu_ns() - t0) / 1000));
+		if (gort_write(fd, buf, sizeof buf, GORT_FOREVER) != SRV_MSG) {
+			printf("FAIL: the server's write failed\n");
+			atomic_store32(&srv_fail, 1);
+			break;
+		}
+	}
+	if (r < 0) {
+		printf("FAIL: the server's read: %s\n", gort_strerror(r));
+		atomic_store32(&srv_fail, 1);
+	}
+	gort_close(fd);
+	gort_waitgroup_done(&wg);
+}
+
+static void srv_acceptor(void *arg)
+{
+	(void)arg;
+	gort_labels_set(srv_labels);   /* and so every connection goroutine */
+	for (int i = 0; i < SRV_CLIENTS; i++) {
+		int fd = gort_accept(srv_listener, NULL, NULL, GORT_FOREVER);
+		if (fd < 0) {
+			printf("FAIL: accept: %s\n", gort_strerror(fd));
+			atomic_store32(&srv_fail, 1);
+			break;
+		}
+		gort_waitgroup_add(&wg, 1);
+		gort_go(srv_conn, (void *)(intptr_t)fd);
+	}
+	gort_waitgroup_done(&wg);
+}
+
+static void srv_client(void *arg)
+{
+	uintptr_t id = (uintptr_t)arg;
+	gort_labels_set(gort_labels_with(NULL, "role", "client"));
+	int fd = gort_dial("tcp4", srv_addr, GORT_FOREVER);
+	if (fd < 0) {
+		printf("FAIL: dial %s: %s\n", srv_addr, gort_strerror(fd));
+		atomic_store32(&srv_fail, 1);
+		gort_waitgroup_done(&wg);
+		return;
+	}
+	unsigned char req[SRV_MSG], want[SRV_MSG], got[SRV_MSG];
+	for (uint32_t k = 0; !atomic_load32(&srv_stop) && !atomic_load32(&srv_fail); k++) {
+		for (size_t i = 0; i < sizeof req; i++)
+			req[i] = (unsigned char)(id * 131 + k * 17 + i);
+		if (gort_write(fd, req, sizeof req, GORT_FOREVER) != SRV_MSG || read_full(fd, got, sizeof got) != 1) {
+			printf("FAIL: client %u, request %u: the exchange failed\n", (unsigned)id, k);
+			atomic_store32(&srv_fail, 1);
+			break;
+		}
+		memcpy(want, req, sizeof want);
+		srv_work(want, sizeof want);   /* what the server must have made of it */
+		if (memcmp(got, want, sizeof got) != 0) {
+			printf("FAIL: client %u, request %u: a wrong reply\n", (unsigned)id, k);
+			atomic_store32(&srv_fail, 1);
+			break;
+		}
+		atomic_add32(&srv_requests, 1);
+	}
+	gort_shutdown(fd, SHUT_WR);   /* the server reads its end of file, and closes */
+	unsigned char c;
+	gort_read(fd, &c, 1, GORT_FOREVER);
+	gort_close(fd);
+	gort_waitgroup_done(&wg);
+}
+
+static int server_run(void *arg)
+{
+	(void)arg;
+	srv_labels = gort_labels_with(NULL, "role", "server");
+	srv_listener = gort_listen("tcp4", "127.0.0.1:0");
+	if (srv_listener < 0 || gort_localaddr(srv_listener, srv_addr, sizeof srv_addr) <= 0) {
+		printf("FAIL: listen on loopback: %s\n", gort_strerror(srv_listener));
+		return 1;
+	}
+	if (start(1000))
+		return 1;
+	gort_waitgroup_add(&wg, 1 + SRV_CLIENTS);
+	gort_go(srv_acceptor, NULL);
+	for (uintptr_t i = 0; i < SRV_CLIENTS; i++)
+		gort_go(srv_client, (void *)i);
+	while (atomic_load32(&srv_cpu_us) < SRV_CPU_US && !atomic_load32(&srv_fail))
+		gort_sleep(10000000);
+	atomic_store32(&srv_stop, 1);
+	gort_waitgroup_wait(&wg);
+	gort_prof_stop();
+	gort_close(srv_listener);
+	uint64_t server = 0, client = 0, other = 0, server_io = 0;
+	const gort_labels *cl = gort_labels_with(NULL, "role", "client");
+	for (size_t b = 0; b < gort_prof_last.nbuckets; b++)
+		for (const struct profentry *e = gort_prof_last.buckets[b]; e; e = e->next) {
+			if (e->tag == srv_labels) {
+				server += e->count;
+				/* inside gort's read or write, labels and all */
+				for (int i = 0; i < e->nstk; i++) {
+					const struct gort_func *f = gort_runtime_findfunc(e->stk[i] - (i > 0));
+					if (f && (!strcmp(f->name, "gort_read") || !strcmp(f->name, "gort_write"))) {
+						server_io += e->count;
+						break;
+					}
+				}
+			} else if (e->tag == cl) {
+				client += e->count;
+			} else {
+				other += e->count;
+			}
+		}
+	printf("INFO: %u requests; samples: %llu in the server's goroutines (%llu inside gort_read or "
+		"gort_write), %llu in the clients', %llu elsewhere\n", atomic_load32(&srv_requests),
+		(unsigned long long)server, (unsigned long long)server_io, (unsigned long long)client,
+		(unsigned long long)other);
+	if (atomic_load32(&srv_fail))
+		return 1;
+	if (server == 0) {
+		printf("FAIL: no sample in the server's goroutines (label role=server)\n");
+		return 1;
+	}
+	return report();
+}
+
+/* ------------------------------------------------------------------------
  * The catalog.
  * ---------------------------------------------------------------------- */
 
@@ -866,6 +1305,12 @@ static void build_catalog(void)
 	add((struct scenario){ "atomic.single-step",
 		"SIGPROF at every instruction of every emulated operation (trap flag)",
 		X86_64, 0, 1, step_run, NULL, NULL });
+	add((struct scenario){ "netpoll.sigprof-storm",
+		"SIGPROF by hand to every M, thousands a second, goroutines on sockets, an M in epoll_wait",
+		ANY, 0, 2, storm_run, NULL, NULL });
+	add((struct scenario){ "netpoll.loopback-server",
+		"a loopback echo server and 12 clients at 1 kHz: samples in the server's goroutines",
+		ANY, 0, 2, server_run, NULL, NULL });
 }
 
 static const char *not_applicable(const struct scenario *s)
@@ -1225,6 +1670,7 @@ int main(int argc, char **argv)
 			return c == 'h' ? 0 : 2;
 		}
 	}
+	child_timeout_s = timeout_s;
 	build_catalog();
 	if (list) {
 		for (int i = 0; i < ncatalog; i++) {
@@ -1321,7 +1767,7 @@ int main(int argc, char **argv)
 				r->on_pass, r->on_runs, r->signals / (unsigned long long)r->on_runs,
 				r->lostatomic / (unsigned long long)r->on_runs);
 		if (!r->s->hazard)
-			snprintf(off, sizeof off, "no hazard to reproduce");
+			snprintf(off, sizeof off, "no fix to switch off");
 		else if (!r->off_runs)
 			snprintf(off, sizeof off, "-");
 		else if (r->s->hazard == 2)

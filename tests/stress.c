@@ -27,6 +27,12 @@
  *                  one, by close, and by both
  *   mutex_wg       counters under contended Mutexes, WaitGroups with many
  *                  waiters and nested Adds, Once
+ *   net            loopback TCP: connections dialled, used and closed at
+ *                  random (echo, transform, request and reply with a
+ *                  half-close, aborts with and without a reset, a close
+ *                  under a waiting write): a whole connection conserves
+ *                  count, sum and hash of its bytes each way, an aborted
+ *                  one delivers a prefix, every descriptor ends closed
  *
  * Each case runs in a child process at GORTMAXPROCS 1, 2 and 8, once with
  * the profiler off and once with it on at 1000 Hz; the two runs must print
@@ -49,12 +55,17 @@
  * emulation (and by 4 more under AddressSanitizer); GORT_TEST_SCALE sets
  * the divisor; GORT_STRESS_TIMEOUT, the seconds a child may run.
  */
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 
@@ -1617,6 +1628,791 @@ static void case_mutex_wg(char *digest, size_t dn)
 	snprintf(digest, dn, "increments=%llu rounds=%u workers=%llu", (ull)sum, rounds, (ull)workers);
 }
 
+/* ==== net ===================================================================== */
+
+/* Connections over loopback TCP, opened, used and closed at random by many
+ * goroutines, with every byte accounted for.
+ *
+ * Each connection has a plan, drawn by its client from its own generator
+ * and sent to the server in a header, so that the server knows what to
+ * do without guessing:
+ *
+ *   echo       the server sends back every byte it reads
+ *   xform      ... each byte XORed with a keystream at its offset (a
+ *              reordered or repeated byte would come back wrong)
+ *   reqrep     the client sends everything, half-closes, and reads to end
+ *              of file: the server's count, sum and hash of what it read,
+ *              then a reply of its own
+ *   closewait  one goroutine of the client blocks in a write that cannot
+ *              finish while another closes the descriptor under it (below)
+ *
+ * and, besides closewait, a fate that only the side concerned knows (the
+ * server's is in the header, the client's is not): whole, the client
+ * closing abruptly mid-stream (sometimes with SO_LINGER 0: a reset), or
+ * the server doing so after some bytes.  A whole connection must conserve
+ * bytes exactly: count, sum and hash sent by each side equal those read by
+ * the other, and every byte is checked at its offset as it arrives.  An
+ * aborted one must deliver a prefix of what was sent, byte for byte, and
+ * end in one of the ways an abort can end (end of file, a reset, a broken
+ * pipe, a close under a waiting call); the ways are counted, and printed
+ * apart from RESULT, which only says what the plans decided.
+ *
+ * A close under a waiting call.  gort_close wakes the goroutines inside a
+ * call on the descriptor with -GORT_ECLOSED, and the number is freed once
+ * the last of them has left.  A goroutine that reaches its call after that
+ * would act on whatever the number names by then -- another connection
+ * of this very case, the lowest free number being handed out again at
+ * once.  So the connections that are closed under another goroutine's feet
+ * never use the numbers the kernel hands out: each is moved (F_DUPFD) to
+ * NET_FDBASE + its slot, above every number the case can otherwise
+ * reach, and a slot is reused only once both sides of its last connection
+ * are over.  A late call then finds no descriptor (-EBADF), never a
+ * stranger's.  Which of the two a racing reader sees depends on the
+ * schedule, so it is counted; the closewait writer has no such freedom: it
+ * is inside one write of NET_BIG bytes of which the server has read at
+ * most 16 KiB when the close comes -- the server said so (a 'G') before
+ * the client closed -- and it must return -GORT_ECLOSED.  What the kernel
+ * can hold meanwhile is the client's send buffer, made small, and the
+ * server's receive buffer, which grows only as its reader reads: some
+ * 200 KiB, far from NET_BIG.  (The server's buffer is left alone: one
+ * smaller than a loopback segment, 64 KiB, never announces the room its
+ * draining makes, and the client's kernel would fall back on probing a
+ * zero window, ever more slowly.)
+ *
+ * Half the waits have a deadline (far: one that passes is a failure), so
+ * that the poller's timers are in play; the rest wait for ever.  Counts
+ * scale down like every case's; payloads do not (they are what a
+ * connection is).
+ */
+
+#define NET_MAGIC 0x6e657431u     /* "net1" */
+#define NET_NSLOT 48              /* connections open at once */
+#define NET_FDBASE 256            /* slot descriptors: NET_FDBASE + slot */
+#define NET_CHUNK 65536           /* the largest single read or write */
+#define NET_BIG (1u << 20)        /* closewait's one write */
+#define NET_SMALLBUF 8192         /* closewait's send buffer (the kernel doubles it) */
+
+enum { NM_ECHO, NM_XFORM, NM_REQREP, NM_CLOSEWAIT, NM_N };
+enum { NF_WHOLE, NF_CABORT, NF_SABORT, NF_N };
+static const char *const net_modes[NM_N] = { "echo", "xform", "reqrep", "closewait" };
+
+/* How one side's part of a connection ended, for the counts. */
+enum { NE_EOF, NE_RESET, NE_PIPE, NE_ECLOSED, NE_EBADF, NE_NOTCONN, NE_DONE, NE_ABORTED, NE_N };
+static const char *const net_ends[NE_N] = { "eof", "reset", "pipe", "eclosed", "ebadf", "notconn",
+	"done", "aborted" };
+
+struct net_hdr {
+	uint32_t magic, id;
+	uint32_t len;              /* the payload the client means to send */
+	uint32_t key;              /* the keystream's and the reply's */
+	uint32_t abort_at;         /* sabort: the server closes having read this many;
+	                              closewait: it reads this many, then says 'G' */
+	uint8_t mode, srv_abort, srv_linger0, pad;
+};
+
+/* Count, sum and hash (FNV-1a) of a byte stream: chunking does not change them. */
+struct net_acct {
+	uint64_t n, sum, h;
+};
+
+struct net_conn {
+	struct net_hdr h;          /* the plan; written by the client before it dials */
+	uint32_t slot;
+	uint8_t fate, halfclose, linger0, useslot;
+	uint32_t cabort_at;        /* cabort: the client closes having sent this many */
+	uint64_t ps;               /* the payload's seed */
+	int cfd, sfd;              /* the client's and the server's descriptors */
+	/* the client's side (its goroutines, ordered by wdone) */
+	struct net_acct c_sent, c_recv;
+	int c_wend, c_rend;        /* NE_* */
+	volatile uint32_t closed;  /* the client's descriptor is closed (by its writer or itself) */
+	gort_waitgroup wdone;      /* the client's helper goroutines */
+	gort_chan *go;             /* closewait: the reader has its 'G' */
+	/* the server's side, published by srv_done */
+	struct net_acct s_recv, s_sent;
+	int s_end;
+	gort_waitgroup srv_done;
+	gort_waitgroup cli_closed; /* closewait: the client has closed */
+};
+
+static struct {
+	struct net_conn *c;
+	uint32_t n;
+	int l;
+	struct sockaddr_in sa;
+	char addr[64];
+	gort_chan *slots;
+	uint8_t *big;              /* closewait's write: net_fill(bigseed) from offset 0 */
+	uint64_t bigseed;
+	gort_waitgroup clients, servers;
+	gort_mutex mu;             /* the counts below */
+	uint32_t modes[NM_N], fates[NF_N];
+	uint32_t ends[3][NE_N];    /* server, client writer, client reader */
+	uint64_t bytes, hash;
+} N;
+
+static inline void net_fill(uint64_t seed, uint64_t off, uint8_t *buf, size_t n)
+{
+	for (size_t i = 0; i < n; ) {
+		uint64_t w = mix64(seed ^ ((off + i) >> 3));
+		for (unsigned b = (unsigned)((off + i) & 7); b < 8 && i < n; b++, i++)
+			buf[i] = (uint8_t)(w >> (8 * b));
+	}
+}
+
+static void acct_add(struct net_acct *a, const uint8_t *p, size_t n)
+{
+	uint64_t h = a->n ? a->h : 0xcbf29ce484222325ull, s = a->sum;
+	for (size_t i = 0; i < n; i++) {
+		h = (h ^ p[i]) * 0x100000001b3ull;
+		s += p[i];
+	}
+	a->h = h;
+	a->sum = s;
+	a->n += n;
+}
+
+static int acct_eq(const struct net_acct *a, const struct net_acct *b)
+{
+	return a->n == b->n && a->sum == b->sum && (a->n == 0 || a->h == b->h);
+}
+
+static uint64_t net_kseed(const struct net_conn *c, int which)
+{
+	return mix64((uint64_t)c->h.key << 8 ^ (uint64_t)which ^ ctx.case_seed);
+}
+
+/* What the client must read at offset off of the server's stream. */
+static void net_expect(const struct net_conn *c, uint64_t off, uint8_t *buf, size_t n,
+	uint8_t *scratch)
+{
+	switch (c->h.mode) {
+	case NM_ECHO:
+		net_fill(c->ps, off, buf, n);
+		break;
+	case NM_XFORM:
+		net_fill(c->ps, off, buf, n);
+		net_fill(net_kseed(c, 1), off, scratch, n);
+		for (size_t i = 0; i < n; i++)
+			buf[i] ^= scratch[i];
+		break;
+	default:
+		FAIL("net: no expected stream for mode %d", c->h.mode);
+	}
+}
+
+static void net_verify(const struct net_conn *c, const char *who, const uint8_t *got,
+	const uint8_t *want, uint64_t off, size_t n)
+{
+	if (memcmp(got, want, n) == 0)
+		return;
+	size_t i = 0;
+	while (got[i] == want[i])
+		i++;
+	FAIL("net: connection %u (%s, fate %d): %s read %#x at offset %llu, want %#x", c->h.id,
+		net_modes[c->h.mode], c->fate, who, got[i], (ull)(off + i), want[i]);
+}
+
+static size_t net_chunk(struct rng *r)
+{
+	uint32_t x = rbelow(r, 100);
+	return 1 + (x < 50 ? rbelow(r, 512) : x < 85 ? rbelow(r, 8192) : rbelow(r, NET_CHUNK));
+}
+
+/* Half the waits have a deadline, so that the poller's timers are in
+ * play; far enough that passing it means a hang. */
+static int64_t net_deadline(struct rng *r)
+{
+	return rbelow(r, 2) ? GORT_FOREVER : gort_now() + (int64_t)ctx.timeout * 4 * 1000000000;
+}
+
+/* How a side's last call ended, as an NE_*: anything else is a failure. */
+static int net_end(const struct net_conn *c, const char *who, long r)
+{
+	switch (r) {
+	case 0: return NE_EOF;
+	case -ECONNRESET: return NE_RESET;
+	case -EPIPE: return NE_PIPE;
+	case -GORT_ECLOSED: return NE_ECLOSED;
+	case -EBADF: return NE_EBADF;
+	case -ENOTCONN: return NE_NOTCONN;
+	}
+	FAIL("net: connection %u (%s, fate %d): %s: %s (%ld)", c->h.id, net_modes[c->h.mode], c->fate,
+		who, r > 0 ? "a count where an end was due" : gort_strerror((int)r), r);
+}
+
+#define NET_CALL_OK(c, r, what) \
+	CHECK((r) != -ETIMEDOUT, "net: connection %u: %s passed its deadline of %d s", (c)->h.id, \
+		(what), 4 * ctx.timeout)
+
+static void net_linger0(int fd)
+{
+	struct linger lg = { 1, 0 };   /* close sends a reset, not a FIN */
+	setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+}
+
+/* --- the server -------------------------------------------------------------- */
+
+/* r NULL: no deadline */
+static int net_read_full(int fd, void *buf, size_t n, struct rng *r)
+{
+	size_t got = 0;
+	while (got < n) {
+		ssize_t k = gort_read(fd, (char *)buf + got, n - got, r ? net_deadline(r) : GORT_FOREVER);
+		if (k <= 0)
+			return (int)k;
+		got += (size_t)k;
+	}
+	return 1;
+}
+
+static long net_write(struct net_conn *c, int fd, const uint8_t *p, size_t n, struct rng *r,
+	struct net_acct *a)
+{
+	ssize_t w = gort_write(fd, p, n, net_deadline(r));
+	NET_CALL_OK(c, w, "a write");
+	if (w < 0)
+		return w;
+	CHECK((size_t)w == n, "net: connection %u: gort_write wrote %zd of %zu bytes, no error",
+		c->h.id, w, n);
+	acct_add(a, p, n);
+	return 0;
+}
+
+/* One connection's server: the header says who it is and what to do; the
+ * ack says it knows, so that an abort never comes before the header. */
+static void net_server(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	struct net_hdr h;
+	int rc = net_read_full(fd, &h, sizeof h, NULL);   /* who it is: not yet known */
+	CHECK(rc == 1, "net: server on fd %d: the header: %s", fd, rc ? gort_strerror(rc) : "end of file");
+	CHECK(h.magic == NET_MAGIC && h.id < N.n && h.mode < NM_N, "net: server on fd %d: a bad header "
+		"(magic %#x id %u mode %u)", fd, h.magic, h.id, h.mode);
+	struct net_conn *c = &N.c[h.id];
+	CHECK(memcmp(&h, &c->h, sizeof h) == 0, "net: connection %u: the header arrived changed", h.id);
+	c->sfd = fd;
+	int one = 1;   /* no Nagle, as Go sets for every TCP connection */
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	struct rng r = rng_for(74, h.id);
+	uint8_t *buf = xcalloc(2, NET_CHUNK);
+	uint8_t *want = buf + NET_CHUNK;
+	long end = 0;
+	int aborted = 0;
+	long w = net_write(c, fd, (const uint8_t *)"A", 1, &r, &c->s_sent);
+	CHECK(w == 0, "net: connection %u: the server's ack: %s", h.id, gort_strerror((int)w));
+	c->s_sent = (struct net_acct){ 0, 0, 0 };   /* the ack is not part of the stream */
+
+	if (h.srv_abort && h.abort_at == 0)
+		aborted = 1;
+	int said_go = 0;
+	while (!aborted) {
+		size_t want_n = net_chunk(&r);
+		if (h.mode == NM_CLOSEWAIT && !said_go && want_n > h.abort_at - c->s_recv.n)
+			want_n = h.abort_at - c->s_recv.n;   /* exactly abort_at, then stop reading */
+		ssize_t k = gort_read(fd, buf, want_n, net_deadline(&r));
+		NET_CALL_OK(c, k, "the server's read");
+		if (k <= 0) {
+			end = k;
+			break;
+		}
+		uint64_t off = c->s_recv.n;
+		CHECK(off + (uint64_t)k <= (h.mode == NM_CLOSEWAIT ? NET_BIG : h.len),
+			"net: connection %u (%s): the server read %llu bytes, more than the %u sent",
+			h.id, net_modes[h.mode], (ull)(off + (uint64_t)k), h.mode == NM_CLOSEWAIT ? NET_BIG : h.len);
+		net_fill(h.mode == NM_CLOSEWAIT ? N.bigseed : c->ps, off, want, (size_t)k);
+		net_verify(c, "the server", buf, want, off, (size_t)k);
+		acct_add(&c->s_recv, buf, (size_t)k);
+		if (h.mode == NM_ECHO || h.mode == NM_XFORM) {
+			if (h.mode == NM_XFORM) {
+				net_fill(net_kseed(c, 1), off, want, (size_t)k);
+				for (ssize_t i = 0; i < k; i++)
+					buf[i] ^= want[i];
+			}
+			/* back in one to three writes */
+			size_t done = 0, parts = 1 + rbelow(&r, 3);
+			for (size_t p = 0; p < parts && end == 0; p++) {
+				size_t m = p + 1 == parts ? (size_t)k - done : rbelow(&r, (uint32_t)((size_t)k - done) + 1);
+				end = net_write(c, fd, buf + done, m, &r, &c->s_sent);
+				done += m;
+			}
+			if (end)
+				break;
+		}
+		if (h.mode == NM_CLOSEWAIT && !said_go && c->s_recv.n == h.abort_at) {
+			/* The writer is inside its one write, which cannot finish
+			 * while we read no more: the client may close under it. */
+			end = net_write(c, fd, (const uint8_t *)"G", 1, &r, &c->s_sent);
+			CHECK(end == 0, "net: connection %u: the 'G': %s", h.id, gort_strerror((int)end));
+			said_go = 1;
+			gort_waitgroup_wait(&c->cli_closed);
+		}
+		if (h.srv_abort && c->s_recv.n >= h.abort_at)
+			aborted = 1;
+		if (rbelow(&r, 16) == 0)
+			gort_yield();
+	}
+	if (aborted) {
+		if (h.srv_linger0)
+			net_linger0(fd);
+		c->s_end = NE_ABORTED;
+	} else {
+		c->s_end = net_end(c, "the server", end);
+		if (h.mode == NM_REQREP && end == 0) {
+			/* end of file: the summary of what we read, then the reply */
+			uint64_t sum[3] = { c->s_recv.n, c->s_recv.sum, c->s_recv.h };
+			long e = net_write(c, fd, (const uint8_t *)sum, sizeof sum, &r, &c->s_sent);
+			uint32_t rlen = h.key & 0x7fff;
+			for (uint32_t off = 0; e == 0 && off < rlen; ) {
+				size_t m = net_chunk(&r);
+				if (m > rlen - off)
+					m = rlen - off;
+				net_fill(net_kseed(c, 2), off, buf, m);
+				e = net_write(c, fd, buf, m, &r, &c->s_sent);
+				off += (uint32_t)m;
+			}
+			if (e)
+				c->s_end = net_end(c, "the server's reply", e);
+		}
+	}
+	rc = gort_close(fd);
+	CHECK(rc == 0, "net: connection %u: the server's gort_close: %s", h.id, gort_strerror(rc));
+	free(buf);
+	gort_waitgroup_done(&c->srv_done);
+	gort_waitgroup_done(&N.servers);
+}
+
+/* Exactly one accept per client: each dials once, and a dial that fails
+ * is a failure of the case. */
+static void net_acceptor(void *arg)
+{
+	(void)arg;
+	struct rng r = rng_for(75, 0);
+	for (uint32_t i = 0; i < N.n; i++) {
+		struct sockaddr_in peer;
+		socklen_t pl = sizeof peer;
+		int with = rbelow(&r, 2);
+		int fd = gort_accept(N.l, with ? (struct sockaddr *)&peer : NULL, with ? &pl : NULL,
+			net_deadline(&r));
+		CHECK(fd >= 0, "net: accept %u of %u: %s", i, N.n, gort_strerror(fd));
+		CHECK(!with || (pl == sizeof peer && peer.sin_family == AF_INET &&
+			peer.sin_addr.s_addr == htonl(INADDR_LOOPBACK)), "net: accept %u: a peer not on loopback", i);
+		gort_go(net_server, (void *)(intptr_t)fd);
+		if ((i & 63) == 63)
+			PROGRESS(1, 64);
+	}
+	gort_waitgroup_done(&N.servers);
+}
+
+/* --- the client ------------------------------------------------------------------ */
+
+/* Connect: by name (gort_dial), or by hand onto the slot's own number. */
+static int net_connect(struct net_conn *c, struct rng *r)
+{
+	if (!c->useslot) {
+		int fd = gort_dial("tcp4", N.addr, net_deadline(r));
+		CHECK(fd >= 0, "net: connection %u: gort_dial %s: %s", c->h.id, N.addr, gort_strerror(fd));
+		CHECK(fd < NET_FDBASE, "net: connection %u: gort_dial gave %d, in the slots' range", c->h.id, fd);
+		return fd;
+	}
+	int s = gort_socket(AF_INET, SOCK_STREAM, 0);
+	CHECK(s >= 0, "net: connection %u: gort_socket: %s", c->h.id, gort_strerror(s));
+	/* gort has never seen s (gort_socket keeps no state): plain close is fine */
+	int fd = fcntl(s, F_DUPFD_CLOEXEC, NET_FDBASE + (int)c->slot);
+	int e = errno;
+	close(s);
+	CHECK(fd == NET_FDBASE + (int)c->slot, "net: connection %u: slot %u: F_DUPFD gave %d (%s): its "
+		"last connection's descriptor is still open", c->h.id, c->slot, fd, fd < 0 ? strerror(e) : "taken");
+	if (c->h.mode == NM_CLOSEWAIT) {
+		int small = NET_SMALLBUF;
+		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+	}
+	int rc = gort_connect(fd, (struct sockaddr *)&N.sa, sizeof N.sa, net_deadline(r));
+	CHECK(rc == 0, "net: connection %u: gort_connect %s: %s", c->h.id, N.addr, gort_strerror(rc));
+	int one = 1;
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+	return fd;
+}
+
+static void net_close(struct net_conn *c)
+{
+	if (c->linger0)
+		net_linger0(c->cfd);
+	gort_atomic_store32(&c->closed, 1);
+	int rc = gort_close(c->cfd);
+	CHECK(rc == 0, "net: connection %u: gort_close: %s", c->h.id, gort_strerror(rc));
+}
+
+/* Send the payload (or, to abort, its first cabort_at bytes). */
+static void net_send(struct net_conn *c)
+{
+	struct rng r = rng_for(71, c->h.id);
+	uint8_t *buf = xcalloc(1, NET_CHUNK);
+	uint32_t want = c->fate == NF_CABORT ? c->cabort_at : c->h.len;
+	long end = 0;
+	while (c->c_sent.n < want) {
+		size_t k = net_chunk(&r);
+		if (k > want - c->c_sent.n)
+			k = want - c->c_sent.n;
+		net_fill(c->ps, c->c_sent.n, buf, k);
+		int yield = rbelow(&r, 16) == 0;
+		if ((end = net_write(c, c->cfd, buf, k, &r, &c->c_sent)) != 0)
+			break;
+		if (yield)
+			gort_yield();
+	}
+	free(buf);
+	if (c->fate == NF_CABORT) {
+		CHECK(end == 0, "net: connection %u: the client's write before its abort: %s", c->h.id,
+			gort_strerror((int)end));
+		net_close(c);   /* mid-stream; the reader may be waiting */
+		c->c_wend = NE_ABORTED;
+		return;
+	}
+	c->c_wend = end ? net_end(c, "the client's write", end) : NE_DONE;
+	if (end == 0 && c->halfclose) {
+		int rc = gort_shutdown(c->cfd, SHUT_WR);
+		CHECK(rc == 0 || (c->fate == NF_SABORT && rc == -ENOTCONN),
+			"net: connection %u: gort_shutdown(SHUT_WR): %s", c->h.id, gort_strerror(rc));
+	}
+	CHECK(end == 0 || c->fate == NF_SABORT, "net: connection %u (%s, whole): the client's write: %s",
+		c->h.id, net_modes[c->h.mode], gort_strerror((int)end));
+}
+
+static void net_writer(void *arg)
+{
+	struct net_conn *c = arg;
+	net_send(c);
+	gort_waitgroup_done(&c->wdone);
+}
+
+/* echo and xform: read what comes back, checking each byte at its offset. */
+static void net_echo_reader(struct net_conn *c)
+{
+	struct rng r = rng_for(72, c->h.id);
+	uint8_t *buf = xcalloc(3, NET_CHUNK), *want = buf + NET_CHUNK, *scratch = want + NET_CHUNK;
+	/* whole without a half-close: the server's end of file comes only
+	 * after ours, so stop at the last byte */
+	int to_eof = c->fate != NF_WHOLE || c->halfclose;
+	long end = 0;
+	while (to_eof || c->c_recv.n < c->h.len) {
+		size_t n = net_chunk(&r);
+		if (!to_eof && n > c->h.len - c->c_recv.n)
+			n = c->h.len - c->c_recv.n;
+		ssize_t k = gort_read(c->cfd, buf, n, net_deadline(&r));
+		NET_CALL_OK(c, k, "the client's read");
+		if (k <= 0) {
+			end = k;
+			break;
+		}
+		CHECK(c->c_recv.n + (uint64_t)k <= c->h.len, "net: connection %u: %llu bytes back, %u sent",
+			c->h.id, (ull)(c->c_recv.n + (uint64_t)k), c->h.len);
+		net_expect(c, c->c_recv.n, want, (size_t)k, scratch);
+		net_verify(c, "the client", buf, want, c->c_recv.n, (size_t)k);
+		acct_add(&c->c_recv, buf, (size_t)k);
+		if (rbelow(&r, 16) == 0)
+			gort_yield();
+	}
+	free(buf);
+	c->c_rend = to_eof ? net_end(c, "the client's read", end) : NE_DONE;
+	if (c->fate == NF_WHOLE)
+		CHECK(c->c_rend == NE_EOF || c->c_rend == NE_DONE, "net: connection %u (%s, whole): the "
+			"client's read ended with %s", c->h.id, net_modes[c->h.mode], net_ends[c->c_rend]);
+	else if (c->fate == NF_CABORT)   /* only our own close can end it */
+		CHECK(c->c_rend == NE_ECLOSED || c->c_rend == NE_EBADF, "net: connection %u (%s, client "
+			"abort): the client's read ended with %s", c->h.id, net_modes[c->h.mode],
+			net_ends[c->c_rend]);
+	else
+		CHECK(c->c_rend == NE_EOF || c->c_rend == NE_RESET || c->c_rend == NE_DONE, "net: connection "
+			"%u (%s, server abort): the client's read ended with %s", c->h.id, net_modes[c->h.mode],
+			net_ends[c->c_rend]);
+}
+
+/* reqrep: the summary, then the reply, to end of file. */
+static void net_reqrep_reader(struct net_conn *c)
+{
+	struct rng r = rng_for(72, c->h.id);
+	uint8_t *buf = xcalloc(2, NET_CHUNK), *want = buf + NET_CHUNK;
+	uint64_t sum[3] = { 0, 0, 0 };
+	uint32_t rlen = c->h.key & 0x7fff;
+	long end;
+	for (;;) {
+		ssize_t k = gort_read(c->cfd, buf, net_chunk(&r), net_deadline(&r));
+		NET_CALL_OK(c, k, "the client's read");
+		if (k <= 0) {
+			end = k;
+			break;
+		}
+		CHECK(c->fate == NF_WHOLE, "net: connection %u (reqrep, fate %d): a reply after an abort",
+			c->h.id, c->fate);
+		for (ssize_t i = 0; i < k; i++) {
+			uint64_t off = c->c_recv.n + (uint64_t)i;
+			CHECK(off < sizeof sum + rlen, "net: connection %u: a reply longer than %zu bytes",
+				c->h.id, sizeof sum + rlen);
+			if (off < sizeof sum)
+				((uint8_t *)sum)[off] = buf[i];
+		}
+		uint64_t off = c->c_recv.n, skip = off < sizeof sum ? sizeof sum - off : 0;
+		if ((uint64_t)k > skip) {
+			net_fill(net_kseed(c, 2), off + skip - sizeof sum, want, (size_t)((uint64_t)k - skip));
+			net_verify(c, "the client (reply)", buf + skip, want, off + skip, (size_t)((uint64_t)k - skip));
+		}
+		acct_add(&c->c_recv, buf, (size_t)k);
+	}
+	free(buf);
+	c->c_rend = net_end(c, "the client's read", end);
+	if (c->fate == NF_WHOLE) {
+		CHECK(c->c_rend == NE_EOF && c->c_recv.n == sizeof sum + rlen, "net: connection %u (reqrep): "
+			"%llu bytes of a %zu-byte reply, then %s", c->h.id, (ull)c->c_recv.n, sizeof sum + rlen,
+			net_ends[c->c_rend]);
+		CHECK(sum[0] == c->c_sent.n && sum[1] == c->c_sent.sum && sum[2] == c->c_sent.h,
+			"net: connection %u (reqrep): the server read %llu bytes (sum %llu, hash %016llx), the "
+			"client sent %llu (sum %llu, hash %016llx)", c->h.id, (ull)sum[0], (ull)sum[1], (ull)sum[2],
+			(ull)c->c_sent.n, (ull)c->c_sent.sum, (ull)c->c_sent.h);
+	} else {
+		CHECK(c->c_rend == NE_EOF || c->c_rend == NE_RESET, "net: connection %u (reqrep, server "
+			"abort): the client's read ended with %s", c->h.id, net_ends[c->c_rend]);
+	}
+}
+
+/* closewait: the writer, blocked for good in one write. */
+static void net_cw_writer(void *arg)
+{
+	struct net_conn *c = arg;
+	ssize_t w = gort_write(c->cfd, N.big, NET_BIG, GORT_FOREVER);
+	CHECK(w != (ssize_t)NET_BIG, "net: connection %u (closewait): all %u bytes written while the server "
+		"read %u: the socket buffers held them, and the case no longer proves the close came "
+		"during the write", c->h.id, NET_BIG, c->h.abort_at);
+	CHECK(w == -GORT_ECLOSED, "net: connection %u (closewait): closed under a waiting write, which "
+		"returned %zd (%s), not -GORT_ECLOSED", c->h.id, w, w < 0 ? gort_strerror((int)w) : "a count");
+	c->c_wend = NE_ECLOSED;
+	gort_waitgroup_done(&c->wdone);
+}
+
+/* closewait: the reader, who hears the 'G' and waits again. */
+static void net_cw_reader(void *arg)
+{
+	struct net_conn *c = arg;
+	char g = 0;
+	ssize_t k = gort_read(c->cfd, &g, 1, GORT_FOREVER);
+	CHECK(k == 1 && g == 'G', "net: connection %u (closewait): the 'G': %zd (%s)", c->h.id, k,
+		k < 0 ? gort_strerror((int)k) : k ? "another byte" : "end of file");
+	gort_chan_send(c->go, NULL);
+	k = gort_read(c->cfd, &g, 1, GORT_FOREVER);
+	/* Closed while we waited, or before we began: our slot's number
+	 * names nothing else. */
+	CHECK(k == -GORT_ECLOSED || k == -EBADF, "net: connection %u (closewait): a read racing the "
+		"close returned %zd (%s)", c->h.id, k, k < 0 ? gort_strerror((int)k) : "a count");
+	c->c_rend = net_end(c, "the client's racing read", k);
+	gort_waitgroup_done(&c->wdone);
+}
+
+/* One connection's client: draws its plan, dials, and plays its mode with
+ * up to two helpers; then, both sides over, checks what was conserved and
+ * gives its slot back. */
+static void net_client(void *arg)
+{
+	struct net_conn *c = arg;
+	struct rng r = rng_for(70, c->h.id);
+	uint32_t m = rbelow(&r, 100);
+	c->h.magic = NET_MAGIC;
+	c->h.mode = m < 30 ? NM_ECHO : m < 55 ? NM_XFORM : m < 88 ? NM_REQREP : NM_CLOSEWAIT;
+	uint32_t sz = rbelow(&r, 100);
+	c->h.len = sz < 60 ? rbelow(&r, 2049) : sz < 92 ? rbelow(&r, 32769) : rbelow(&r, 262145);
+	c->h.key = (uint32_t)rnext(&r);
+	c->ps = mix64(ctx.case_seed ^ ((uint64_t)c->h.id << 20) ^ 0x9a7109adull);
+	uint32_t f = rbelow(&r, 100);
+	c->fate = c->h.mode == NM_CLOSEWAIT || f < 70 ? NF_WHOLE : f < 85 ? NF_CABORT : NF_SABORT;
+	c->halfclose = c->h.mode == NM_REQREP || rbelow(&r, 2);
+	c->linger0 = c->fate == NF_CABORT && rbelow(&r, 2);
+	c->cabort_at = rbelow(&r, c->h.len + 1);
+	if (c->fate == NF_SABORT) {
+		c->h.srv_abort = 1;
+		c->h.abort_at = rbelow(&r, c->h.len + 1);
+		c->h.srv_linger0 = (uint8_t)rbelow(&r, 2);
+	}
+	if (c->h.mode == NM_CLOSEWAIT)
+		c->h.abort_at = 1 + rbelow(&r, 16384);
+	/* closed under another goroutine: the slot's number (see the top) */
+	c->useslot = c->fate == NF_CABORT || c->h.mode == NM_CLOSEWAIT || rbelow(&r, 2);
+	gort_waitgroup_add(&c->srv_done, 1);
+	gort_waitgroup_add(&c->cli_closed, 1);
+
+	c->cfd = net_connect(c, &r);
+	long w = net_write(c, c->cfd, (const uint8_t *)&c->h, sizeof c->h, &r, &c->c_sent);
+	CHECK(w == 0, "net: connection %u: the header: %s", c->h.id, gort_strerror((int)w));
+	char ack = 0;
+	int rc = net_read_full(c->cfd, &ack, 1, &r);
+	CHECK(rc == 1 && ack == 'A', "net: connection %u: the server's ack: %s", c->h.id,
+		rc < 0 ? gort_strerror(rc) : rc ? "another byte" : "end of file");
+	c->c_sent = (struct net_acct){ 0, 0, 0 };   /* the header is not part of the stream */
+
+	switch (c->h.mode) {
+	case NM_ECHO:
+	case NM_XFORM:
+		gort_waitgroup_add(&c->wdone, 1);
+		gort_go(net_writer, c);
+		net_echo_reader(c);
+		gort_waitgroup_wait(&c->wdone);
+		break;
+	case NM_REQREP:
+		net_send(c);
+		if (c->fate != NF_CABORT)
+			net_reqrep_reader(c);
+		else
+			c->c_rend = NE_ABORTED;
+		break;
+	case NM_CLOSEWAIT:
+		c->go = xchan(1, 0);
+		gort_waitgroup_add(&c->wdone, 2);
+		gort_go(net_cw_writer, c);
+		gort_go(net_cw_reader, c);
+		gort_chan_recv(c->go, NULL);
+		for (int i = 0; i < 3; i++)   /* most often the reader waits by now; either is right */
+			gort_yield();
+		net_close(c);
+		gort_waitgroup_wait(&c->wdone);
+		gort_chan_free(c->go);
+		break;
+	}
+	if (!c->closed)
+		net_close(c);
+	gort_waitgroup_done(&c->cli_closed);
+	gort_waitgroup_wait(&c->srv_done);
+
+	/* Both sides are over: what each sent, the other read. */
+	if (c->fate == NF_WHOLE && c->h.mode != NM_CLOSEWAIT) {
+		CHECK(c->c_sent.n == c->h.len && acct_eq(&c->c_sent, &c->s_recv) && c->s_end == NE_EOF,
+			"net: connection %u (%s, whole): the client sent %llu bytes (sum %llu, hash %016llx) of "
+			"%u, the server read %llu (sum %llu, hash %016llx) and ended with %s", c->h.id,
+			net_modes[c->h.mode], (ull)c->c_sent.n, (ull)c->c_sent.sum, (ull)c->c_sent.h, c->h.len,
+			(ull)c->s_recv.n, (ull)c->s_recv.sum, (ull)c->s_recv.h, net_ends[c->s_end]);
+		CHECK(acct_eq(&c->s_sent, &c->c_recv), "net: connection %u (%s, whole): the server sent %llu "
+			"bytes (sum %llu, hash %016llx), the client read %llu (sum %llu, hash %016llx)", c->h.id,
+			net_modes[c->h.mode], (ull)c->s_sent.n, (ull)c->s_sent.sum, (ull)c->s_sent.h,
+			(ull)c->c_recv.n, (ull)c->c_recv.sum, (ull)c->c_recv.h);
+	} else {
+		/* a prefix, byte for byte (each side checked the bytes as they came) */
+		CHECK(c->s_recv.n <= (c->h.mode == NM_CLOSEWAIT ? NET_BIG : c->c_sent.n) &&
+			c->c_recv.n <= c->s_sent.n, "net: connection %u (%s, fate %d): more read than sent "
+			"(client sent %llu, server read %llu; server sent %llu, client read %llu)", c->h.id,
+			net_modes[c->h.mode], c->fate, (ull)c->c_sent.n, (ull)c->s_recv.n, (ull)c->s_sent.n,
+			(ull)c->c_recv.n);
+		if (c->h.mode == NM_CLOSEWAIT)
+			CHECK(c->s_recv.n >= c->h.abort_at && (c->s_end == NE_EOF || c->s_end == NE_RESET),
+				"net: connection %u (closewait): the server read %llu of at least %u bytes and ended "
+				"with %s", c->h.id, (ull)c->s_recv.n, c->h.abort_at, net_ends[c->s_end]);
+		if (c->fate == NF_CABORT)
+			CHECK(c->s_end == NE_EOF || c->s_end == NE_RESET || c->s_end == NE_PIPE, "net: connection "
+				"%u (%s, client abort): the server ended with %s", c->h.id, net_modes[c->h.mode],
+				net_ends[c->s_end]);
+	}
+
+	gort_mutex_lock(&N.mu);
+	N.modes[c->h.mode]++;
+	N.fates[c->fate]++;
+	N.ends[0][c->s_end]++;
+	N.ends[1][c->c_wend]++;
+	N.ends[2][c->c_rend]++;
+	if (c->fate == NF_WHOLE && c->h.mode != NM_CLOSEWAIT) {
+		/* what the plans decided, and so the same in every run */
+		N.bytes += c->c_sent.n + c->c_recv.n;
+		N.hash ^= mix64(c->c_sent.h ^ (c->c_recv.h << 1 | c->c_recv.h >> 63) ^ c->h.id);
+	}
+	gort_mutex_unlock(&N.mu);
+	PROGRESS(0, 1);
+	gort_chan_send(N.slots, &c->slot);   /* both sides are over: the number is free */
+	gort_waitgroup_done(&N.clients);
+}
+
+static void case_net(char *digest, size_t dn)
+{
+	struct rlimit rl;
+	CHECK(getrlimit(RLIMIT_NOFILE, &rl) == 0, "getrlimit: %s", strerror(errno));
+	if (rl.rlim_cur < NET_FDBASE + NET_NSLOT + 16) {
+		rl.rlim_cur = rl.rlim_max < 4096 ? rl.rlim_max : 4096;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	CHECK(rl.rlim_cur >= NET_FDBASE + NET_NSLOT + 16, "net: a descriptor limit of %llu: the slots "
+		"need %d", (ull)rl.rlim_cur, NET_FDBASE + NET_NSLOT + 16);
+
+	PHASE("net: listening on loopback");
+	N.l = gort_listen("tcp4", "127.0.0.1:0");
+	CHECK(N.l >= 0, "gort_listen tcp4 127.0.0.1:0: %s", gort_strerror(N.l));
+	CHECK(gort_localaddr(N.l, N.addr, sizeof N.addr) > 0, "gort_localaddr of the listener");
+	socklen_t sl = sizeof N.sa;
+	CHECK(getsockname(N.l, (struct sockaddr *)&N.sa, &sl) == 0 && N.sa.sin_family == AF_INET,
+		"getsockname of the listener: %s", strerror(errno));
+	/* Nobody has dialled: this only registers the listener (and starts
+	 * the poller) before the first connection. */
+	int rc = gort_fd_wait(N.l, GORT_READ, 0);
+	CHECK(rc == -ETIMEDOUT, "gort_fd_wait on a fresh listener: %d", rc);
+	CHECK(N.l < NET_FDBASE, "the listener is on %d, in the slots' range", N.l);
+
+	N.n = scaled(1500, 60);
+	N.c = xcalloc(N.n, sizeof *N.c);
+	N.bigseed = mix64(ctx.case_seed ^ 0xb16b16ull);
+	N.big = xcalloc(1, NET_BIG);
+	net_fill(N.bigseed, 0, N.big, NET_BIG);
+	N.slots = xchan(sizeof(uint32_t), NET_NSLOT);
+	for (uint32_t s = 0; s < NET_NSLOT; s++)
+		gort_chan_send(N.slots, &s);
+
+	PHASE("net: connections opening, exchanging and closing");
+	gort_waitgroup_add(&N.servers, (int)N.n + 1);
+	gort_waitgroup_add(&N.clients, (int)N.n);
+	gort_go(net_acceptor, NULL);
+	for (uint32_t i = 0; i < N.n; i++) {
+		uint32_t slot;
+		gort_chan_recv(N.slots, &slot);
+		N.c[i].h.id = i;
+		N.c[i].slot = slot;
+		N.c[i].cfd = N.c[i].sfd = -1;
+		gort_go(net_client, &N.c[i]);
+	}
+	gort_waitgroup_wait(&N.clients);
+	PHASE("net: the servers finishing");
+	gort_waitgroup_wait(&N.servers);
+
+	PHASE("net: checking");
+	/* Every descriptor of every connection closed for real: nothing
+	 * opens new ones now, so a number still open is one never closed. */
+	for (uint32_t i = 0; i < N.n; i++) {
+		const struct net_conn *c = &N.c[i];
+		CHECK(fcntl(c->cfd, F_GETFD) < 0 && errno == EBADF, "net: connection %u: the client's "
+			"descriptor %d is still open", i, c->cfd);
+		CHECK(fcntl(c->sfd, F_GETFD) < 0 && errno == EBADF, "net: connection %u: the server's "
+			"descriptor %d is still open", i, c->sfd);
+	}
+	uint32_t ends = 0;
+	for (int k = 0; k < NE_N; k++)
+		ends += N.ends[0][k];
+	CHECK(ends == N.n && N.fates[0] + N.fates[1] + N.fates[2] == N.n, "net: %u server ends and %u "
+		"fates for %u connections", ends, N.fates[0] + N.fates[1] + N.fates[2], N.n);
+	rc = gort_close(N.l);
+	CHECK(rc == 0, "gort_close of the listener: %s", gort_strerror(rc));
+
+	char how[512];
+	size_t o = 0;
+	static const char *const side[3] = { "server", "writer", "reader" };
+	for (int s = 0; s < 3; s++) {
+		o += (size_t)snprintf(how + o, sizeof how - o, " %s:", side[s]);
+		for (int k = 0; k < NE_N && o < sizeof how; k++)
+			if (N.ends[s][k])
+				o += (size_t)snprintf(how + o, sizeof how - o, " %s=%u", net_ends[k], N.ends[s][k]);
+		if (o >= sizeof how)
+			break;
+	}
+	outf("stress: net: how the connections ended (schedule-dependent):%s\n", how);
+	snprintf(digest, dn, "conns=%u echo=%u xform=%u reqrep=%u closewait=%u cabort=%u sabort=%u "
+		"bytes=%llu hash=%016llx", N.n, N.modes[NM_ECHO], N.modes[NM_XFORM], N.modes[NM_REQREP],
+		N.modes[NM_CLOSEWAIT], N.fates[NF_CABORT], N.fates[NF_SABORT], (ull)N.bytes, (ull)N.hash);
+	gort_chan_free(N.slots);
+	free(N.big);
+	free(N.c);
+}
+
 /* ==== the cases, and one run of one ============================================== */
 
 struct scase {
@@ -1633,6 +2429,7 @@ static const struct scase cases[] = {
 	{ "spawn_storm", case_spawn_storm },
 	{ "park_unpark", case_park_unpark },
 	{ "mutex_wg", case_mutex_wg },
+	{ "net", case_net },
 };
 enum { NCASES = sizeof cases / sizeof cases[0] };
 
@@ -1969,6 +2766,7 @@ CASE_TEST(4, timers_race)
 CASE_TEST(5, spawn_storm)
 CASE_TEST(6, park_unpark)
 CASE_TEST(7, mutex_wg)
+CASE_TEST(8, net)
 
 int main(void)
 {
@@ -2011,7 +2809,7 @@ int main(void)
 	Suite *suite = suite_create("stress");
 	const TTest *tests[NCASES] = {
 		stress_chan_fifo, stress_select_fuzz, stress_select_close, stress_timers,
-		stress_timers_race, stress_spawn_storm, stress_park_unpark, stress_mutex_wg,
+		stress_timers_race, stress_spawn_storm, stress_park_unpark, stress_mutex_wg, stress_net,
 	};
 	for (int i = 0; i < NCASES; i++) {
 		TCase *tc = tcase_create(cases[i].name);
