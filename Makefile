@@ -73,6 +73,13 @@ bench: $(B)/native/build.ninja $(B)/spinlock/build.ninja $(B)/spinlock32/build.n
 	bench/compare.py $(B)/native/bench/bench_sched $(B)/native/bench/bench_sched_go
 	@echo "== the profiler's cost against Go's runtime/pprof"
 	bench/compare.py --runs 3 $(B)/native/bench/bench_prof $(B)/native/bench/bench_prof_go
+	@echo "== the poller against Go's net: loopback echo, 64-byte ping-pong at 1 to 10,000 connections"
+	@echo "   (server and client in two processes; threads and idle RSS are the server's)"
+	ninja -C $(B)/native bench/bench_net_go
+	bench/compare.py $(B)/native/bench/bench_net $(B)/native/bench/bench_net_go
+	@echo "== examples/httpd against Go's net/http under wrk (keep-alive, 100 connections, 2 threads)"
+	ninja -C $(B)/native bench/bench_httpd_go
+	bench/http.py $(B)/native/examples/httpd $(B)/native/bench/bench_httpd_go / /count /nothing-here
 	@echo "== the two ways out of #20146 on spinlock atomics: the handler's cost"
 	@echo "   atomic64 positions (Go's design, needs the fix):"
 	$(B)/spinlock/bench/bench_prof | grep sigprof_handler
