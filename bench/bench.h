@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static int bench_quick;
 
@@ -73,6 +74,19 @@ static inline int bench_runs(void)
 	const char *s = getenv("GORT_BENCH_RUNS");
 	int n = s ? atoi(s) : 5;
 	return n < 1 ? 1 : n > 101 ? 101 : n;
+}
+
+/* Resident memory now, in bytes (statm's second field). */
+static inline long bench_rss_bytes(void)
+{
+	long pages = 0, res = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &res) != 2)
+			res = 0;
+		fclose(f);
+	}
+	return res * sysconf(_SC_PAGESIZE);
 }
 
 #endif /* GORT_BENCH_H */

@@ -114,17 +114,6 @@ static void die(const char *fmt, ...)
 
 /* --- what both children measure -------------------------------------------- */
 
-static long rss_bytes(void)
-{
-	long pages = 0, res = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &res) != 2)
-			res = 0;
-		fclose(f);
-	}
-	return res * sysconf(_SC_PAGESIZE);
-}
 
 /* This process's CPU time, user and system, in microseconds. */
 static long long cpu_us(void)
@@ -257,7 +246,7 @@ static void server_stat(void)
 	if (t > max_threads)
 		max_threads = t;
 	ctl_printf("conns=%u rss=%ld threads=%d cpu=%lld\n", gort_atomic_load32(&open_conns),
-		rss_bytes(), max_threads, cpu_us());
+		bench_rss_bytes(), max_threads, cpu_us());
 }
 
 static int server_main(void *arg)

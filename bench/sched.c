@@ -169,17 +169,6 @@ static void bench_select(void)
 static gort_chan *gate;
 static volatile uint32_t parked;
 
-static long rss_bytes(void)
-{
-	long pages = 0, res = 0;
-	FILE *f = fopen("/proc/self/statm", "r");
-	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &res) != 2)
-			res = 0;
-		fclose(f);
-	}
-	return res * sysconf(_SC_PAGESIZE);
-}
 
 static void waiter(void *arg)
 {
@@ -194,14 +183,14 @@ static void bench_parked(void)
 	gort_gomaxprocs(procs_all);
 	long n = bench_size(NPARK);
 	gate = gort_chan_make(0, 0);
-	long before = rss_bytes();
+	long before = bench_rss_bytes();
 	gort_waitgroup_add(&wg, (int)n);
 	for (long i = 0; i < n; i++)
 		gort_go(waiter, NULL);
 	while (atomic_load32(&parked) != (uint32_t)n)
 		gort_sleep(1000000);
 	gort_sleep(10000000);   /* let the last ones reach their receive */
-	long after = rss_bytes();
+	long after = bench_rss_bytes();
 	report("parked_rss", (double)(after - before) / (double)n, "bytes/goroutine");
 	gort_chan_close(gate);
 	gort_waitgroup_wait(&wg);
