@@ -355,6 +355,7 @@ static struct m *mget(void)     /* sched.lock held */
 
 static void checkdead(void);
 static void *mstart(void *arg);
+static int lostwakeup;   /* checkdead found work nobody came for; under sched.lock */
 
 static void newm(struct p *pp, int spinning)
 {
@@ -553,7 +554,11 @@ static void stopm(struct m *m, int timers)
 	}
 	mput(m);
 	checkdead();
+	int rescue = lostwakeup;
+	lostwakeup = 0;
 	gort_sched_unlock(&gort_sched.lock);
+	if (rescue)
+		startm(NULL, 0);   /* perhaps this very M: then it wakes at once */
 	gort_sched_notesleep(&m->park);
 	noteclear(&m->park);
 }
@@ -1461,6 +1466,15 @@ static void checkdead(void)
 	 * gort knows exactly which threads may, because they attached). */
 	if (atomic_load32(&gort_sched.nforeign) > 0)
 		return;
+	/* A runnable G on the global queue with a P idle and every M idle
+	 * is a wake-up that went missing -- seen under qemu, after a system
+	 * call whose P was handed off, and not yet understood (see the stop
+	 * note).  Rescue it (stopm starts an M once the lock is dropped)
+	 * rather than die; anything else runnable is a broken invariant. */
+	if (gort_sched.runqsize > 0 && gort_sched.pidle) {
+		lostwakeup = 1;
+		return;
+	}
 	int waiting = 0;
 	for (struct g *gp = gort_sched.allgs; gp; gp = gp->alllink) {
 		uint32_t s = atomic_load32(&gp->status);
