@@ -60,6 +60,5 @@ void gort_sched_netpoll_os_close(int fd);
 void gort_sched_netpoll_os_break(void);
 int gort_sched_netpoll_os_wait(int64_t ns, void (*ready)(void *ctx, uint64_t key, int r, int w),
 	void *ctx);
-int gort_sched_netpoll_os_fd(int fd);
 
 #endif /* GORT_SCHED_NETPOLL_H */

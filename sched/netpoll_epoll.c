@@ -120,8 +120,3 @@ int gort_sched_netpoll_os_wait(int64_t ns, void (*ready)(void *ctx, uint64_t key
 	}
 	return got;
 }
-
-int gort_sched_netpoll_os_fd(int fd)
-{
-	return fd == epfd || fd == evfd;
-}
