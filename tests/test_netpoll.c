@@ -687,6 +687,22 @@ START_TEST(errno_hazard_and_remedy)
 }
 END_TEST
 
+static int bad_deadline(void *a)
+{
+	(void)a;
+	char c;
+	gort_read(0, &c, 1, -5);
+	return 0;
+}
+
+START_TEST(dies_bad_deadline)
+{
+	struct child c;
+	expect_death_in(bad_deadline, NULL, 1, &c, (const char *const[]){
+		"panic: gort_read: deadline -5 is neither GORT_FOREVER nor a time", NULL });
+}
+END_TEST
+
 static Suite *netpoll_suite(void)
 {
 	Suite *s = suite_create("netpoll");
@@ -704,6 +720,7 @@ static Suite *netpoll_suite(void)
 	tcase_add_test(tc, sigpipe_is_a_value);
 	tcase_add_test(tc, plain_write_still_killed);
 	tcase_add_test(tc, errno_hazard_and_remedy);
+	tcase_add_test(tc, dies_bad_deadline);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1209,6 +1209,20 @@ START_TEST(dies_attach_on_gort_thread)
 }
 END_TEST
 
+static int detach_unattached(void *a)
+{
+	(void)a;
+	gort_foreign_detach();
+	return 0;
+}
+
+START_TEST(dies_detach_without_attach)
+{
+	expect_death(detach_unattached, NULL, (const char *const[]){
+		"panic: gort_foreign_detach without gort_foreign_attach on this thread", NULL });
+}
+END_TEST
+
 /* --- misuse Go catches ----------------------------------------------------------- */
 
 static gort_waitgroup reuse_wg;
@@ -1371,6 +1385,7 @@ static Suite *sched_suite(void)
 	tcase_add_loop_test(tc, foreign_thread_calls_in, 0, 2);
 	tcase_add_test(tc, dies_deadlock_after_detach);
 	tcase_add_test(tc, dies_attach_on_gort_thread);
+	tcase_add_test(tc, dies_detach_without_attach);
 	tcase_add_test(tc, dies_waitgroup_reuse);
 	tcase_add_loop_test(tc, dies_syscall_misuse, 0, 5);
 	tcase_add_test(tc, dump_in_id_order);
