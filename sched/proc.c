@@ -355,7 +355,6 @@ static struct m *mget(void)     /* sched.lock held */
 
 static void checkdead(void);
 static void *mstart(void *arg);
-static int lostwakeup;   /* checkdead found work nobody came for; under sched.lock */
 
 static void newm(struct p *pp, int spinning)
 {
@@ -448,7 +447,18 @@ static void handoffp(struct p *pp)
 		startm(pp, 1);
 		return;
 	}
+	/* Idle it -- unless a goroutine reached the global queue since we
+	 * looked: its wakep saw no idle P (this one was not idle yet), so
+	 * nobody else is coming for it.  The look again is under the lock
+	 * that queueing takes, so one of us sees the other.  (This was the
+	 * lost wake-up once rescued by checkdead: a goroutine leaving a
+	 * handed-off system call queued itself just after the look.) */
 	gort_sched_lock(&gort_sched.lock);
+	if (gort_sched.runqsize > 0) {
+		gort_sched_unlock(&gort_sched.lock);
+		startm(pp, 0);
+		return;
+	}
 	pidleput(pp);
 	gort_sched_unlock(&gort_sched.lock);
 }
@@ -554,11 +564,7 @@ static void stopm(struct m *m, int timers)
 	}
 	mput(m);
 	checkdead();
-	int rescue = lostwakeup;
-	lostwakeup = 0;
 	gort_sched_unlock(&gort_sched.lock);
-	if (rescue)
-		startm(NULL, 0);   /* perhaps this very M: then it wakes at once */
 	gort_sched_notesleep(&m->park);
 	noteclear(&m->park);
 }
@@ -755,16 +761,37 @@ static void after_free(struct m *m, void *gp)
 	gfput(m->p, gp);
 }
 
+/* preempt_yield's: gp to the global queue's tail, and an idle P, if
+ * any, to come for it while this one runs the next. */
 static void after_globrunqput(struct m *m, void *gp)
 {
 	(void)m;
 	gort_sched_lock(&gort_sched.lock);
 	gort_sched_globrunqput(gp);
 	gort_sched_unlock(&gort_sched.lock);
-	/* The P we could not get a moment ago may be idle by now (the M it
-	 * was handed to found nothing, before gp was queued, and gave it
-	 * back): somebody must come for gp, or it waits for ever. */
 	gort_sched_wakep();
+}
+
+/* The end of gort_syscall_exit's slow path, on g0 (Go: exitsyscall0).
+ * One hold of sched.lock either takes an idle P or queues gp globally.
+ * An M giving its P back checks the global queue under the same lock
+ * (findrunnable), so one of the two sees the other: the P freed after
+ * our first look, or gp on the queue.  Done in two holds, as it once
+ * was, gp could be queued just after the last P went idle, by an M that
+ * was no longer looking -- a lost wake-up, every M asleep and gp
+ * runnable, seen under qemu. */
+static void after_syscall_exit(struct m *m, void *arg)
+{
+	struct g *gp = arg;
+	gort_sched_lock(&gort_sched.lock);
+	struct p *pp = pidleget();
+	if (!pp)
+		gort_sched_globrunqput(gp);
+	gort_sched_unlock(&gort_sched.lock);
+	if (pp) {
+		acquirep(m, pp);
+		gort_sched_runqput(pp, gp, 1);   /* findrunnable runs it next */
+	}
 }
 
 /* --- park and ready (Go: gopark, goready) --------------------------------- */
@@ -1323,9 +1350,10 @@ void gort_syscall_exit(void)
 		atomic_store32(&gp->status, Grunning);
 		return;
 	}
-	/* No P anywhere: queue ourselves globally and let this M sleep. */
+	/* No P anywhere: off our stack, look once more and else queue
+	 * ourselves globally and let this M sleep. */
 	atomic_store32(&gp->status, Grunnable);
-	m->after.fn = after_globrunqput;
+	m->after.fn = after_syscall_exit;
 	m->after.arg = gp;
 	switch_out(gp, NULL);
 }
@@ -1466,15 +1494,6 @@ static void checkdead(void)
 	 * gort knows exactly which threads may, because they attached). */
 	if (atomic_load32(&gort_sched.nforeign) > 0)
 		return;
-	/* A runnable G on the global queue with a P idle and every M idle
-	 * is a wake-up that went missing -- seen under qemu, after a system
-	 * call whose P was handed off, and not yet understood (see the stop
-	 * note).  Rescue it (stopm starts an M once the lock is dropped)
-	 * rather than die; anything else runnable is a broken invariant. */
-	if (gort_sched.runqsize > 0 && gort_sched.pidle) {
-		lostwakeup = 1;
-		return;
-	}
 	int waiting = 0;
 	for (struct g *gp = gort_sched.allgs; gp; gp = gp->alllink) {
 		uint32_t s = atomic_load32(&gp->status);

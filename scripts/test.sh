@@ -7,6 +7,8 @@
 set -u
 status=0
 summary=
+failures=$(mktemp)
+trap 'rm -f "$failures"' EXIT
 for dir in "$@"; do
 	if [ "$dir" = docs ]; then
 		# Not a build folder: every command and sample in the docs.
@@ -21,24 +23,40 @@ for dir in "$@"; do
 	echo "== meson test -C $dir"
 	rm -f "$dir/meson-logs/testlog.json"
 	meson test -C "$dir" --print-errorlogs --num-processes 2 || status=1
-	counts=$(python3 - "$dir/meson-logs/testlog.json" <<'PY'
+	counts=$(python3 - "$dir/meson-logs/testlog.json" "$failures" <<'PY'
 import json, sys
 ok = bad = 0
+failed = []
 try:
     for line in open(sys.argv[1]):
-        r = json.loads(line)["result"]
-        if r in ("OK", "EXPECTEDFAIL", "SKIP"):
+        t = json.loads(line)
+        if t["result"] in ("OK", "EXPECTEDFAIL", "SKIP"):
             ok += 1
         else:
             bad += 1
+            # The last lines of each failure again, after the summary:
+            # a CI log is often read from its end.
+            tail = (t.get("stdout") or "").splitlines()[-12:]
+            failed.append("%s: %s (%s)\n%s" % (
+                sys.argv[1].split("/meson-logs")[0], t["name"], t["result"],
+                "\n".join("    " + l for l in tail)))
 except OSError:
     bad = 1   # no log: the build or the configuration failed
+    failed.append("%s: no test log" % sys.argv[1])
+with open(sys.argv[2], "a") as f:
+    for x in failed:
+        f.write(x + "\n")
 print(ok, bad)
 PY
 )
 	summary="$summary$dir $counts
 "
 done
+if [ -s "$failures" ]; then
+	echo
+	echo "== failed tests (the end of each one's output)"
+	cat "$failures"
+fi
 echo
 echo "== summary"
 total_ok=0 total_bad=0

@@ -181,7 +181,12 @@ static int pin_main(void *arg)
 		gort_sleep(10000000);
 	atomic_store32(&stop, 1);
 	gort_waitgroup_wait(&hog_wg);
-	ck_assert_uint_ge(gort_sched_preempt_done - before, want);
+	ck_assert_msg(gort_sched_preempt_done - before >= want,
+		"%u preemptions in 60 s, want %u: %u asked, %u signalled, %u refused (by clause: "
+		"%u %u %u %u %u), %u checks", gort_sched_preempt_done - before, want,
+		gort_sched_preempt_asked, gort_sched_preempt_sent, gort_sched_preempt_refused,
+		gort_sched_preempt_why[0], gort_sched_preempt_why[1], gort_sched_preempt_why[2],
+		gort_sched_preempt_why[3], gort_sched_preempt_why[4], pin_checks);
 	ck_assert_msg(!moved, "a goroutine preempted mid-loop resumed on another thread");
 	return 0;
 }
