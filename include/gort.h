@@ -208,6 +208,23 @@ GORT_API void gort_syscall_exit(void);
 GORT_API void gort_preempt_disable(void);
 GORT_API void gort_preempt_enable(void);
 
+/* runtime.LockOSThread / UnlockOSThread.  gort_lock_thread wires the
+ * calling goroutine to a thread: from its return until the matching
+ * gort_unlock_thread, the goroutine runs only on that thread, and the
+ * thread runs no other goroutine -- for code that keeps per-thread state
+ * across gort calls (a __thread variable, pthread keys, a library that
+ * must be called from one thread, unshare(2)).  Calls nest: the
+ * goroutine is unwired when every lock has had its unlock; an unlock
+ * with no lock does nothing.  A goroutine that exits while still wired
+ * takes its thread with it: the thread ends rather than run goroutines
+ * with whatever state was left on it.  The thread it gets is usually the
+ * one it was running on, but may be a new one (when goroutines preempted
+ * on the current thread must resume there, preempt.c).  Each switch of
+ * a wired goroutine hands its processor between threads, so it costs
+ * microseconds, not nanoseconds. */
+GORT_API void gort_lock_thread(void);
+GORT_API void gort_unlock_thread(void);
+
 /* Threads gort did not start (Go: cgo callbacks from C threads).  Such a
  * thread may call gort_go, send or receive without blocking, close a
  * channel, and use timers; it cannot block, being no goroutine.  Because

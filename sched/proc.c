@@ -41,6 +41,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -356,13 +357,18 @@ static struct m *mget(void)     /* sched.lock held */
 static void checkdead(void);
 static void *mstart(void *arg);
 
-static void newm(struct p *pp, int spinning)
+/* locked: a G for the new M to be wired to (gort_lock_thread), or NULL. */
+static void newm(struct p *pp, int spinning, struct g *locked)
 {
 	struct m *m = calloc(1, sizeof *m);
 	if (!m)
 		gort_runtime_throw("out of memory allocating an M");
 	m->nextp = pp;
 	m->spinning = (uint8_t)spinning;
+	if (locked) {
+		m->lockedg = locked;
+		locked->lockedm = m;
+	}
 	gort_sched_lock(&gort_sched.lock);
 	m->id = gort_sched.mcount++;
 	gort_sched_unlock(&gort_sched.lock);
@@ -416,7 +422,7 @@ static void startm(struct p *pp, int spinning)
 	}
 	gort_sched_unlock(&gort_sched.lock);
 	if (!m) {
-		newm(pp, spinning);
+		newm(pp, spinning, NULL);
 		return;
 	}
 	m->spinning = (uint8_t)spinning;
@@ -569,6 +575,45 @@ static void stopm(struct m *m, int timers)
 	noteclear(&m->park);
 }
 
+/* --- wired goroutines (Go: LockOSThread; stoplockedm, startlockedm) ----------
+ * A G wired to an M (gort_lock_thread) runs on that M only, and the M runs
+ * nothing else.  Whenever the G stops running -- it parks, yields, is
+ * preempted -- its M goes to g0 (switch_out never hands it another G)
+ * and sleeps here, having handed its P to an M that will run the other
+ * goroutines.  The G, once runnable, sits on a run queue like any other;
+ * the M that dequeues it sees gp->lockedm and, instead of running it,
+ * gives that M its own P and goes idle (startlockedm).  So a wired G
+ * costs two thread wake-ups per switch, and the rest of the scheduler
+ * needs to know nothing of it.  The count of wired Ms asleep keeps the
+ * deadlock check right: they are waiting, not running. */
+static void stoplockedm(struct m *m)
+{
+	if (m->p)
+		handoffp(releasep(m));
+	gort_sched_lock(&gort_sched.lock);
+	gort_sched.nmidlelocked++;
+	checkdead();
+	gort_sched_unlock(&gort_sched.lock);
+	gort_sched_notesleep(&m->park);   /* startlockedm counted us awake */
+	noteclear(&m->park);
+	struct p *pp = m->nextp;
+	m->nextp = NULL;
+	acquirep(m, pp);
+}
+
+/* gp, dequeued by m, is wired to another M: that M runs it, with our P. */
+static void startlockedm(struct m *m, struct g *gp)
+{
+	struct m *lm = gp->lockedm;
+	lm->nextp = releasep(m);
+	/* Count it awake now, not when it wakes: were we to go idle first,
+	 * the deadlock check would see every M asleep and gp runnable. */
+	gort_sched_lock(&gort_sched.lock);
+	gort_sched.nmidlelocked--;
+	gort_sched_unlock(&gort_sched.lock);
+	gort_sched_notewakeup(&lm->park);
+}
+
 static __attribute__((noreturn)) void stop_forever(struct m *m)
 {
 	/* The program is over (main returned): this M never runs Go code
@@ -676,8 +721,20 @@ static __attribute__((noinline)) void switch_out(struct g *gp, struct g *next)
 		gort_trace_run_end(m, gp, st == Gwaiting ? TRACE_PARK : st == Gdead ? TRACE_EXIT :
 			st == Grunnable ? TRACE_YIELD : TRACE_NONE, gp->waitreason);
 	}
-	if (!next && !must_leave(pp))
+	if (__builtin_expect(m->lockedg != NULL || m->mexit, 0)) {
+		/* A wired M runs its own G only: to g0, to hand the P on. */
+		if (next)
+			gort_sched_runqput(pp, next, 1);
+		next = NULL;
+	} else if (!next && !must_leave(pp)) {
 		next = m->pinhead ? next_on_m(m, pp, gp) : pick_local(pp);
+	}
+	if (next && __builtin_expect(next->lockedm != NULL, 0)) {
+		/* Wired to another M, which must run it: through g0, where
+		 * findrunnable hands it our P first thing. */
+		m->lockhandoff = next;
+		next = NULL;
+	}
 	void **fake = gp->status == Gdead ? NULL : &gp->asan_fake_stack;
 	gp->m = NULL;
 	if (next) {
@@ -941,6 +998,11 @@ static struct g *findrunnable(struct m *m)
 top:
 	if (atomic_load32(&gort_sched.exiting))
 		stop_forever(m);
+	if (__builtin_expect(m->lockhandoff != NULL, 0)) {
+		gp = m->lockhandoff;   /* switch_out's: wired to another M */
+		m->lockhandoff = NULL;
+		startlockedm(m, gp);
+	}
 	if (m->pinhead) {
 		/* Goroutines preempted here wait for this M alone (the thread
 		 * rule, preempt.c): get a P for them, whatever it takes,
@@ -1063,14 +1125,25 @@ stop:
 found:
 	if (m->spinning)
 		resetspinning(m);
+	if (__builtin_expect(gp->lockedm != NULL, 0)) {
+		/* Wired to another thread: give it our P to run gp on. */
+		startlockedm(m, gp);
+		goto top;
+	}
 	return gp;
 }
 
-/* The scheduler loop of an M, on g0. */
-static __attribute__((noreturn)) void schedule(struct m *m)
+/* The scheduler loop of an M, on g0, until its wired G exits. */
+static void schedule(struct m *m)
 {
-	for (;;)
-		execute(m, findrunnable(m));
+	while (!m->mexit) {
+		if (m->lockedg) {
+			stoplockedm(m);
+			execute(m, m->lockedg);
+		} else {
+			execute(m, findrunnable(m));
+		}
+	}
 }
 
 /* --- threads ----------------------------------------------------------------- */
@@ -1091,6 +1164,26 @@ static void minit(struct m *m)
 	gort_runtime_minit(&m->sigstack, &m->sigstack_size);
 }
 
+/* The end of an M whose wired G exited (Go: mexit).  The thread may hold
+ * state that G left on it -- a changed namespace, a signal mask, __thread
+ * values -- so it runs nothing more: its P goes to another M and
+ * mstart returns, ending the thread.  The struct m stays on allm (the
+ * profiler and the dumps walk it without locks), never to run again. */
+static void mexit(struct m *m)
+{
+	handoffp(releasep(m));
+	sigset_t all;
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, NULL);   /* no handler on this stack again */
+	stack_t ss = { .ss_flags = SS_DISABLE };
+	if (m->sigstack && sigaltstack(&ss, NULL) == 0)
+		munmap(m->sigstack, m->sigstack_size);
+	gort_sched_lock(&gort_sched.lock);
+	gort_sched.mcount--;
+	checkdead();
+	gort_sched_unlock(&gort_sched.lock);
+}
+
 static void *mstart(void *arg)
 {
 	struct m *m = arg;
@@ -1105,6 +1198,8 @@ static void *mstart(void *arg)
 		acquirep(m, pp);
 	}
 	schedule(m);
+	mexit(m);
+	return NULL;
 }
 
 /* --- sysmon: the M without a P (Go: sysmon) ------------------------------------
@@ -1469,6 +1564,13 @@ static __attribute__((noreturn)) void goexit(void)
 	struct m *m = gp->m;
 	if (gp == atomic_loadp((void *const volatile *)&maing))
 		atomic_store32(&main_goexited, 1);
+	if (gp->lockedm) {
+		/* Exiting wired: the thread goes too (schedule, mexit). */
+		gp->lockedm = NULL;
+		gp->lockedext = 0;
+		m->lockedg = NULL;
+		m->mexit = 1;
+	}
 	atomic_store32(&gp->status, Gdead);
 	m->after.fn = after_free;
 	m->after.arg = gp;
@@ -1485,7 +1587,7 @@ static void checkdead(void)
 {
 	if (atomic_load32(&gort_sched.exiting) || !atomic_load32(&started))
 		return;
-	if (gort_sched.mcount - gort_sched.nmidle > 0)
+	if (gort_sched.mcount - gort_sched.nmidle - gort_sched.nmidlelocked > 0)
 		return;
 	if (atomic_load32((volatile uint32_t *)&gort_sched.ntimers) > 0)
 		return;
@@ -1700,6 +1802,21 @@ void gort_yield(void)
 		checktimers(m->p);
 	gp->preempt = 0;
 	int leave = must_leave(m->p);
+	if (__builtin_expect(m->lockedg != NULL, 0)) {
+		/* Wired: switching means handing the P to whoever runs the
+		 * others, so only if there are others. */
+		if (!leave && gort_sched_runqempty(m->p) &&
+		    atomic_loadacq32((volatile uint32_t *)&gort_sched.runqsize) == 0) {
+			stackcheck(gp);
+			m->p->schedtick++;
+			return;
+		}
+		atomic_storerel32(&gp->status, Grunnable);
+		m->after.fn = after_requeue;
+		m->after.arg = gp;
+		switch_out(gp, NULL);
+		return;
+	}
 	struct g *next = leave ? NULL : m->pinhead ? next_on_m(m, m->p, gp) : pick_local(m->p);
 	if (!next && !leave) {
 		/* nothing else to run here: keep going, but check the stack as
@@ -1726,11 +1843,68 @@ void gort_sched_yield_pinned(void)
 	if (m->p && m->p->timer0when)
 		checktimers(m->p);
 	atomic_storerel32(&gp->status, Grunnable);
+	if (m->lockedg == gp) {
+		/* Wired, it resumes on this thread anyway: queue it as a
+		 * cooperative preemption would. */
+		m->after.fn = after_globrunqput;
+		m->after.arg = gp;
+		switch_out(gp, NULL);
+		return;
+	}
 	pinpush(m, gp);
 	m->pinturn = 0;   /* somebody else first: that is what it was preempted for */
 	m->after.fn = after_nothing;
 	m->after.arg = NULL;
 	switch_out(gp, NULL);
+}
+
+/* gort_lock_thread's move (see gort.h): this M has goroutines pinned to
+ * it by asynchronous preemptions, which must resume here, so it cannot be
+ * given to gp alone.  A new thread is started, wired to gp, and gp queued
+ * to reach it through startlockedm.  Runs after gp has switched away. */
+static void after_lock_elsewhere(struct m *m, void *arg)
+{
+	struct g *gp = arg;
+	newm(NULL, 0, gp);
+	if (m->p) {
+		gort_sched_runqput(m->p, gp, 0);
+		return;
+	}
+	gort_sched_lock(&gort_sched.lock);
+	gort_sched_globrunqput(gp);
+	gort_sched_unlock(&gort_sched.lock);
+	gort_sched_wakep();
+}
+
+void gort_lock_thread(void)
+{
+	struct g *gp = gort_sched_mustgetg("gort_lock_thread");
+	struct m *m = gp->m;
+	if (gp->lockedext == UINT32_MAX)
+		gort_runtime_throw("gort_lock_thread nested too deeply");
+	if (gp->lockedext++ > 0)
+		return;
+	if (!m->pinhead) {
+		gp->lockedm = m;
+		m->lockedg = gp;
+		return;
+	}
+	if (m->oldp)
+		gort_sched_syscall_misuse("gort_lock_thread");
+	atomic_storerel32(&gp->status, Grunnable);
+	m->after.fn = after_lock_elsewhere;
+	m->after.arg = gp;
+	switch_out(gp, NULL);
+	/* and now on the new thread, wired */
+}
+
+void gort_unlock_thread(void)
+{
+	struct g *gp = gort_sched_mustgetg("gort_unlock_thread");
+	if (gp->lockedext == 0 || --gp->lockedext > 0)
+		return;
+	gp->m->lockedg = NULL;
+	gp->lockedm = NULL;
 }
 
 void gort_exit(void)

@@ -177,6 +177,11 @@ struct g {
 	volatile uintptr_t *pollslot;  /* the poll slot it waits in (netpoll.c) */
 	volatile uint32_t preempt;     /* sysmon asks it to yield; atomic (preempt.c) */
 	uint32_t nopreempt;            /* gort_preempt_disable depth; the G's own */
+	/* gort_lock_thread (proc.c): the M this G is wired to, and the depth.
+	 * Written only by the G itself while it runs (and by goexit), read by
+	 * any M that dequeues it -- after the queue's synchronisation. */
+	struct m *lockedm;
+	uint32_t lockedext;
 	volatile uint32_t polltimedout;   /* its deadline fired; set under sleeptimer.mu */
 	const struct gort_labels *labels;  /* profiler labels, immutable; set by the G itself */
 
@@ -265,6 +270,9 @@ struct m {
 	struct m *link;                /* idle list, under sched.lock */
 	struct m *alllink;             /* allm, append-only */
 	uint8_t spinning;              /* looking for work without any */
+	uint8_t mexit;                 /* its locked G exited: the thread ends (proc.c) */
+	struct g *lockedg;             /* the G wired to it (gort_lock_thread); this M's own */
+	struct g *lockhandoff;         /* a G wired elsewhere it dequeued, for g0 to hand on */
 	uint32_t fastrand;             /* this M's random state; owner only */
 	struct note park;              /* stopm sleeps here */
 
@@ -317,6 +325,7 @@ struct schedt {
 	struct rtlock lock;            /* protects the fields below, to `-` */
 	struct m *midle;               /* idle Ms */
 	int32_t nmidle;
+	int32_t nmidlelocked;          /* locked Ms asleep until their G is runnable */
 	int32_t mcount;                /* Ms created, less sysmon */
 	struct p *pidle;               /* idle Ps */
 	volatile int32_t npidle;       /* atomic reads allowed */
