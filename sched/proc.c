@@ -1252,14 +1252,17 @@ static int preempt_long_runners(int64_t now)
 		if (now - preempt_seen[i].when < TIMESLICE)
 			continue;
 		/* Only for somebody: a goroutine alone with nothing else to run
-		 * -- nothing queued here or globally, no timer of its P due --
-		 * keeps its P (Go preempts it anyway; here a preemption costs a
-		 * signal and two trips through the kernel). */
+		 * -- nothing queued here or globally, no timer of its P due, no
+		 * goroutine pinned to its M by an earlier preemption -- keeps
+		 * its P (Go preempts it anyway; here a preemption costs a
+		 * signal and two trips through the kernel).  The pinned ones
+		 * count: they can run nowhere else, and a loop that never
+		 * yields would starve them for good. */
+		struct m *m = pp->m;
 		uint64_t w = pp->timer0when;
 		if (gort_sched_runqempty(pp) && !atomic_load32((volatile uint32_t *)&gort_sched.runqsize) &&
-		    !(w && (int64_t)w <= now))
+		    !(w && (int64_t)w <= now) && !(m && m->pinhead))
 			continue;
-		struct m *m = pp->m;
 		struct g *gp = m ? m->curg : NULL;
 		if (gp && atomic_load32(&gp->status) == Grunning) {
 			gort_sched_preemptone(m, gp);

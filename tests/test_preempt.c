@@ -197,6 +197,55 @@ START_TEST(resumes_on_its_thread)
 }
 END_TEST
 
+/* --- a goroutine pinned by a preemption is not starved by the next one ------------ */
+
+/* One P, two loops that never call gort, and main blocked on a wait
+ * group (no timer, no queue): once one loop is preempted and pinned to
+ * its M, the other runs there with nothing queued anywhere.  The pinned
+ * one must still get turns -- each loop goes on until both have seen the
+ * other run three times, so a starved one keeps the other spinning (until
+ * 60 s of wall time, when it gives up and the test fails). */
+static volatile uint32_t rounds[2], turns[2];
+
+static void taker(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+	struct work w = { 1, 2, 3, 4, 0.5, { 1.0, 2.0 } };
+	double t0 = wall();
+	uint32_t seen = atomic_load32(&rounds[1 - me]);
+	while ((atomic_load32(&turns[0]) < 3 || atomic_load32(&turns[1]) < 3) && wall() - t0 < 60) {
+		compute(&w, CHUNK / 10);
+		step(&w, 0);
+		atomic_add32(&rounds[me], 1);
+		/* the other ran since my last round: at one P, a turn */
+		uint32_t o = atomic_load32(&rounds[1 - me]);
+		if (o != seen) {
+			seen = o;
+			atomic_add32(&turns[me], 1);
+		}
+	}
+	gort_waitgroup_done(&hog_wg);
+}
+
+static int taking_turns_main(void *arg)
+{
+	(void)arg;
+	gort_waitgroup_add(&hog_wg, 2);
+	gort_go(taker, (void *)0);
+	gort_go(taker, (void *)1);
+	gort_waitgroup_wait(&hog_wg);
+	ck_assert_msg(turns[0] >= 3 && turns[1] >= 3,
+		"a loop starved: %u and %u turns (%u and %u rounds) in 60 s, %u preemptions", turns[0],
+		turns[1], rounds[0], rounds[1], gort_sched_preempt_done);
+	return 0;
+}
+
+START_TEST(pinned_is_not_starved)
+{
+	RUN(1, taking_turns_main, NULL);
+}
+END_TEST
+
 /* --- Go's TestPreemption: a spinner waiting for a goroutine it starves -------- */
 
 static volatile uint32_t flag_b;
@@ -450,6 +499,7 @@ static Suite *preempt_suite(void)
 	tcase_set_timeout(tc, 180);
 	tcase_add_loop_test(tc, timer_fires_beside_hogs, 0, 2);
 	tcase_add_test(tc, resumes_on_its_thread);
+	tcase_add_test(tc, pinned_is_not_starved);
 	tcase_add_test(tc, spinner_is_preempted);
 	tcase_add_test(tc, spawn_loop_memory);
 	tcase_add_test(tc, disable_holds_off_preemption);
