@@ -167,6 +167,17 @@ static void pidleput(struct p *pp)
 {
 	if (!gort_sched_runqempty(pp))
 		gort_runtime_throw("pidleput: P has non-empty run queue");
+	struct m *w = gort_sched.pinwait;
+	if (w && (uint32_t)pp->id < atomic_load32(&gort_sched.gomaxprocs)) {
+		/* An M whose pinned goroutines can run nowhere else comes
+		 * first (findrunnable). */
+		gort_sched.pinwait = w->link;
+		atomic_add32(&gort_sched.npinwait, -1);
+		w->nextp = pp;
+		atomic_store32(&pp->status, Prunning);
+		gort_sched_notewakeup(&w->park);
+		return;
+	}
 	pp->link = gort_sched.pidle;
 	gort_sched.pidle = pp;
 	atomic_store32(&pp->status, Pidle);
@@ -727,7 +738,12 @@ static __attribute__((noinline)) void switch_out(struct g *gp, struct g *next)
 			gort_sched_runqput(pp, next, 1);
 		next = NULL;
 	} else if (!next && !must_leave(pp)) {
-		next = m->pinhead ? next_on_m(m, pp, gp) : pick_local(pp);
+		if (!m->pinhead)
+			next = pick_local(pp);
+		else if (!atomic_load32(&gort_sched.npinwait))
+			next = next_on_m(m, pp, gp);
+		/* else to g0: another M waits for a P for its pinned ones, and
+		 * findrunnable may give it ours */
 	}
 	if (next && __builtin_expect(next->lockedm != NULL, 0)) {
 		/* Wired to another M, which must run it: through g0, where
@@ -1006,16 +1022,39 @@ top:
 	if (m->pinhead) {
 		/* Goroutines preempted here wait for this M alone (the thread
 		 * rule, preempt.c): get a P for them, whatever it takes,
-		 * rather than go idle. */
+		 * rather than go idle.  If another M waits so for a P, and we
+		 * have only our own pinned ones to run, we take turns: ours
+		 * goes to it, and we wait in line -- else a loop pinned here
+		 * would starve the pinned goroutines of every other M. */
+		if (m->p && atomic_load32(&gort_sched.npinwait) > 0 && gort_sched_runqempty(m->p) &&
+		    atomic_load32((volatile uint32_t *)&gort_sched.runqsize) == 0) {
+			gort_sched_lock(&gort_sched.lock);
+			if (gort_sched.pinwait)
+				pidleput(releasep(m));   /* to the first in line */
+			gort_sched_unlock(&gort_sched.lock);
+		}
 		while (!m->p) {
 			gort_sched_lock(&gort_sched.lock);
 			pp = pidleget();
+			if (!pp) {
+				/* in line, at its end: pidleput hands us one */
+				struct m **end = &gort_sched.pinwait;
+				while (*end)
+					end = &(*end)->link;
+				m->link = NULL;
+				*end = m;
+				atomic_add32(&gort_sched.npinwait, 1);
+			}
 			gort_sched_unlock(&gort_sched.lock);
-			if (pp)
+			if (pp) {
 				acquirep(m, pp);
-			else
-				gort_sched_notetsleep(&m->park, 1000000);   /* a P frees up; nobody wakes us */
+				break;
+			}
+			gort_sched_notesleep(&m->park);
 			noteclear(&m->park);
+			pp = m->nextp;
+			m->nextp = NULL;
+			acquirep(m, pp);
 		}
 		if (m->p->timer0when)
 			checktimers(m->p);
@@ -1261,7 +1300,8 @@ static int preempt_long_runners(int64_t now)
 		struct m *m = pp->m;
 		uint64_t w = pp->timer0when;
 		if (gort_sched_runqempty(pp) && !atomic_load32((volatile uint32_t *)&gort_sched.runqsize) &&
-		    !(w && (int64_t)w <= now) && !(m && m->pinhead))
+		    !(w && (int64_t)w <= now) && !(m && m->pinhead) &&
+		    !atomic_load32(&gort_sched.npinwait))
 			continue;
 		struct g *gp = m ? m->curg : NULL;
 		if (gp && atomic_load32(&gp->status) == Grunning) {

@@ -338,6 +338,12 @@ struct schedt {
 	int64_t polluntil;             /* ... until this time (the earliest timer), 0: none */
 	struct p *pollhandoff;         /* a P startm left for the poller M to take */
 	uint8_t pollhandoff_spinning;  /* ... as a spinning M */
+	/* Ms holding goroutines pinned by preemptions, waiting for a P to run
+	 * them on (proc.c, findrunnable), linked by m->link.  A P given up
+	 * goes to the first of them before the idle list; npinwait (atomic
+	 * reads allowed) makes sysmon preempt the running loops for them. */
+	struct m *pinwait;
+	volatile uint32_t npinwait;
 	/* - */
 	volatile int32_t nmspinning;   /* atomic */
 	volatile int32_t ntimers;      /* timers in all heaps; atomic */

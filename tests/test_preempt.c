@@ -246,6 +246,74 @@ START_TEST(pinned_is_not_starved)
 }
 END_TEST
 
+/* And across Ms.  Still one P: taker A is preempted and pinned to M0,
+ * and B, running on M0, starts C and enters a system call.  Its P goes to
+ * M1, which runs C; B comes back without a P and queues itself; C is
+ * preempted for it, pinned to M1, and B and C take turns on M1 -- while A
+ * can run only on M0, which has no P.  M0 must get one in turn. */
+static volatile uint32_t mrounds[3], mturns[3];
+static uint32_t mseen[3][3];   /* each taker's own row */
+
+static int all_turned(void)
+{
+	for (int i = 0; i < 3; i++)
+		if (atomic_load32(&mturns[i]) < 3)
+			return 0;
+	return 1;
+}
+
+static void mtaker(void *arg)
+{
+	int me = (int)(intptr_t)arg;
+	struct work w = { 1, 2, 3, 4, 0.5, { 1.0, 2.0 } };
+	double t0 = wall();
+	for (int i = 0; i < 3; i++)
+		mseen[me][i] = atomic_load32(&mrounds[i]);
+	while (!all_turned() && wall() - t0 < 60) {
+		compute(&w, CHUNK / 10);
+		step(&w, 0);
+		atomic_add32(&mrounds[me], 1);
+		int turned = 0;
+		for (int i = 0; i < 3; i++) {
+			uint32_t o = atomic_load32(&mrounds[i]);
+			if (i != me && o != mseen[me][i]) {
+				mseen[me][i] = o;
+				turned = 1;
+			}
+		}
+		if (turned)
+			atomic_add32(&mturns[me], 1);
+		if (me == 1 && mrounds[0] > 0 && mrounds[2] == 0) {
+			/* A ran and was preempted, or we would not run: now */
+			gort_go(mtaker, (void *)2);
+			gort_syscall_enter();
+			struct timespec ts = { 0, 20000000 };
+			nanosleep(&ts, NULL);
+			gort_syscall_exit();
+		}
+	}
+	gort_waitgroup_done(&hog_wg);
+}
+
+static int cross_m_main(void *arg)
+{
+	(void)arg;
+	gort_waitgroup_add(&hog_wg, 3);
+	gort_go(mtaker, (void *)1);
+	gort_go(mtaker, (void *)0);   /* runs first (runnext) */
+	gort_waitgroup_wait(&hog_wg);
+	ck_assert_msg(all_turned(), "a loop starved: %u, %u and %u turns (%u, %u, %u rounds) in 60 s, "
+		"%u preemptions", mturns[0], mturns[1], mturns[2], mrounds[0], mrounds[1], mrounds[2],
+		gort_sched_preempt_done);
+	return 0;
+}
+
+START_TEST(pinned_elsewhere_is_not_starved)
+{
+	RUN(1, cross_m_main, NULL);
+}
+END_TEST
+
 /* --- Go's TestPreemption: a spinner waiting for a goroutine it starves -------- */
 
 static volatile uint32_t flag_b;
@@ -500,6 +568,7 @@ static Suite *preempt_suite(void)
 	tcase_add_loop_test(tc, timer_fires_beside_hogs, 0, 2);
 	tcase_add_test(tc, resumes_on_its_thread);
 	tcase_add_test(tc, pinned_is_not_starved);
+	tcase_add_test(tc, pinned_elsewhere_is_not_starved);
 	tcase_add_test(tc, spinner_is_preempted);
 	tcase_add_test(tc, spawn_loop_memory);
 	tcase_add_test(tc, disable_holds_off_preemption);
