@@ -1844,24 +1844,18 @@ void gort_yield(void)
 	if (m->p && m->p->timer0when)
 		checktimers(m->p);
 	gp->preempt = 0;
-	int leave = must_leave(m->p);
+	int leave = must_leave(m->p), alone;
+	struct g *next = NULL;
 	if (__builtin_expect(m->lockedg != NULL, 0)) {
-		/* Wired: switching means handing the P to whoever runs the
-		 * others, so only if there are others. */
-		if (!leave && gort_sched_runqempty(m->p) &&
-		    atomic_loadacq32((volatile uint32_t *)&gort_sched.runqsize) == 0) {
-			stackcheck(gp);
-			m->p->schedtick++;
-			return;
-		}
-		atomic_storerel32(&gp->status, Grunnable);
-		m->after.fn = after_requeue;
-		m->after.arg = gp;
-		switch_out(gp, NULL);
-		return;
+		/* Wired: switching hands the P to whoever runs the others
+		 * (switch_out goes to g0), so only if there are others. */
+		alone = !leave && gort_sched_runqempty(m->p) &&
+			atomic_loadacq32((volatile uint32_t *)&gort_sched.runqsize) == 0;
+	} else {
+		next = leave ? NULL : m->pinhead ? next_on_m(m, m->p, gp) : pick_local(m->p);
+		alone = !next && !leave;
 	}
-	struct g *next = leave ? NULL : m->pinhead ? next_on_m(m, m->p, gp) : pick_local(m->p);
-	if (!next && !leave) {
+	if (alone) {
 		/* nothing else to run here: keep going, but check the stack as
 		 * a switch would; and say so to sysmon, which would otherwise
 		 * take a lone yielding loop for a runaway */

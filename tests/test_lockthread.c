@@ -22,13 +22,6 @@
 
 extern volatile uint32_t gort_sched_preempt_done;
 
-static int run_main(int procs, int (*fn)(void *), void *arg)
-{
-	gort_gomaxprocs(procs);
-	return gort_main(fn, arg);
-}
-#define RUN(procs, fn, arg) ck_assert_int_eq(run_main((procs), (fn), (arg)), 0)
-
 static int tid(void)
 {
 	return (int)syscall(SYS_gettid);

@@ -22,13 +22,6 @@
 
 #define SEC 1000000000LL
 
-static int run_main(int procs, int (*fn)(void *), void *arg)
-{
-	gort_gomaxprocs(procs);
-	return gort_main(fn, arg);
-}
-#define RUN(procs, fn, arg) ck_assert_int_eq(run_main((procs), (fn), (arg)), 0)
-
 static int64_t in(int64_t ns)
 {
 	return gort_now() + ns;

@@ -23,13 +23,6 @@ extern volatile uint32_t gort_sched_preempt_why[5];
 extern volatile uint32_t gort_sched_preempt_asked, gort_sched_preempt_sent, gort_sched_preempt_done,
 	gort_sched_preempt_refused;
 
-static int run_main(int procs, int (*fn)(void *), void *arg)
-{
-	gort_gomaxprocs(procs);
-	return gort_main(fn, arg);
-}
-#define RUN(procs, fn, arg) ck_assert_int_eq(run_main((procs), (fn), (arg)), 0)
-
 static double wall(void)
 {
 	struct timespec ts;

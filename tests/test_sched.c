@@ -17,13 +17,6 @@
 
 #include "gort.h"
 
-static int run_main(int procs, int (*fn)(void *), void *arg)
-{
-	gort_gomaxprocs(procs);
-	return gort_main(fn, arg);
-}
-#define RUN(procs, fn, arg) ck_assert_int_eq(run_main((procs), (fn), (arg)), 0)
-
 /* --- spawning ------------------------------------------------------------ */
 
 #define NSPAWN (100000 / SCALE)

@@ -81,12 +81,23 @@ static inline void run_child(void (*fn)(void *), void *arg, struct child *c, int
 #define ck_assert_output_has(c, s) \
 	ck_assert_msg(strstr((c)->out, (s)) != NULL, "output lacks \"%s\":\n%s", (s), (c)->out)
 
+int gort_main(int (*main)(void *), void *arg);
+int gort_gomaxprocs(int n);
+
+/* gort_main runs once per process, and Check runs each test in a child
+ * of its own: RUN(procs, fn, arg) sets the number of Ps and runs fn as
+ * main, which must return 0. */
+static inline int run_main(int procs, int (*fn)(void *), void *arg)
+{
+	gort_gomaxprocs(procs);
+	return gort_main(fn, arg);
+}
+#define RUN(procs, fn, arg) ck_assert_int_eq(run_main((procs), (fn), (arg)), 0)
+
 /* How programs die.  A child runs main as gort_main's function, on procs
  * Ps, with env (may be NULL) added to its environment; the caller wants
  * exit status 2 and each string of want (NULL-terminated) in what it
  * printed.  c receives the child, for more checks. */
-int gort_main(int (*main)(void *), void *arg);
-int gort_gomaxprocs(int n);
 void gort_runtime_debug_init(void);
 
 struct death {
