@@ -1726,6 +1726,14 @@ void gort_sched_yield_pinned(void)
 	if (m->p && m->p->timer0when)
 		checktimers(m->p);
 	atomic_storerel32(&gp->status, Grunnable);
+	if (gort_sched_preempt_unsafe_for(gp) & PREEMPT_MIGRATE) {
+		/* debug (the deadlock suite): the thread rule off -- queued
+		 * globally, as a cooperative preemption is, for any M */
+		m->after.fn = after_globrunqput;
+		m->after.arg = gp;
+		switch_out(gp, NULL);
+		return;
+	}
 	pinpush(m, gp);
 	m->pinturn = 0;   /* somebody else first: that is what it was preempted for */
 	m->after.fn = after_nothing;
