@@ -2233,7 +2233,9 @@ static int profiled_run(void *arg)
 		atomic_load32(&gort_sched_preempt_done) - done0, atomic_load32(&prof_asks),
 		atomic_load32(&prof_sigs), (unsigned long long)in_work, (unsigned long long)through,
 		(unsigned long long)leaf_tramp, (unsigned long long)at_entry);
-	if ((bad && !MIPS_GAP) || in_work == 0)
+	/* under qemu the hand-sent signals, landing behind SIGURG, may be
+	 * all there are: a sample in the loop itself is not certain there */
+	if ((bad && !MIPS_GAP) || (in_work == 0 && SCALE == 1))
 		return 1;
 	return report();
 }
