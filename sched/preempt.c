@@ -207,8 +207,24 @@ int gort_sched_pc_in_gort(uintptr_t pc)
 
 /* The rule, clause by clause (see the top).  Async-signal-safe.
  * gort_sched_preempt_unsafe (debug runtime, the deadlock suite) lets a
- * clause be switched off to show that it is needed. */
+ * clause be switched off to show that it is needed -- PREEMPT_MIGRATE,
+ * the thread rule, in gort_sched_yield_pinned -- for every goroutine, or,
+ * with gort_sched_preempt_unsafe_goid set, for that one alone (a suite
+ * case switches a clause off for the goroutine it puts in harm's way,
+ * not for the scheduler's own goroutines beside it). */
 volatile uint32_t gort_sched_preempt_unsafe;
+volatile uint64_t gort_sched_preempt_unsafe_goid;
+
+uint32_t gort_sched_preempt_unsafe_for(const struct g *gp)
+{
+	if (!GORT_DEBUG_RUNTIME)
+		return 0;
+	uint32_t off = atomic_load32(&gort_sched_preempt_unsafe);
+	/* a plain read: set before the goroutine runs, and on 32-bit MIPS
+	 * an atomic64 load here could meet a lock the interrupted code holds */
+	uint64_t only = *(volatile uint64_t *)&gort_sched_preempt_unsafe_goid;
+	return !only || only == gp->goid ? off : 0;
+}
 
 /* The compiler's own helpers (libgcc: __divdi3 for a 64-bit division on
  * 32-bit MIPS, __popcountdi2, ...) are linked into the executable from a
@@ -234,7 +250,7 @@ static int refuse(int clause)
 
 static int safepoint(struct m *m, struct g *gp, uintptr_t pc, uintptr_t sp)
 {
-	uint32_t off = GORT_DEBUG_RUNTIME ? atomic_load32(&gort_sched_preempt_unsafe) : 0;
+	uint32_t off = gort_sched_preempt_unsafe_for(gp);
 	if (!(off & PREEMPT_ANYCODE) && gort_sched_pc_in_gort(pc))
 		return refuse(0);                             /* 1 */
 	if (!(off & PREEMPT_ANYCODE) && !in_exe(pc))

@@ -1880,9 +1880,10 @@ void gort_sched_yield_pinned(void)
 	if (m->p && m->p->timer0when)
 		checktimers(m->p);
 	atomic_storerel32(&gp->status, Grunnable);
-	if (m->lockedg == gp) {
-		/* Wired, it resumes on this thread anyway: queue it as a
-		 * cooperative preemption would. */
+	if (m->lockedg == gp || (gort_sched_preempt_unsafe_for(gp) & PREEMPT_MIGRATE)) {
+		/* Wired, it resumes on this thread anyway; or (debug, the
+		 * deadlock suite) the thread rule is off: queued globally, as
+		 * a cooperative preemption is. */
 		m->after.fn = after_globrunqput;
 		m->after.arg = gp;
 		switch_out(gp, NULL);

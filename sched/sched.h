@@ -481,9 +481,12 @@ extern volatile int64_t gort_sched_netpoll_lastpoll;   /* atomic (atomic_load64)
 enum {
 	PREEMPT_ANYCODE = 1,          /* debug: clauses 1 and 2 off (gort's code, shared objects) */
 	PREEMPT_IGNORE_DISABLE = 2,   /* debug: gort_preempt_disable ignored */
+	PREEMPT_MIGRATE = 4,          /* debug: the thread rule off (resumes on any M) */
 };
 #define PREEMPT_ROOM 4096          /* stack the preempted G needs below the saved frame */
 extern volatile uint32_t gort_sched_preempt_unsafe;   /* PREEMPT_* clauses off (debug runtime) */
+extern volatile uint64_t gort_sched_preempt_unsafe_goid;   /* ... for this goroutine only, if not 0 */
+uint32_t gort_sched_preempt_unsafe_for(const struct g *gp);   /* the bits that apply to gp */
 extern volatile uint32_t gort_sched_preempt_asked, gort_sched_preempt_sent, gort_sched_preempt_done,
 	gort_sched_preempt_refused;
 void gort_sched_preempt_init(void);
