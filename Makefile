@@ -55,7 +55,7 @@ test-docs: $(B)/native/build.ninja $(B)/spinlock/build.ninja
 test-valgrind: $(B)/native/build.ninja
 	scripts/deps.sh build test
 	ninja -C $(B)/native
-	GORT_TEST_SCALE=20 meson test -C $(B)/native --print-errorlogs \
+	GORT_TEST_SCALE=20 GORT_TEST_VALGRIND=1 meson test -C $(B)/native --print-errorlogs \
 		--wrapper 'valgrind -q --error-exitcode=9' atomic symtab sched
 
 bench: $(B)/native/build.ninja $(B)/spinlock/build.ninja $(B)/spinlock32/build.ninja

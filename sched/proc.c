@@ -1339,7 +1339,7 @@ static int retake(int64_t now)
 /* GORTDEBUG=schedtrace=N: Go's schedtrace, one line every N ms; with
  * scheddetail=1, every P, M and G too.  Read without locks, as Go does:
  * a snapshot that may be a little inconsistent, never a stall. */
-static void schedtrace(int64_t now, int64_t start)
+static void schedtrace(int64_t now, int64_t start, int detail)
 {
 	uint32_t np = atomic_loadacq32(&gort_sched.gomaxprocs);
 	int nm = 0, idle = 0;
@@ -1359,7 +1359,7 @@ static void schedtrace(int64_t now, int64_t start)
 		n += gort_runtime_fmt(line + n, sizeof line - n, i ? " %u" : "%u", q);
 	}
 	gort_runtime_printf("%s]\n", line);
-	if (!gort_runtime_debug("scheddetail", 0))
+	if (!detail)
 		return;
 	for (uint32_t i = 0; i < gort_sched.nallp_max; i++) {
 		struct p *pp = gort_sched.allp[i];
@@ -1402,7 +1402,7 @@ static void *sysmon(void *arg)
 		int64_t now = gort_sched_nanotime();
 		atomic_store32(&coarse_sec, (uint32_t)(now / 1000000000));
 		if (trace_every > 0 && now >= next_trace) {
-			schedtrace(now, start);
+			schedtrace(now, start, gort_runtime_debug("scheddetail", 0));
 			next_trace = now + trace_every;
 		}
 		/* Nobody has polled for 10 ms (every P busy, none idle to poll):
@@ -1644,9 +1644,16 @@ static void checkdead(void)
 		uint32_t s = atomic_load32(&gp->status);
 		if (s == Gwaiting)
 			waiting++;
-		else if (s == Grunnable || s == Grunning || s == Gsyscall)
+		else if (s == Grunnable || s == Grunning || s == Gsyscall) {
+			/* a broken invariant: say everything about the scheduler */
+			gort_runtime_printf("checkdead: mcount=%d nmidle=%d nmidlelocked=%d npinwait=%u "
+				"runqsize=%d pidle=%d\n", gort_sched.mcount, gort_sched.nmidle,
+				gort_sched.nmidlelocked, gort_sched.npinwait, gort_sched.runqsize,
+				gort_sched.pidle ? gort_sched.pidle->id : -1);
+			schedtrace(gort_sched_nanotime(), 0, 1);
 			gort_runtime_throwf("checkdead: goroutine %llu is %u with every M idle",
 				(unsigned long long)gp->goid, s);
+		}
 	}
 	if (waiting == 0 && main_goexited)
 		gort_runtime_throw("no goroutines (main called gort_exit) - deadlock!");

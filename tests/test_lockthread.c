@@ -274,6 +274,7 @@ static int preempted_main(void *wire)
 
 START_TEST(wired_hog_preempted)
 {
+	SKIP_UNDER_VALGRIND("no asynchronous preemption there");
 	RUN(1, preempted_main, (void *)1);
 }
 END_TEST
@@ -304,6 +305,7 @@ static int pinned_main(void *arg)
 
 START_TEST(wiring_beside_pinned)
 {
+	SKIP_UNDER_VALGRIND("no asynchronous preemption there");
 	RUN(1, pinned_main, NULL);
 }
 END_TEST

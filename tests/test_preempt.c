@@ -122,6 +122,7 @@ static int timer_main(void *arg)
 
 START_TEST(timer_fires_beside_hogs)
 {
+	SKIP_UNDER_VALGRIND("no asynchronous preemption there");
 	RUN(_i == 0 ? 1 : 2, timer_main, NULL);
 }
 END_TEST
@@ -186,6 +187,7 @@ static int pin_main(void *arg)
 
 START_TEST(resumes_on_its_thread)
 {
+	SKIP_UNDER_VALGRIND("no asynchronous preemption there");
 	RUN(4, pin_main, NULL);
 }
 END_TEST
@@ -235,6 +237,7 @@ static int taking_turns_main(void *arg)
 
 START_TEST(pinned_is_not_starved)
 {
+	SKIP_UNDER_VALGRIND("no asynchronous preemption there");
 	RUN(1, taking_turns_main, NULL);
 }
 END_TEST
@@ -303,6 +306,7 @@ static int cross_m_main(void *arg)
 
 START_TEST(pinned_elsewhere_is_not_starved)
 {
+	SKIP_UNDER_VALGRIND("no asynchronous preemption there");
 	RUN(1, cross_m_main, NULL);
 }
 END_TEST
@@ -342,6 +346,7 @@ static int spin_main(void *arg)
 
 START_TEST(spinner_is_preempted)
 {
+	SKIP_UNDER_VALGRIND("no asynchronous preemption there");
 	RUN(1, spin_main, NULL);
 }
 END_TEST
@@ -425,6 +430,7 @@ static int disable_main(void *arg)
 
 START_TEST(disable_holds_off_preemption)
 {
+	SKIP_UNDER_VALGRIND("no asynchronous preemption there");
 	RUN(1, disable_main, NULL);
 }
 END_TEST
@@ -545,6 +551,7 @@ static int dump_main(void *a)
 
 START_TEST(dump_shows_interrupted_frame)
 {
+	SKIP_UNDER_VALGRIND("no asynchronous preemption there");
 	struct child c;
 	/* one P: when main runs, the hog is preempted -- and its frames are
 	 * on its stack for the dump */
