@@ -86,3 +86,11 @@ void gort_runtime_panicf(const char *fmt, ...)
 	va_end(ap);
 	die("panic: ", msg);
 }
+
+/* Package atomic, below this one, dies through these (atomic.h). */
+__attribute__((constructor(101)))
+static void atomic_dies_here(void)
+{
+	gort_atomic_panicf = gort_runtime_panicf;
+	gort_atomic_throwf = gort_runtime_throwf;
+}
