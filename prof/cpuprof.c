@@ -414,12 +414,7 @@ static int start(int fd, const char *path, int hz)
 
 	static int installed;
 	if (!installed) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_sigaction = gort_prof_handler;
-		sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-		sigfillset(&sa.sa_mask);
-		sigaction(SIGPROF, &sa, NULL);
+		gort_runtime_sigregister(SIGPROF, gort_prof_handler, GORT_SIG_BLOCKALL | GORT_SIG_RESTART);
 		installed = 1;
 	}
 

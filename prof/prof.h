@@ -63,7 +63,7 @@ int gort_prof_buf_read(struct profbuf *b, void (*fn)(const struct profrec *, voi
 
 /* --- sigprof.c -------------------------------------------------------- */
 
-void gort_prof_handler(int sig, siginfo_t *si, void *ctx);
+int gort_prof_handler(int sig, siginfo_t *si, void *ctx);   /* a gort_runtime_sigfn */
 /* The pseudo-functions that name what a sample could not show (Go's
  * _System, _ExternalCode, _LostSIGPROFDuringAtomic64, and a full buffer's
  * _LostProfileEvent).  Real functions, so that the symbol table names

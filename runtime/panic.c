@@ -53,7 +53,10 @@ static __attribute__((noreturn, noinline)) void die(const char *prefix, const ch
 			sched_yield();   /* another thread is printing its death */
 	gort_runtime_printf("%s%s\n\n", prefix, msg);
 	/* Skip die() and the panic/throw entry point: start at their caller. */
-	gort_sched_traceback_current(2);
+	if (gort_runtime_hooks.traceback)
+		gort_runtime_hooks.traceback(2);   /* the goroutine's (sched) */
+	else
+		gort_runtime_traceback_self(2);
 	gort_runtime_exit(2);
 }
 

@@ -1603,7 +1603,7 @@ static void main_goroutine(void *a)
 
 static void schedinit(void)
 {
-	gort_runtime_signals_init();
+	gort_sched_signals_init();
 	gort_sched_preempt_init();
 	int e = gort_sched_netpoll_init();   /* the M that sleeps sleeps in it */
 	if (e < 0)

@@ -502,6 +502,8 @@ void gort_sched_traceback_current(int skip);
 void gort_sched_traceback_frame(struct g *gp, struct gort_frame f, uintptr_t lo);
 void gort_sched_dump_blocked(void);
 void gort_sched_dump_all(struct g *skip);   /* SIGQUIT */
+/* The runtime's hooks (runtime.h), SIGSEGV, SIGBUS and SIGQUIT: schedinit. */
+void gort_sched_signals_init(void);
 
 
 #endif /* GORT_SCHED_SCHED_H */
