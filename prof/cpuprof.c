@@ -635,3 +635,15 @@ void gort_prof_main_stop(void)
 	if (err)
 		fprintf(stderr, "gort: GORTPROF: writing the profile: %s\n", strerror(-err));
 }
+
+/* The scheduler calls the profiler through these (sched.h): it stands
+ * below prof and may not name it.  Before main, so before any M. */
+__attribute__((constructor))
+static void prof_hooks(void)
+{
+	gort_sched_hooks = (struct gort_sched_hooks){
+		.minit = gort_prof_minit,
+		.main_start = gort_prof_main_start,
+		.main_stop = gort_prof_main_stop,
+	};
+}
