@@ -3,8 +3,11 @@
  * operations, and what the package says about itself.  The 64-bit
  * operations are in atomic64_native.c and atomic64_spin.c.
  */
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
 #include "atomic/atomic.h"
-#include "runtime/runtime.h"
 
 uint32_t gort_atomic_load32(const volatile uint32_t *p) { return atomic_load32(p); }
 void gort_atomic_store32(volatile uint32_t *p, uint32_t v) { atomic_store32(p, v); }
@@ -44,5 +47,24 @@ unsigned gort_atomic64_locks(void)
  * panicUnaligned); the address and the operation make it actionable. */
 void gort_atomic_unaligned(const volatile void *p, const char *op)
 {
-	gort_runtime_panicf("unaligned 64-bit atomic operation (%s at %p)", op, (const void *)p);
+	gort_atomic_panicf("unaligned 64-bit atomic operation (%s at %p)", op, (const void *)p);
+	_exit(2);   /* not reached: a panic does not return */
 }
+
+/* The last resort, before package runtime has installed its own (see
+ * atomic.h): the formatter is the runtime's, so the format is written as
+ * it is.  Async-signal-safe: writev(2) and _exit. */
+static __attribute__((noreturn)) void lastresort(const char *prefix, const char *fmt)
+{
+	struct iovec v[3] = { { (void *)prefix, strlen(prefix) }, { (void *)fmt, strlen(fmt) },
+		{ (void *)"\n", 1 } };
+	ssize_t ignored = writev(2, v, 3);   /* nothing to be done if it fails */
+	(void)ignored;
+	_exit(2);
+}
+
+static void panic0(const char *fmt, ...) { lastresort("panic: ", fmt); }
+static void throw0(const char *fmt, ...) { lastresort("fatal error: ", fmt); }
+
+void (*gort_atomic_panicf)(const char *fmt, ...) = panic0;
+void (*gort_atomic_throwf)(const char *fmt, ...) = throw0;

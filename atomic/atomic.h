@@ -208,6 +208,18 @@ extern const char *const gort_atomic_text_lo, *const gort_atomic_text_hi;
 /* Refuses a misaligned 64-bit word, Go-style: panic and traceback. */
 __attribute__((noreturn, cold)) void gort_atomic_unaligned(const volatile void *p, const char *op);
 
+/* How the package dies.  atomic is the lowest package and may call no
+ * other (docs/HACKING.md, "Layers"), yet two of its errors are fatal: a
+ * misaligned word (a panic, as in Go) and, in a debug runtime, a thread
+ * taking a lock it holds (a throw).  It dies through these two, which
+ * package runtime points at gort_runtime_panicf and gort_runtime_throwf
+ * from a constructor, before main: traceback, atdie hooks, exit status
+ * 2.  Until then they hold atomic's last resort, which writes the
+ * message unformatted and exits with status 2.  Neither returns.
+ * Written once at start-up, read-only after; async-signal-safe. */
+extern void (*gort_atomic_panicf)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+extern void (*gort_atomic_throwf)(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #if GORT_ATOMIC64_NATIVE_AVAILABLE
 #define AO64(p) ((volatile AO_t *)(p))
 

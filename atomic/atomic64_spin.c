@@ -47,7 +47,6 @@
 #include <unistd.h>
 
 #include "atomic/atomic.h"
-#include "runtime/runtime.h"
 
 #define CACHE_LINE 64
 
@@ -106,7 +105,8 @@ static __attribute__((noinline, cold)) void selfdeadlock(struct lock64 *l)
 	void (*hook)(unsigned) = gort_atomic_selfdeadlock_hook;
 	if (hook)
 		hook((unsigned)(l - locks));   /* the profiler explains, and exits */
-	gort_runtime_throwf("atomic64 lock %u taken twice by thread %u", (unsigned)(l - locks), self_tid);
+	gort_atomic_throwf("atomic64 lock %u taken twice by thread %u", (unsigned)(l - locks), self_tid);
+	_exit(2);   /* not reached: a throw does not return */
 }
 
 /* Injection: the next atomic64 operation on this thread sends itself

@@ -414,12 +414,7 @@ static int start(int fd, const char *path, int hz)
 
 	static int installed;
 	if (!installed) {
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_sigaction = gort_prof_handler;
-		sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-		sigfillset(&sa.sa_mask);
-		sigaction(SIGPROF, &sa, NULL);
+		gort_runtime_sigregister(SIGPROF, gort_prof_handler, GORT_SIG_BLOCKALL | GORT_SIG_RESTART);
 		installed = 1;
 	}
 
@@ -639,4 +634,16 @@ void gort_prof_main_stop(void)
 	int err = gort_prof_stop();
 	if (err)
 		fprintf(stderr, "gort: GORTPROF: writing the profile: %s\n", strerror(-err));
+}
+
+/* The scheduler calls the profiler through these (sched.h): it stands
+ * below prof and may not name it.  Before main, so before any M. */
+__attribute__((constructor))
+static void prof_hooks(void)
+{
+	gort_sched_hooks = (struct gort_sched_hooks){
+		.minit = gort_prof_minit,
+		.main_start = gort_prof_main_start,
+		.main_stop = gort_prof_main_stop,
+	};
 }

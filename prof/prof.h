@@ -63,7 +63,7 @@ int gort_prof_buf_read(struct profbuf *b, void (*fn)(const struct profrec *, voi
 
 /* --- sigprof.c -------------------------------------------------------- */
 
-void gort_prof_handler(int sig, siginfo_t *si, void *ctx);
+int gort_prof_handler(int sig, siginfo_t *si, void *ctx);   /* a gort_runtime_sigfn */
 /* The pseudo-functions that name what a sample could not show (Go's
  * _System, _ExternalCode, _LostSIGPROFDuringAtomic64, and a full buffer's
  * _LostProfileEvent).  Real functions, so that the symbol table names
@@ -83,8 +83,11 @@ extern int gort_prof_fix;                   /* the #20146 fix (GORTDEBUG=lostato
  * (stop still drains everything).  atomic */
 extern volatile uint32_t gort_prof_reader_hold;
 
+/* The scheduler's hooks (sched.h), which cpuprof.c installs. */
 struct m;
 void gort_prof_minit(struct m *m);          /* a new M: its buffer and timer */
+void gort_prof_main_start(void);            /* GORTPROF=path[:hz] */
+void gort_prof_main_stop(void);
 
 /* --- the aggregated profile (cpuprof.c), read by pprof.c --------------- */
 

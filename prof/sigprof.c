@@ -24,7 +24,6 @@
  * and exact: signals handled = samples written + lost in atomic64 + lost
  * to a full buffer.
  */
-#include <errno.h>
 #include <time.h>
 
 #include "atomic/atomic.h"
@@ -153,17 +152,18 @@ static void sigprof(struct gort_frame f, struct g *gp, struct m *mp, uint64_t cp
 	}
 }
 
-void gort_prof_handler(int sig, siginfo_t *si, void *ctx)
+/* Registered with the runtime's dispatch point (runtime/signal.c), which
+ * runs it on the M's signal stack with errno saved.  Every SIGPROF is the
+ * profiler's: it returns 1. */
+int gort_prof_handler(int sig, siginfo_t *si, void *ctx)
 {
 	(void)sig;
-	int saved = errno;
 	struct m *mp = gort_sched_m;
 	if (!mp) {
 		/* A thread gort did not make (setitimer's signals go anywhere). */
 		if (atomic_loadacq32(&gort_prof_state) == PROF_ON)
 			atomic_add32(&gort_prof_external, 1);
-		errno = saved;
-		return;
+		return 1;
 	}
 	/* Say we are here before looking at the state: the profiler stops by
 	 * setting the state, then waiting for every prof_inhandler to drop
@@ -177,7 +177,7 @@ void gort_prof_handler(int sig, siginfo_t *si, void *ctx)
 		mp->in_sighandler = 0;
 	}
 	atomic_add32(&mp->prof_inhandler, -1);
-	errno = saved;
+	return 1;
 }
 
 #if GORT_DEBUG_RUNTIME

@@ -53,7 +53,10 @@ static __attribute__((noreturn, noinline)) void die(const char *prefix, const ch
 			sched_yield();   /* another thread is printing its death */
 	gort_runtime_printf("%s%s\n\n", prefix, msg);
 	/* Skip die() and the panic/throw entry point: start at their caller. */
-	gort_sched_traceback_current(2);
+	if (gort_runtime_hooks.traceback)
+		gort_runtime_hooks.traceback(2);   /* the goroutine's (sched) */
+	else
+		gort_runtime_traceback_self(2);
 	gort_runtime_exit(2);
 }
 
@@ -85,4 +88,12 @@ void gort_runtime_panicf(const char *fmt, ...)
 	gort_runtime_vfmt(msg, sizeof msg, fmt, ap);
 	va_end(ap);
 	die("panic: ", msg);
+}
+
+/* Package atomic, below this one, dies through these (atomic.h). */
+__attribute__((constructor(101)))
+static void atomic_dies_here(void)
+{
+	gort_atomic_panicf = gort_runtime_panicf;
+	gort_atomic_throwf = gort_runtime_throwf;
 }

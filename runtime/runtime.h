@@ -1,6 +1,6 @@
 /*
  * runtime.h -- package runtime, internal: start-up, the symbol table,
- * printing, tracebacks, panics and fatal errors.
+ * printing, tracebacks, panics and fatal errors, signals.
  */
 #ifndef GORT_RUNTIME_RUNTIME_H
 #define GORT_RUNTIME_RUNTIME_H
@@ -101,14 +101,48 @@ int gort_runtime_grow(void *p, size_t *cap, size_t need, size_t elem);
 int gort_runtime_debug(const char *name, int dflt);
 void gort_runtime_debug_init(void);   /* read GORTDEBUG again (tests) */
 
-/* --- signal.c: the runtime's own signal handlers. */
+/* --- signal.c: the one dispatch point for gort's signals (see the essay
+ * there).  The package that owns a signal registers its handler once, at
+ * start-up, before it makes the signal happen; a second registration of
+ * the same handler does nothing.  The handler runs on the M's signal
+ * stack with errno saved, and returns 1 if the signal was its own, 0 if
+ * not: the signal then goes where it would have gone without gort (the
+ * previous handler, or the default action).  Async-signal-safe, as every
+ * handler must be. */
+typedef int gort_runtime_sigfn(int sig, siginfo_t *si, void *ctx);
+enum {
+	GORT_SIG_BLOCKALL = 1,   /* every other signal waits while it runs */
+	GORT_SIG_NODEFER = 2,    /* it may interrupt itself (a fault in a fault's report) */
+	GORT_SIG_RESTART = 4,    /* a system call it interrupts restarts */
+};
+void gort_runtime_sigregister(int sig, gort_runtime_sigfn *fn, unsigned flags);
+/* The runtime's own: SIGSEGV and SIGBUS (stack overflow, bad address). */
 void gort_runtime_signals_init(void);
 /* Per thread (M): allocate and install a signal stack; unblock signals. */
 void gort_runtime_minit(void **sigstack, size_t *size);
 
-/* --- provided by package sched (goroutines.c) for the dying paths: the
- * traceback of the goroutine running on this thread, or of the thread. */
-void gort_sched_traceback_current(int skip);
+/* --- hooks: what the runtime asks of package sched, which knows the
+ * goroutines.  The runtime stands below sched and may not call it
+ * (docs/HACKING.md, "Layers"), so sched fills these in when it starts
+ * (gort_sched_signals_init), before it runs a goroutine or installs a
+ * handler.  Until then every hook is NULL, and the runtime knows only
+ * threads.  Each runs on a dying path or in a signal handler:
+ * async-signal-safe.  Written once, before any goroutine runs;
+ * read-only after. */
+struct gort_runtime_hooks {
+	/* Print the traceback of the goroutine running on this thread, or
+	 * of the thread, from the caller's caller, skipping `skip` more
+	 * frames (panic.c's die). */
+	void (*traceback)(int skip);
+	/* A fault at addr, the interrupted registers f: if it is the running
+	 * goroutine's stack overflowing, report it and exit; else return. */
+	void (*overflow)(uintptr_t addr, struct gort_frame f);
+	/* A fatal signal's report: print what this thread ran when the
+	 * signal interrupted it at f (its goroutine, or the M's own stack).
+	 * 0, having printed nothing, if the thread is not an M. */
+	int (*traceback_signal)(struct gort_frame f);
+};
+extern struct gort_runtime_hooks gort_runtime_hooks;
 
 /* SIGPIPE (signal.c): raised by a thread around a write(2) made for gort,
  * whose EPIPE the caller wants as a value; the handler installed by

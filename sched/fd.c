@@ -42,18 +42,6 @@
 
 #include "sched/netpoll.h"
 
-/* Never to be taken for a constant: glibc declares __errno_location
- * const, and a compiler that inlines this function, or infers its
- * attributes from its body (clang does), would cache errno's address
- * across a switch again -- in gort's own code first.  The empty asm with
- * a memory clobber makes every call a call. */
-__attribute__((noinline)) int *gort_errno_location(void)
-{
-	int *p = __errno_location();
-	__asm__ __volatile__("" : "+r"(p) : : "memory");
-	return p;
-}
-
 /* Decide once how fd is served: PD_POLL or PD_BLOCK, or -EBADF (then it
  * stays undecided, for the number's next life).  pd->lock held.  The
  * answer is published only when complete: an operation that reads

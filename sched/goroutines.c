@@ -16,9 +16,16 @@
  * (gort_sched_ctxframe); the running one's at the caller.  Either way the
  * walk stays inside the goroutine's own stack bounds.  Async-signal-safe,
  * like everything the dying paths call.
+ *
+ * Package runtime prints panics and fatal signals but knows no goroutine:
+ * it stands below this package.  gort_sched_signals_init, at the end of
+ * this file, hands it the hooks that print them, and installs SIGQUIT,
+ * whose dump is every goroutine.
  */
+#include <signal.h>
 #include <sys/mman.h>
 
+#include "runtime/sigctxt.h"
 #include "sched/sched.h"
 
 static const char *statusname(struct g *gp)
@@ -200,4 +207,67 @@ static void print_other(struct g *gp, void *skip)
 void gort_sched_dump_all(struct g *skip)
 {
 	each_g_by_id(print_other, skip);
+}
+
+/* --- what the runtime asks, and SIGQUIT -------------------------------------- */
+
+/* A fault (runtime/signal.c): a stack overflow if the fault is in the guard
+ * region under the goroutine's stack, or a little below it, or the
+ * goroutine's own sp is already there (a slab stack has no guard: it ran
+ * off the end into whatever lies below).  A sp anywhere else -- the
+ * handler's own signal stack, say -- is no overflow.  The report walks
+ * from the faulting context, below the stack if that is where it is. */
+static void overflow(uintptr_t addr, struct gort_frame f)
+{
+	struct m *m = gort_sched_m;
+	struct g *gp = m ? m->curg : NULL;
+	if (gp && (gort_sched_stack_guardhit(gp, addr) || gort_sched_stack_guardhit(gp, f.sp)))
+		gort_sched_stack_overflow(gp, f, addr);
+}
+
+/* A fatal signal's report: what this thread ran when interrupted at f. */
+static int traceback_signal(struct gort_frame f)
+{
+	struct m *m = gort_sched_m;
+	struct g *gp = m ? m->curg : NULL;
+	if (gp) {
+		gort_sched_printg_header(gp, "running");
+		gort_sched_traceback_frame(gp, f, gp->stack_lo);
+	} else if (m) {
+		gort_runtime_printf("runtime stack (M%lld):\n", (long long)m->id);
+		gort_runtime_traceback_frame(f, m->g0_lo, m->g0_hi);
+	}
+	return m != NULL;
+}
+
+/* SIGQUIT (^\ at a terminal) prints every goroutine -- id, status, wait
+ * reason, minutes waiting, stack -- and exits with status 2, as Go does:
+ * the way to ask a hung program what it is waiting for. */
+static int quit(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig;
+	struct m *m = gort_sched_m;
+	struct g *gp = m ? m->curg : NULL;
+	struct gort_frame f = { sigctxt_pc(ctx), sigctxt_sp(ctx), sigctxt_fp(ctx), sigctxt_lr(ctx), 1 };
+	gort_runtime_printf("SIGQUIT: quit\nPC=%p m=%lld sigcode=%d\n", (void *)f.pc,
+		m ? (long long)m->id : -1LL, si->si_code);
+	if (gp) {
+		gort_runtime_printf("\n");
+		gort_sched_printg_header(gp, "running");
+		gort_sched_traceback_frame(gp, f, gp->stack_lo);
+	}
+	gort_sched_dump_all(gp);
+	gort_runtime_exit(2);
+}
+
+/* schedinit: the runtime's hooks first, then the signals that use them. */
+void gort_sched_signals_init(void)
+{
+	gort_runtime_hooks = (struct gort_runtime_hooks){
+		.traceback = gort_sched_traceback_current,
+		.overflow = overflow,
+		.traceback_signal = traceback_signal,
+	};
+	gort_runtime_signals_init();   /* SIGSEGV, SIGBUS */
+	gort_runtime_sigregister(SIGQUIT, quit, GORT_SIG_BLOCKALL);
 }

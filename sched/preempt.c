@@ -98,7 +98,6 @@ extern const char __stop_gort_text[] __attribute__((visibility("hidden")));
 static struct { uintptr_t lo, hi; } exetext[MAXSEGS];
 static int nexetext;
 static int asyncok;              /* asynchronous preemption enabled and possible */
-static struct sigaction prev_urg;
 
 /* Counters, for tests: sysmon's requests, the signals among them, and how
  * those ended. */
@@ -300,30 +299,26 @@ static int arrange(struct m *m, struct g *gp, ucontext_t *uc, uintptr_t pc, uint
 
 /* SIGURG.  Async-signal-safe: TLS, field reads, range checks, and writes
  * to the interrupted context and the goroutine's own stack below its sp. */
-static void sigurg(int sig, siginfo_t *si, void *ctx)
+static int sigurg(int sig, siginfo_t *si, void *ctx)
 {
+	(void)sig, (void)si;
 	struct m *m = gort_sched_m;
 	struct g *gp = m ? m->curg : NULL;
-	if (!gp || !atomic_load32(&gp->preempt)) {
-		/* not ours: out-of-band data, or a program's own use */
-		if ((prev_urg.sa_flags & SA_SIGINFO) && prev_urg.sa_sigaction)
-			prev_urg.sa_sigaction(sig, si, ctx);
-		else if (prev_urg.sa_handler != SIG_DFL && prev_urg.sa_handler != SIG_IGN)
-			prev_urg.sa_handler(sig);
-		return;
-	}
+	if (!gp || !atomic_load32(&gp->preempt))
+		return 0;   /* not ours: out-of-band data, or a program's own use */
 	ucontext_t *uc = ctx;
 	uintptr_t pc = sigctxt_pc(uc), sp = sigctxt_sp(uc);
 	if (!asyncok || !safepoint(m, gp, pc, sp)) {
 		atomic_add32(&gort_sched_preempt_refused, 1);
-		return;   /* sysmon asks again */
+		return 1;   /* sysmon asks again */
 	}
 	if (!arrange(m, gp, uc, pc, sp)) {
 		refuse(2);
 		atomic_add32(&gort_sched_preempt_refused, 1);
-		return;
+		return 1;
 	}
 	gp->preempt = 0;   /* taken: one request, one preemption */
+	return 1;
 }
 
 /* Called by preempt_<arch>.S with every register saved: yield, pinned to
@@ -350,12 +345,8 @@ void gort_sched_preempt_init(void)
 	/* Valgrind delivers signals with frames of its own making, which an
 	 * rt_sigreturn on a copy cannot resume: cooperative only there. */
 	asyncok = nexetext > 0 && !gort_runtime_debug("asyncpreemptoff", 0) && !under_valgrind();
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = sigurg;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK | SA_RESTART;
-	sigfillset(&sa.sa_mask);   /* SIGPROF waits: one handler on the signal stack at a time */
-	sigaction(SIGURG, &sa, &prev_urg);
+	/* SIGPROF waits: one handler on the signal stack at a time */
+	gort_runtime_sigregister(SIGURG, sigurg, GORT_SIG_BLOCKALL | GORT_SIG_RESTART);
 }
 
 /* sysmon: ask gp, running on m, to yield. */

@@ -65,6 +65,7 @@
  * goroutines were started before it. */
 struct schedt gort_sched = { .goidgen = 1 };
 __thread struct m *gort_sched_m __attribute__((tls_model("initial-exec")));
+struct gort_sched_hooks gort_sched_hooks;   /* the packages above (sched.h) */
 
 const char *const gort_sched_waitreasons[wrCount] = {
 	[wrNone] = "",
@@ -1230,7 +1231,8 @@ static void *mstart(void *arg)
 	m->thread = pthread_self();
 	minit(m);
 	gort_trace_minit(m);
-	gort_prof_minit(m);
+	if (gort_sched_hooks.minit)
+		gort_sched_hooks.minit(m);   /* the profiler's timer for this M */
 	if (m->nextp) {
 		struct p *pp = m->nextp;
 		m->nextp = NULL;
@@ -1755,7 +1757,7 @@ static void main_goroutine(void *a)
 
 static void schedinit(void)
 {
-	gort_runtime_signals_init();
+	gort_sched_signals_init();
 	gort_sched_preempt_init();
 	int e = gort_sched_netpoll_init();   /* the M that sleeps sleeps in it */
 	if (e < 0)
@@ -1774,7 +1776,8 @@ int gort_main(int (*fn)(void *), void *arg)
 	if (!atomic_cas32(&started, 0, 1))
 		gort_runtime_panic("gort_main called twice");
 	schedinit();
-	gort_prof_main_start();   /* GORTPROF=path[:hz] */
+	if (gort_sched_hooks.main_start)
+		gort_sched_hooks.main_start();   /* GORTPROF=path[:hz] */
 	gort_trace_start();       /* GORTTRACE=file.json */
 	struct mainarg ma = { fn, arg };
 	uint64_t goid = 1;
@@ -1792,7 +1795,8 @@ int gort_main(int (*fn)(void *), void *arg)
 	/* newproc's wakep has started the first M, which finds main on the
 	 * global queue.  This thread only waits for main to return. */
 	gort_sched_notesleep(&gort_sched.mainnote);
-	gort_prof_main_stop();
+	if (gort_sched_hooks.main_stop)
+		gort_sched_hooks.main_stop();
 	gort_trace_stop();
 	return gort_sched.mainstatus;
 }

@@ -500,10 +500,17 @@ void gort_sched_asyncpreempt(void);           /* preempt_<arch>.S: the trampolin
 void gort_sched_semacquire(volatile uint32_t *addr);
 void gort_sched_semrelease(volatile uint32_t *addr);
 
-/* --- prof/cpuprof.c: the profiler's hooks into the scheduler --------------- */
-void gort_prof_minit(struct m *m);
-void gort_prof_main_start(void);
-void gort_prof_main_stop(void);
+/* --- hooks: what the scheduler calls in the packages above it ------------
+ * sched may not call prof, which stands above it (docs/HACKING.md,
+ * "Layers"), so the profiler fills these in from a constructor, before
+ * main (prof/cpuprof.c); a NULL one is skipped.  Written once before main,
+ * read-only after. */
+struct gort_sched_hooks {
+	void (*minit)(struct m *m);   /* a new M, on its thread, before it schedules */
+	void (*main_start)(void);     /* gort_main: the scheduler is up, main not started */
+	void (*main_stop)(void);      /* gort_main: main has returned */
+};
+extern struct gort_sched_hooks gort_sched_hooks;   /* proc.c */
 
 void gort_trace_start(void);
 void gort_trace_stop(void);
@@ -520,6 +527,8 @@ void gort_sched_traceback_current(int skip);
 void gort_sched_traceback_frame(struct g *gp, struct gort_frame f, uintptr_t lo);
 void gort_sched_dump_blocked(void);
 void gort_sched_dump_all(struct g *skip);   /* SIGQUIT */
+/* The runtime's hooks (runtime.h), SIGSEGV, SIGBUS and SIGQUIT: schedinit. */
+void gort_sched_signals_init(void);
 
 
 #endif /* GORT_SCHED_SCHED_H */

@@ -13,7 +13,8 @@
  *
  * with the traceback of the allocation.  Outside a handler it is one load
  * of a thread-local word, then glibc's own allocator.  (Not for sanitizer
- * builds: they interpose malloc themselves.)
+ * builds: they interpose malloc themselves.)  It reads the scheduler's M
+ * for the profiler's flag, so it belongs to package prof, above both.
  */
 #include <stddef.h>
 
