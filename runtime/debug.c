@@ -17,6 +17,8 @@
  *   scheddetail=1    with schedtrace: every P, M and G as well
  *   asyncpreemptoff=1  no asynchronous preemption (sched/preempt.c): a
  *                    goroutine yields only where it calls gort, as in Go
+ *   retakedelay=N    (debug runtime) sysmon waits N us between taking a
+ *                    system call's P and handing it on (sched/proc.c)
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +26,7 @@
 #include "runtime/runtime.h"
 
 static const char *const known[] = { "stackguard", "lostatomic64", "profbuf", "schedtrace", "scheddetail",
-	"asyncpreemptoff" };
+	"asyncpreemptoff", "retakedelay" };
 #define NKNOWN (sizeof known / sizeof known[0])
 static int values[NKNOWN];
 static int set[NKNOWN];

@@ -369,8 +369,22 @@ static struct m *mget(void)     /* sched.lock held */
 static void checkdead(void);
 static void *mstart(void *arg);
 
-/* locked: a G for the new M to be wired to (gort_lock_thread), or NULL. */
-static void newm(struct p *pp, int spinning, struct g *locked)
+/* An M about to be made counts as running from the moment it is decided
+ * on (Go: mReserveID): its id is taken with sched.lock held, in the same
+ * hold as the decision.  Otherwise, between that hold and the new thread,
+ * the P it is to run is nobody's -- neither idle nor held -- and the
+ * deadlock check, seeing every M idle, would call a goroutine queued for
+ * that P stranded.  (It did, under qemu: sysmon took the P of a system
+ * call and went to make an M for it; the goroutine came back, queued
+ * itself, its M went idle -- and checkdead threw.) */
+static int64_t mreserve(void)   /* sched.lock held */
+{
+	return gort_sched.mcount++;
+}
+
+/* locked: a G for the new M to be wired to (gort_lock_thread), or NULL;
+ * id: from mreserve. */
+static void newm(struct p *pp, int spinning, struct g *locked, int64_t id)
 {
 	struct m *m = calloc(1, sizeof *m);
 	if (!m)
@@ -381,9 +395,7 @@ static void newm(struct p *pp, int spinning, struct g *locked)
 		m->lockedg = locked;
 		locked->lockedm = m;
 	}
-	gort_sched_lock(&gort_sched.lock);
-	m->id = gort_sched.mcount++;
-	gort_sched_unlock(&gort_sched.lock);
+	m->id = id;
 	m->fastrand = (uint32_t)(m->id * 0x9e3779b9u) | 1;
 	struct m *head;
 	do {
@@ -432,9 +444,10 @@ static void startm(struct p *pp, int spinning)
 		gort_sched_netpoll_os_break();
 		return;
 	}
+	int64_t id = m ? -1 : mreserve();
 	gort_sched_unlock(&gort_sched.lock);
 	if (!m) {
-		newm(pp, spinning, NULL);
+		newm(pp, spinning, NULL, id);
 		return;
 	}
 	m->spinning = (uint8_t)spinning;
@@ -1314,6 +1327,11 @@ static int preempt_long_runners(int64_t now)
 	return pending;
 }
 
+/* GORTDEBUG=retakedelay=N (debug runtime): sysmon sleeps N us between
+ * taking a system call's P and handing it on, holding the window the
+ * deadlock check must see through open (tests/test_sched.c). */
+static uint32_t retake_delay_us;
+
 static int retake(int64_t now)
 {
 	int n = 0;
@@ -1330,10 +1348,25 @@ static int retake(int64_t now)
 		}
 		if (now - sysmon_seen[i].when < 20000)
 			continue;
+		/* While the P is in our hands it is nobody's: neither held nor
+		 * idle.  Count sysmon as a running M meanwhile (Go does the
+		 * same with nmidlelocked), or the M coming back from the call,
+		 * finding no P and going idle, would see every M idle and its
+		 * goroutine queued, and call it a deadlock.  Then look for a
+		 * real one that began in that time. */
+		gort_sched_lock(&gort_sched.lock);
+		gort_sched.nmidlelocked--;
+		gort_sched_unlock(&gort_sched.lock);
 		if (atomic_cas32(&pp->status, Psyscall, Pidle)) {
+			if (GORT_DEBUG_RUNTIME && retake_delay_us)
+				usleep(retake_delay_us);
 			handoffp(pp);
 			n++;
 		}
+		gort_sched_lock(&gort_sched.lock);
+		gort_sched.nmidlelocked++;
+		checkdead();
+		gort_sched_unlock(&gort_sched.lock);
 	}
 	return n;
 }
@@ -1395,6 +1428,8 @@ static void *sysmon(void *arg)
 	(void)arg;
 	uint32_t idle = 0, delay = 20;
 	int64_t trace_every = (int64_t)gort_runtime_debug("schedtrace", 0) * 1000000;
+	if (GORT_DEBUG_RUNTIME)
+		retake_delay_us = (uint32_t)gort_runtime_debug("retakedelay", 0);
 	int64_t start = gort_sched_nanotime(), next_trace = start + trace_every;
 	for (;;) {
 		atomic_store32(&sysmon_delay_us, delay);
@@ -1914,7 +1949,10 @@ void gort_sched_yield_pinned(void)
 static void after_lock_elsewhere(struct m *m, void *arg)
 {
 	struct g *gp = arg;
-	newm(NULL, 0, gp);
+	gort_sched_lock(&gort_sched.lock);
+	int64_t id = mreserve();
+	gort_sched_unlock(&gort_sched.lock);
+	newm(NULL, 0, gp, id);
 	if (m->p) {
 		gort_sched_runqput(m->p, gp, 0);
 		return;

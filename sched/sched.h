@@ -325,7 +325,8 @@ struct schedt {
 	struct rtlock lock;            /* protects the fields below, to `-` */
 	struct m *midle;               /* idle Ms */
 	int32_t nmidle;
-	int32_t nmidlelocked;          /* locked Ms asleep until their G is runnable */
+	int32_t nmidlelocked;          /* wired Ms asleep until their G is runnable, less
+	                                  one while sysmon hands a P on (retake) */
 	int32_t mcount;                /* Ms created, less sysmon */
 	struct p *pidle;               /* idle Ps */
 	volatile int32_t npidle;       /* atomic reads allowed */

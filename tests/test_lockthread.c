@@ -93,6 +93,7 @@ static int wired_main(void *arg)
 	gort_chan_send(ch, &end);
 	atomic_store32(&stop, 1);
 	gort_waitgroup_wait(&wg);
+	gort_chan_free(ch);
 	ck_assert_msg(!wired_moved, "a wired goroutine ran on another thread");
 	ck_assert_uint_eq(strangers, 0);
 	ck_assert_uint_gt(others_ran, 0);
@@ -194,6 +195,7 @@ static int exit_main(void *arg)
 	gort_waitgroup_wait(&wg);
 	for (int i = 0; i < 3; i++)
 		ck_assert_uint_ne(child_tid, (uint32_t)t[i]);
+	gort_chan_free(ch);
 	return 0;
 }
 
