@@ -380,6 +380,7 @@ static int spawn_main(void *arg)
 
 START_TEST(spawn_loop_memory)
 {
+	SKIP_UNDER_VALGRIND("valgrind's own memory is in the RSS");
 	RUN(1, spawn_main, NULL);
 }
 END_TEST
@@ -504,6 +505,7 @@ static void off_child(void *env)
 
 START_TEST(asyncpreemptoff_knob)
 {
+	SKIP_UNDER_VALGRIND("no asynchronous preemption there to switch off");
 	struct child c;
 	run_child(off_child, "GORTDEBUG=asyncpreemptoff=1", &c, 60);
 	ck_assert_exit_status(&c, 0);
