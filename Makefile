@@ -71,6 +71,11 @@ bench: $(B)/native/build.ninja $(B)/spinlock/build.ninja $(B)/spinlock32/build.n
 	@echo "== the scheduler against Go 1.19 (medians of alternating runs)"
 	ninja -C $(B)/native bench/bench_sched_go bench/bench_prof_go
 	bench/compare.py $(B)/native/bench/bench_sched $(B)/native/bench/bench_sched_go
+	@echo "== timer lateness beside CPU hogs that make no runtime call, against Go 1.19: 10 ms sleeps,"
+	@echo "   1 P and all Ps, a hog per P (1x) or two (2x); _asyncpreemptoff: gort cooperative only, where"
+	@echo "   nothing but a 1 s watchdog ever wakes the sleeper (Go has no such row: go=nan)"
+	ninja -C $(B)/native bench/bench_preempt_go
+	bench/compare.py $(B)/native/bench/bench_preempt $(B)/native/bench/bench_preempt_go
 	@echo "== the profiler's cost against Go's runtime/pprof"
 	bench/compare.py --runs 3 $(B)/native/bench/bench_prof $(B)/native/bench/bench_prof_go
 	@echo "== the poller against Go's net: loopback echo, 64-byte ping-pong at 1 to 10,000 connections"

@@ -10,7 +10,9 @@ that both see the same machine; the medians are printed as
     case=<name> gort=<median> go=<median> unit=<unit> ratio=<gort/go>
 
 These machines are shared and noisy: the median of several alternating
-runs is the figure to quote, never one run.
+runs is the figure to quote, never one run.  A case only gort prints
+(bench_preempt's _asyncpreemptoff rows: Go has no such mode that ends)
+shows go=nan ratio=nan.
 
 --quick (make test) runs each side once with --quick, a thousandth of the
 work, and checks only that both run and that every Go case has its gort

@@ -4,6 +4,8 @@
  *
  *   yield          two goroutines taking turns with gort_yield, 1 P: ns per switch
  *   chan_roundtrip ping-pong over two unbuffered channels, 1 P: ns per round trip
+ *   chan_buffered  a sender and a receiver through a channel of 128 ints,
+ *                  1 P: ns per element
  *   spawn_exit     gort_go of an empty function, 1 P: ns per goroutine
  *   spawn_join     1M goroutines started and waited for with a WaitGroup,
  *                  all Ps: ns per goroutine
@@ -90,6 +92,37 @@ static void bench_chan(void)
 	gort_sleep(1000000);
 	gort_chan_free(ping);
 	gort_chan_free(pong);
+}
+
+/* --- buffered channel ------------------------------------------------------ */
+
+#define NBUF 2000000
+static gort_chan *buffered;
+
+static void sender(void *arg)
+{
+	(void)arg;
+	for (long i = 0; i < nround; i++) {
+		int v = (int)i;
+		gort_chan_send(buffered, &v);
+	}
+	gort_waitgroup_done(&wg);
+}
+
+static void bench_chan_buffered(void)
+{
+	gort_gomaxprocs(1);
+	nround = bench_size(NBUF);
+	buffered = gort_chan_make(sizeof(int), 128);
+	gort_waitgroup_add(&wg, 1);
+	int64_t t0 = gort_now();
+	gort_go(sender, NULL);
+	int v;
+	for (long i = 0; i < nround; i++)
+		gort_chan_recv(buffered, &v);
+	report("chan_buffered", (double)(gort_now() - t0) / (double)nround, "ns/element");
+	gort_waitgroup_wait(&wg);
+	gort_chan_free(buffered);
 }
 
 /* --- spawn ---------------------------------------------------------------- */
@@ -205,6 +238,7 @@ static int bench_main(void *arg)
 	} cases[] = {
 		{ "yield", bench_yield },
 		{ "chan_roundtrip", bench_chan },
+		{ "chan_buffered", bench_chan_buffered },
 		{ "spawn_exit", bench_spawn_exit },
 		{ "spawn_join", bench_spawn_join },
 		{ "select2", bench_select },

@@ -70,6 +70,27 @@ func benchChan() {
 	report("chan_roundtrip", float64(time.Since(t0).Nanoseconds())/float64(nRound), "ns/roundtrip")
 }
 
+var nBuf = size(2000000)
+
+func benchChanBuffered() {
+	runtime.GOMAXPROCS(1)
+	c := make(chan int, 128)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	t0 := time.Now()
+	go func() {
+		for i := 0; i < nBuf; i++ {
+			c <- i
+		}
+		wg.Done()
+	}()
+	for i := 0; i < nBuf; i++ {
+		<-c
+	}
+	report("chan_buffered", float64(time.Since(t0).Nanoseconds())/float64(nBuf), "ns/element")
+	wg.Wait()
+}
+
 var nSpawn = size(1000000)
 
 var ran int32
@@ -174,6 +195,7 @@ func main() {
 	}{
 		{"yield", benchYield},
 		{"chan_roundtrip", benchChan},
+		{"chan_buffered", benchChanBuffered},
 		{"spawn_exit", benchSpawnExit},
 		{"spawn_join", benchSpawnJoin},
 		{"select2", benchSelect},
