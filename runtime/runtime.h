@@ -78,8 +78,25 @@ int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi);
 /* Fill *f with the frame of the function that calls this one. */
 void gort_runtime_frame_caller(struct gort_frame *f);
 
-/* Collect up to max PCs starting with f->pc.  Async-signal-safe. */
+/* Collect up to max PCs starting with f->pc.  pcs[0] is f->pc as given;
+ * each later one is a return address, or, for a frame the walk took from
+ * a signal context (the interrupted code above the preemption
+ * trampoline), its exact pc + 1: so that "pcs[i] - 1" names the right
+ * function for every i > 0.  Async-signal-safe. */
 int gort_runtime_unwind(struct gort_frame f, uintptr_t lo, uintptr_t hi, uintptr_t *pcs, int max);
+
+/* Is pcs[i] of such a walk an exact pc (+ 1 if i > 0)?  first_is_return:
+ * pcs[0] is a return address (a walk from gort_runtime_frame_caller or a
+ * saved context), not an interrupted pc. */
+int gort_runtime_pc_exact(const uintptr_t *pcs, int i, int first_is_return);
+
+/* The preemption trampoline, sched/preempt_<arch>.S: is pc in it, and the
+ * unwinders' first rule -- if f is a frame in it, step to the frame it
+ * interrupted, taken from the signal context the trampoline will return
+ * to (traceback.c).  1: stepped; -1: in the trampoline, but no context
+ * to be found within [lo, hi), the walk must stop; 0: not in it. */
+int gort_runtime_in_asyncpreempt(uintptr_t pc);
+int gort_runtime_unwind_asyncpreempt(struct gort_frame *f, uintptr_t lo, uintptr_t hi);
 
 /* Print a traceback of the calling thread, skipping `skip` frames above
  * the caller. */

@@ -25,61 +25,127 @@
  * ends the walk; it never leads the walker astray.  Async-signal-safe.
  *
  * The first frame of a signal (f->live) needs one more look, because the
- * frame pointer only describes the interrupted function once its prologue
- * has run.  Before that -- at the entry, between the two prologue
- * instructions, or in a leaf compiled without a frame at all -- fp still
- * points at the caller's record, and walking it would skip the caller.
- * So the unwinder reads the function's first instructions (from the
- * symbol table's entry) and, when the frame is not there yet, finds the
- * return address where the call left it: at [sp] on x86-64 (or [sp+8]
- * after `push %rbp`), in the link register on aarch64.
+ * frame pointer only describes the interrupted function while its frame
+ * record is made: before that -- at the entry, between the two prologue
+ * instructions, in a leaf compiled without a frame at all, on the early
+ * exit gcc shrink-wraps ahead of the prologue -- and again once the
+ * epilogue has popped it, fp still (or again) points at the caller's
+ * record, and walking it would skip the caller.  So for a live frame the
+ * unwinder finds the return address where it is at that instant:
+ *
+ *   x86-64   by the code: the function's `push %rbp` and `mov %rsp,%rbp`
+ *            are found in its first bytes (gcc may schedule other
+ *            instructions before and between them); before the push the
+ *            return address is at [sp], after it at [sp+8], and at a
+ *            `ret`, or a tail `jmp` right after `pop %rbp` or `leave`,
+ *            at [sp] again.  (A cold path that gcc placed after the
+ *            prologue but entered without it is not told apart: a
+ *            sample there loses its caller);
+ *   aarch64  by the registers, which need no decoding: the return
+ *            address is in the link register unless the function has
+ *            called something since its entry -- then lr points into the
+ *            function itself, and the frame record holds it.  Whether fp
+ *            is the function's own record or still the caller's, the
+ *            record says: the function's own saved the very lr it holds.
+ *
+ * The interrupted frame above the preemption trampoline is live too (the
+ * walk takes it from the signal context the trampoline will resume:
+ * traceback.c), and gets the same look.
  */
 #include "runtime/runtime.h"
 
 #define W sizeof(uintptr_t)
 
-/* For a live frame: if the interrupted function has not set up its frame
- * record (yet), step to the caller and return 1; 0 means walk normally. */
+#if defined(__x86_64__)
+/* Where the prologue is: the offsets of `push %rbp` (0x55) and of the
+ * `mov %rsp,%rbp` (48 89 e5) after it, in the function's first bytes.
+ * 0 if there are none there: a function without a frame. */
+#define PROLOGUE_BYTES 128
+static int find_prologue(const unsigned char *code, uintptr_t size, uintptr_t *push, uintptr_t *mov)
+{
+	uintptr_t n = size < PROLOGUE_BYTES ? size : PROLOGUE_BYTES;
+	for (uintptr_t m = 1; m + 3 <= n; m++) {
+		if (code[m] != 0x48 || code[m + 1] != 0x89 || code[m + 2] != 0xe5)
+			continue;
+		for (uintptr_t p = m; p-- > 0 && m - p <= 16;)
+			if (code[p] == 0x55) {
+				*push = p;
+				*mov = m;
+				return 1;
+			}
+	}
+	return 0;
+}
+
+/* Has the epilogue at pc already popped the frame record?  At a `ret`,
+ * always; at a tail jump right after `pop %rbp` or `leave`, too. */
+static int popped(const unsigned char *code, uintptr_t off, uintptr_t size)
+{
+	const unsigned char *pc = code + off;
+	int two = off + 1 < size;            /* pc[1] is still the function's */
+	if (pc[0] == 0xc3 || pc[0] == 0xc2 || (two && pc[0] == 0xf3 && pc[1] == 0xc3))
+		return 1;
+	int jmp = pc[0] == 0xe9 || pc[0] == 0xeb || (two && pc[0] == 0xff && ((pc[1] >> 3) & 7) == 4);
+	return jmp && off > 0 && (pc[-1] == 0x5d || pc[-1] == 0xc9);
+}
+#endif
+
+/* For a live frame: if the interrupted function's frame record is not
+ * (or no longer) where fp points, step to the caller and return 1; 0
+ * means walk the record normally. */
 static int step_frameless(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 {
 	const struct gort_func *fn = gort_runtime_findfunc(f->pc);
 	if (!fn)
 		return 0;
-	const unsigned char *code = (const unsigned char *)fn->entry;
 	uintptr_t off = f->pc - fn->entry, ret = 0, at;
 #if defined(__x86_64__)
-	/* endbr64; push %rbp; mov %rsp,%rbp */
-	uintptr_t k = 0;
-	if (code[0] == 0xf3 && code[1] == 0x0f && code[2] == 0x1e && code[3] == 0xfa)
-		k = 4;
-	int has_frame = code[k] == 0x55 && code[k + 1] == 0x48 && code[k + 2] == 0x89 && code[k + 3] == 0xe5;
-	if (has_frame && off > k + 3)
-		return 0;                    /* the frame is set up: walk it */
-	at = has_frame && off == k + 1 ? f->sp + W : f->sp;   /* after the push */
-	if (at < lo || at > hi - W)
+	const unsigned char *code = (const unsigned char *)fn->entry;
+	uintptr_t push, mov;
+	if (!find_prologue(code, fn->end - fn->entry, &push, &mov))
+		at = f->sp;                      /* no frame: the return address is on top */
+	else if (off <= push)
+		at = f->sp;                      /* before the push */
+	else if (off <= mov)
+		at = f->sp + W;                  /* after the push, before the mov */
+	else if (popped(code, off, fn->end - fn->entry))
+		at = f->sp;                      /* the epilogue has popped the record */
+	else
+		return 0;                        /* the frame is set up: walk it */
+	if (at < lo || hi < W || at > hi - W || at % W != 0)
 		return 0;
 	ret = *(const uintptr_t *)at;
 	f->sp = at + W;
 #elif defined(__aarch64__)
-	/* [paciasp | bti c]; stp x29, x30, [sp, #-N]!; mov x29, sp */
-	const uint32_t *ins = (const uint32_t *)code;
-	uintptr_t k = ins[0] == 0xd503233f || ins[0] == 0xd503245f ? 1 : 0;
-	int has_frame = (ins[k] & 0xffc07fff) == 0xa9807bfd && ins[k + 1] == 0x910003fd;
-	if (has_frame && off > 4 * (k + 1))
-		return 0;
-	ret = f->lr;                     /* x30 still holds the return address */
-	(void)lo, (void)hi, (void)at;
+	(void)off;
+	uintptr_t lr = f->lr;
+	if (lr - 4 >= fn->entry && lr - 4 < fn->end)
+		return 0;                        /* it has called since its entry: the record holds lr */
+	ret = lr;                            /* x30 still (or again) holds the return address */
+	at = f->fp;
+	if (at >= lo && hi >= 2 * W && at <= hi - 2 * W && at % W == 0 && at >= f->sp) {
+		const uintptr_t *rec = (const uintptr_t *)at;
+		if (rec[1] == lr && (rec[0] == 0 || rec[0] > at)) {
+			/* fp is the function's own record, made before any call:
+			 * the caller's fp is in it */
+			f->fp = rec[0];
+			f->sp = at + 2 * W;
+		}
+	}
 #endif
 	if (!ret)
 		return 0;
 	f->pc = ret;
 	f->lr = 0;
 	f->live = 0;
-	return 1;                        /* fp is unchanged: still the caller's */
+	return 1;
 }
 
 int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 {
+	int t = gort_runtime_unwind_asyncpreempt(f, lo, hi);
+	if (t)
+		return t > 0;
 	if (f->live && step_frameless(f, lo, hi))
 		return 1;
 	f->live = 0;

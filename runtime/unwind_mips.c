@@ -22,11 +22,13 @@
  *     caller sp  = base + N
  *     caller fp  = word at base+F if $fp was saved, else $fp unchanged
  *
- * An interrupted frame (f->live: every register is live) may also be past
- * its epilogue's `addiu $sp,$sp,N`: if that instruction lies just behind
- * pc, the frame is already gone and $ra already reloaded.  (gcc normally
- * puts that addiu in the delay slot of `jr $ra`, where no signal can land
- * between the two.)
+ * An interrupted frame (f->live: every register is live) may also be in
+ * its epilogue: past the `lw $fp,F($sp)` that gives the caller back its
+ * $fp, the base is $sp (which `move $sp,$fp` made the frame's again); and
+ * past the epilogue's `addiu $sp,$sp,N`, if that instruction lies just
+ * behind pc, the frame is already gone and $ra already reloaded.  (gcc
+ * normally puts that addiu in the delay slot of `jr $ra`, where no signal
+ * can land between the two.)
  *
  * Every load is checked against [lo, hi) and the walk must move up the
  * stack, as on the frame-pointer architectures.  Async-signal-safe.
@@ -36,6 +38,7 @@
 #define ADDIU_SP_SP   0x27bd0000u  /* addiu $sp,$sp,imm */
 #define SW_RA_SP      0xafbf0000u  /* sw $ra,imm($sp) */
 #define SW_FP_SP      0xafbe0000u  /* sw $fp,imm($sp) */
+#define LW_FP_SP      0x8fbe0000u  /* lw $fp,imm($sp) */
 #define MOVE_FP_SP_OR 0x03a0f025u  /* or $fp,$sp,$zero */
 #define MOVE_FP_SP_AD 0x03a0f021u  /* addu $fp,$sp,$zero */
 #define MAX_PROLOGUE  128          /* instructions scanned at most */
@@ -87,14 +90,42 @@ static void scan(uintptr_t entry, uintptr_t pc, struct prologue *p, int through)
 	}
 }
 
+/* Does the instruction at a (looking back from pc) run on the way to pc?
+ * Not if it sits in the delay slot of a jump or branch: then control
+ * leaves with it, and pc -- a branch target just behind another path's
+ * epilogue, `b switch_out; addiu $sp,$sp,40` -- is reached from elsewhere. */
+static int falls_through(uintptr_t entry, uintptr_t a)
+{
+	return a < entry + 4 || !is_control(*(const uint32_t *)(a - 4));
+}
+
+/* Has the epilogue already reloaded $fp?  gcc's epilogue for a frame with
+ * $fp is `move $sp,$fp; lw $ra,R($sp); lw $fp,F($sp); ...; jr $ra; addiu
+ * $sp,$sp,N`: once the lw of $fp has run, $fp is the caller's again, and
+ * the frame's base is in $sp alone.  Look back from pc, through the other
+ * reloads, for it. */
+static int fp_reloaded(uintptr_t entry, uintptr_t pc)
+{
+	for (int k = 1; k <= 8 && pc - 4 * (uintptr_t)k >= entry; k++) {
+		uintptr_t a = pc - 4 * (uintptr_t)k;
+		uint32_t i = *(const uint32_t *)a;
+		if ((i & 0xffff0000u) == LW_FP_SP)
+			return falls_through(entry, a);
+		if (is_control(i) || i == MOVE_FP_SP_OR || i == MOVE_FP_SP_AD)
+			return 0;
+	}
+	return 0;
+}
+
 /* Did the epilogue already pop the frame?  Look a few instructions back
  * from pc, through the loads that restore registers, for addiu $sp,+N. */
 static int popped(uintptr_t entry, uintptr_t pc)
 {
 	for (int k = 1; k <= 4 && pc - 4 * (uintptr_t)k >= entry; k++) {
-		uint32_t i = *(const uint32_t *)(pc - 4 * (uintptr_t)k);
+		uintptr_t a = pc - 4 * (uintptr_t)k;
+		uint32_t i = *(const uint32_t *)a;
 		if ((i & 0xffff0000u) == ADDIU_SP_SP)
-			return (int16_t)(i & 0xffff) > 0;
+			return (int16_t)(i & 0xffff) > 0 && falls_through(entry, a);
 		if (is_control(i))
 			return 0;
 	}
@@ -111,6 +142,9 @@ static int load(uintptr_t a, uintptr_t lo, uintptr_t hi, uintptr_t *v)
 
 int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 {
+	int t = gort_runtime_unwind_asyncpreempt(f, lo, hi);
+	if (t)
+		return t > 0;
 	int live = f->live;
 	const struct gort_func *fn = gort_runtime_findfunc(f->pc - (live ? 0 : 1));
 	uintptr_t ret, sp, fp = f->fp;
@@ -131,7 +165,7 @@ int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 
 	struct prologue p;
 	scan(fn->entry, f->pc, &p, !live);
-	uintptr_t base = p.fp_set ? f->fp : f->sp;
+	uintptr_t base = p.fp_set && !(live && fp_reloaded(fn->entry, f->pc)) ? f->fp : f->sp;
 	if (p.ra_off >= 0) {
 		if (!load(base + (uintptr_t)p.ra_off, lo, hi, &ret))
 			return 0;

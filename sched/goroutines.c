@@ -62,17 +62,16 @@ static void printpcs(struct g *gp, const uintptr_t *pcs, int n, int first_is_ret
 {
 	const struct gort_func *first = gort_runtime_findfunc((uintptr_t)gort_sched_gofirst);
 	const struct gort_func *start = gort_runtime_findfunc((uintptr_t)gort_sched_gostart);
-	const struct gort_func *tramp = gort_runtime_findfunc((uintptr_t)gort_sched_asyncpreempt);
-	const struct gort_func *f = NULL;
 	int i;
 	for (i = 0; i < n; i++) {
 		/* above the preemption trampoline is the interrupted pc itself,
-		 * not a return address (preempt.c) */
-		int ret = (i > 0 || first_is_return) && !(f && f == tramp);
-		f = gort_runtime_findfunc(pcs[i] - (ret ? 1 : 0));
+		 * not a return address: the walk stored it + 1 */
+		int exact = gort_runtime_pc_exact(pcs, i, first_is_return);
+		uintptr_t pc = exact && i > 0 ? pcs[i] - 1 : pcs[i];
+		const struct gort_func *f = gort_runtime_findfunc(exact ? pc : pc - 1);
 		if (f && (f == first || f == start))
 			break;
-		gort_runtime_printframe(pcs[i], ret);
+		gort_runtime_printframe(pc, !exact);
 	}
 	if (i == 64)
 		gort_runtime_printf("...additional frames elided...\n");

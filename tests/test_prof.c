@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 #include <time.h>
 
@@ -228,6 +229,150 @@ START_TEST(unwinds_known_chain)
 {
 	gort_gomaxprocs(1);
 	ck_assert_int_eq(gort_main(chain_main, NULL), 0);
+}
+END_TEST
+
+/* --- interrupted at a function's first instruction -------------------------
+ * A goroutine preempted asynchronously, and sampled along the way, has the
+ * interrupted function above the trampoline in its stack: that frame's pc
+ * is the interrupted instruction itself, not a return address, and every
+ * consumer of a profile looks up the frames above the leaf at pc - 1.  At
+ * a function's first instruction that is the function before it in
+ * memory.  So here: two functions of assembly, the first ending in the
+ * rt_sigprocmask that lets SIGURG and SIGPROF in, the second right behind
+ * it; both signals land at the second's first instruction (the kernel
+ * delivers the lower-numbered SIGURG first, whose handler sends the
+ * goroutine into the trampoline, and the SIGPROF it held back lands at
+ * the trampoline's entry, as in the deadlock suite's
+ * preempt.sigprof-in-trampoline).  The sample must credit the second
+ * function, then its caller. */
+void first_insn_before(long how, const void *set, void *old, long size)
+	__attribute__((visibility("hidden")));
+void first_insn_target(void) __attribute__((visibility("hidden")));
+#define FIRST_INSN_FN(name) ".globl " #name "\n.hidden " #name "\n.type " #name ", @function\n" #name ":\n"
+#if defined(__x86_64__)
+__asm__(".text\n"
+	FIRST_INSN_FN(first_insn_before)
+	"	mov %rcx, %r10\n"
+	"	mov $14, %eax\n"        /* __NR_rt_sigprocmask; then falls through */
+	"	syscall\n"
+	".size first_insn_before, .-first_insn_before\n"
+	FIRST_INSN_FN(first_insn_target)
+	"	ret\n"
+	".size first_insn_target, .-first_insn_target\n");
+#elif defined(__aarch64__)
+__asm__(".text\n"
+	FIRST_INSN_FN(first_insn_before)
+	"	mov x8, #135\n"         /* __NR_rt_sigprocmask */
+	"	svc #0\n"
+	".size first_insn_before, .-first_insn_before\n"
+	FIRST_INSN_FN(first_insn_target)
+	"	ret\n"
+	".size first_insn_target, .-first_insn_target\n");
+#elif defined(__mips__)
+__asm__(".text\n.set push\n.set noreorder\n"
+	FIRST_INSN_FN(first_insn_before)
+	"	li $v0, 4195\n"         /* __NR_rt_sigprocmask, o32 */
+	"	syscall\n"
+	".size first_insn_before, .-first_insn_before\n"
+	FIRST_INSN_FN(first_insn_target)
+	"	jr $ra\n"
+	"	nop\n"
+	".size first_insn_target, .-first_insn_target\n.set pop\n");
+#endif
+
+#define FIRST_INSN_ROUNDS 20
+static volatile uint32_t first_insn_done;
+
+static __attribute__((noinline)) void first_insn_caller(long tid)
+{
+	sigset_t both, old;
+	sigemptyset(&both);
+	sigaddset(&both, SIGURG);
+	sigaddset(&both, SIGPROF);
+	pthread_sigmask(SIG_BLOCK, &both, &old);
+	atomic_store32(&getg()->preempt, 1);
+	syscall(SYS_tgkill, getpid(), tid, SIGURG);
+	syscall(SYS_tgkill, getpid(), tid, SIGPROF);
+	first_insn_before(SIG_SETMASK, &old, NULL, _NSIG / 8);
+	atomic_store32(&getg()->preempt, 0);   /* if it was refused */
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static void first_insn_goroutine(void *arg)
+{
+	(void)arg;
+	for (int r = 0; r < FIRST_INSN_ROUNDS; r++) {
+		first_insn_caller(syscall(SYS_gettid));   /* resumes on this thread */
+		gort_yield();
+	}
+	atomic_store32(&first_insn_done, 1);
+	gort_waitgroup_done(&wg);
+}
+
+static void first_insn_other(void *arg)   /* somebody to switch to */
+{
+	(void)arg;
+	while (!atomic_load32(&first_insn_done))
+		gort_yield();
+	gort_waitgroup_done(&wg);
+}
+
+static int first_insn_main(void *arg)
+{
+	(void)arg;
+	uint32_t done0 = atomic_load32(&gort_sched_preempt_done);
+	ck_assert_int_eq(gort_prof_start(tmpfile_named("first.prof"), 1), 0);   /* the signals are ours */
+	gort_waitgroup_add(&wg, 2);
+	gort_go(first_insn_goroutine, NULL);
+	gort_go(first_insn_other, NULL);
+	gort_waitgroup_wait(&wg);
+	ck_assert_int_eq(gort_prof_stop(), 0);
+	ck_assert_uint_ge(atomic_load32(&gort_sched_preempt_done) - done0, FIRST_INSN_ROUNDS);
+
+	const struct gort_func *t = gort_runtime_findfunc((uintptr_t)gort_sched_asyncpreempt);
+	ck_assert_ptr_nonnull(t);
+	uint64_t at_tramp = 0, credited = 0;
+	for (size_t b = 0; b < gort_prof_last.nbuckets; b++)
+		for (const struct profentry *e = gort_prof_last.buckets[b]; e; e = e->next) {
+			if (e->nstk < 1 || e->stk[0] != t->entry)
+				continue;
+			at_tramp += e->count;
+			/* as pprof.c and report.c read a stack: the leaf as is,
+			 * every other frame at pc - 1 */
+			ck_assert_msg(e->nstk >= 3, "the sample at the trampoline has %d frames", e->nstk);
+			const struct gort_func *f = gort_runtime_findfunc(e->stk[1] - 1);
+			ck_assert_msg(f && f->entry == (uintptr_t)first_insn_target,
+				"interrupted at first_insn_target's first instruction, credited to %s+%#lx",
+				f ? f->name : "?", f ? (unsigned long)(e->stk[1] - 1 - f->entry) : 0ul);
+			ck_assert_msg(e->stk[1] - 1 == (uintptr_t)first_insn_target,
+				"the interrupted pc is first_insn_target+%#lx, not its entry",
+				(unsigned long)(e->stk[1] - 1 - (uintptr_t)first_insn_target));
+			ck_assert_msg(in(e->stk[2] - 1, (void (*)(void))first_insn_caller),
+				"first_insn_target's caller is %s, not first_insn_caller",
+				gort_runtime_findfunc(e->stk[2] - 1) ? gort_runtime_findfunc(e->stk[2] - 1)->name : "?");
+			credited += e->count;
+		}
+	ck_assert_uint_ge(at_tramp, FIRST_INSN_ROUNDS);   /* one per round, each checked above */
+	ck_assert_uint_eq(credited, at_tramp);
+	/* and the report's folded stacks say so */
+	char *text = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&text, &len);
+	ck_assert_ptr_nonnull(m);
+	ck_assert_int_eq(gort_prof_folded(m), 0);
+	fclose(m);
+	ck_assert_msg(strstr(text, ";first_insn_caller;first_insn_target;gort_sched_asyncpreempt "),
+		"folded stacks:\n%s", text);
+	ck_assert_msg(!strstr(text, "first_insn_before"), "folded stacks:\n%s", text);
+	free(text);
+	return 0;
+}
+
+START_TEST(interrupted_at_first_instruction)
+{
+	gort_gomaxprocs(1);
+	ck_assert_int_eq(gort_main(first_insn_main, NULL), 0);
 }
 END_TEST
 
@@ -920,6 +1065,7 @@ int main(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, profile_is_true, 0, 2);
 	tcase_add_test(tc, unwinds_known_chain);
+	tcase_add_test(tc, interrupted_at_first_instruction);
 	tcase_add_test(tc, go_pprof_reads_it);
 	tcase_add_test(tc, ledger_with_overflow);
 	tcase_add_test(tc, bad_arguments);

@@ -9,6 +9,7 @@
  */
 #include <pthread.h>
 #include <signal.h>
+#include <sys/mman.h>
 
 #include "atomic/atomic.h"
 #include "runtime/runtime.h"
@@ -216,6 +217,202 @@ START_TEST(from_signal_handler)
 }
 END_TEST
 
+/* --- walking through the preemption trampoline ---------------------------
+ * The unwinder's rule for the trampoline (runtime/traceback.c) reads the
+ * mark at the trampoline's entry sp and the copied ucontext it leads to.
+ * On a stack built here by hand: a well-formed one is followed to the
+ * interrupted frame, whose pc comes back + 1 (it is exact); every torn or
+ * half-built one ends the walk there.  Then garbage, between guard pages:
+ * whatever the words say, no read leaves the stack and nothing crashes. */
+
+void gort_sched_asyncpreempt(void);
+
+#define STK_WORDS 4096   /* 16 or 32 KiB */
+
+struct fake {
+	uintptr_t *stk;       /* STK_WORDS words, between two guard pages */
+	uintptr_t lo, hi;
+	uintptr_t tsp, ret;   /* the trampoline's entry sp, the copy's sigreturn sp */
+	ucontext_t *uc;
+};
+
+static uintptr_t *guarded(size_t bytes, void **map, size_t *maplen)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	size_t len = (bytes + (size_t)pg - 1) / (size_t)pg * (size_t)pg + 2 * (size_t)pg;
+	char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ck_assert_ptr_ne(m, MAP_FAILED);
+	ck_assert_int_eq(mprotect(m, (size_t)pg, PROT_NONE), 0);
+	ck_assert_int_eq(mprotect(m + len - (size_t)pg, (size_t)pg, PROT_NONE), 0);
+	*map = m;
+	*maplen = len;
+	return (uintptr_t *)(m + len - (size_t)pg - bytes);   /* ends at the upper guard */
+}
+
+static void set_regs(ucontext_t *uc, uintptr_t pc, uintptr_t sp, uintptr_t fp, uintptr_t lr)
+{
+#if defined(__x86_64__)
+	(void)lr;
+	uc->uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
+	uc->uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
+	uc->uc_mcontext.gregs[REG_RBP] = (greg_t)fp;
+#elif defined(__aarch64__)
+	uc->uc_mcontext.pc = pc;
+	uc->uc_mcontext.sp = sp;
+	uc->uc_mcontext.regs[29] = fp;
+	uc->uc_mcontext.regs[30] = lr;
+#elif defined(__mips__)
+	uc->uc_mcontext.pc = pc;
+	uc->uc_mcontext.gregs[29] = sp;
+	uc->uc_mcontext.gregs[30] = fp;
+	uc->uc_mcontext.gregs[31] = lr;
+#endif
+}
+
+/* A stack as preempt.c leaves it: the copy high up, the trampoline's
+ * entry sp 64 bytes below it with the mark, and the interrupted code's
+ * sp above the copy.  The interrupted pc is inside symtab_anchor (a
+ * function with a frame), its caller unknown (lr 0, fp 0): the walk
+ * from there ends after it. */
+static void fake_stack(struct fake *k, uintptr_t *stk)
+{
+	memset(stk, 0, STK_WORDS * sizeof *stk);
+	k->stk = stk;
+	k->lo = (uintptr_t)stk;
+	k->hi = (uintptr_t)(stk + STK_WORDS);
+	uintptr_t isp = (k->hi - 256) & ~(uintptr_t)15;                     /* interrupted sp */
+	uintptr_t frame = (isp - 8192) & ~(uintptr_t)63;                    /* the copy */
+	k->ret = sigctxt_sigreturn_sp(frame);
+	k->uc = (ucontext_t *)sigctxt_sigreturn_uc(k->ret);
+	k->tsp = (frame - 64) & ~(uintptr_t)15;
+	sigctxt_mark(k->tsp, k->ret);
+	set_regs(k->uc, (uintptr_t)symtab_anchor + 1, isp, 0, 0);
+}
+
+/* The walk from a live frame at trampoline offset off, as at that
+ * instruction: n frames, into pcs. */
+static int walk_at(const struct fake *k, uint32_t off, uintptr_t *pcs)
+{
+	const struct sigctxt_tramp_layout *L = &gort_sched_asyncpreempt_layout;
+	uintptr_t entry = (uintptr_t)gort_sched_asyncpreempt;
+	struct gort_frame f = { entry + off, 0, 0, 0, 1 };
+	if (off < L->framed)
+		f.sp = k->tsp - L->entry;
+	else if (off < L->oncopy)
+		f.sp = k->tsp - L->frame;
+	else
+		f.sp = k->ret;
+	f.fp = off < L->framed ? 0 : k->tsp - L->frame;
+	f.lr = (uintptr_t)symtab_anchor + 1;
+	return gort_runtime_unwind(f, k->lo, k->hi, pcs, 8);
+}
+
+static uint64_t xorshift(uint64_t *x)
+{
+	*x ^= *x << 13;
+	*x ^= *x >> 7;
+	*x ^= *x << 17;
+	return *x;
+}
+
+START_TEST(through_the_trampoline)
+{
+	const struct sigctxt_tramp_layout *L = &gort_sched_asyncpreempt_layout;
+	uintptr_t entry = (uintptr_t)gort_sched_asyncpreempt;
+	ck_assert(L->framed > 0 && L->framed < L->ret && L->ret < L->oncopy && L->oncopy < L->size);
+	ck_assert(gort_runtime_in_asyncpreempt(entry) && gort_runtime_in_asyncpreempt(entry + L->size - 1));
+	ck_assert(!gort_runtime_in_asyncpreempt(entry + L->size) && !gort_runtime_in_asyncpreempt(entry - 1));
+	void *map;
+	size_t maplen;
+	uintptr_t *stk = guarded(STK_WORDS * sizeof(uintptr_t), &map, &maplen), pcs[8];
+	struct fake k;
+	uintptr_t want = (uintptr_t)symtab_anchor + 1;
+
+	/* well-formed: at every instruction of the trampoline, the walk goes
+	 * to the interrupted pc, stored + 1 */
+	for (uint32_t off = 0; off < L->size; off += 1) {
+		fake_stack(&k, stk);
+		int n = walk_at(&k, off, pcs);
+		ck_assert_msg(n >= 2 && pcs[1] == want + 1, "at trampoline+%u: %d frames, then %#lx", off, n,
+			n >= 2 ? (unsigned long)pcs[1] : 0ul);
+		ck_assert(gort_runtime_pc_exact(pcs, 1, 0));
+	}
+	/* and from its return address, as a walk from below reaches it */
+	fake_stack(&k, stk);
+	struct gort_frame r = { entry + L->ret, k.tsp - L->frame, k.tsp - L->frame, 0, 0 };
+	ck_assert_int_ge(gort_runtime_unwind(r, k.lo, k.hi, pcs, 8), 2);
+	ck_assert_uint_eq(pcs[1], want + 1);
+	ck_assert(gort_runtime_pc_exact(pcs, 1, 1));
+	/* ... but no other return address is in it */
+	r.pc = entry + L->ret + 4;
+	ck_assert_int_eq(gort_runtime_unwind(r, k.lo, k.hi, pcs, 8), 1);
+
+	/* torn: each ends the walk at the trampoline */
+	uint32_t mid = L->framed;
+	fake_stack(&k, stk);
+	((uintptr_t *)k.tsp)[1] ^= 1;                                        /* the check word */
+	ck_assert_int_eq(walk_at(&k, mid, pcs), 1);
+	fake_stack(&k, stk);
+	memset((void *)k.tsp, 0, 2 * sizeof(uintptr_t));                     /* no mark yet */
+	ck_assert_int_eq(walk_at(&k, mid, pcs), 1);
+	fake_stack(&k, stk);
+	sigctxt_mark(k.tsp, k.hi + 4096);                                    /* off the stack */
+	ck_assert_int_eq(walk_at(&k, mid, pcs), 1);
+	fake_stack(&k, stk);
+	sigctxt_mark(k.tsp, k.tsp - 64);                                     /* below its own mark */
+	ck_assert_int_eq(walk_at(&k, mid, pcs), 1);
+	fake_stack(&k, stk);
+	set_regs(k.uc, want, (uintptr_t)k.uc, 0, 0);                         /* sp not above the copy */
+	ck_assert_int_eq(walk_at(&k, mid, pcs), 1);
+	fake_stack(&k, stk);
+	set_regs(k.uc, want, k.hi + 64, 0, 0);                               /* sp past the stack */
+	ck_assert_int_eq(walk_at(&k, mid, pcs), 1);
+	fake_stack(&k, stk);
+	set_regs(k.uc, 0, k.hi - 64, 0, 0);                                  /* no pc */
+	ck_assert_int_eq(walk_at(&k, mid, pcs), 1);
+	fake_stack(&k, stk);                                                 /* sp on another copy */
+	struct gort_frame c = { entry + L->oncopy, k.ret + 64, k.tsp - L->frame, 0, 1 };
+	ck_assert_int_eq(gort_runtime_unwind(c, k.lo, k.hi, pcs, 8), 1);
+	fake_stack(&k, stk);                                                 /* sp outside the bounds */
+	struct gort_frame o = { entry, k.hi, 0, 0, 1 };
+	ck_assert_int_eq(gort_runtime_unwind(o, k.lo, k.hi, pcs, 8), 1);
+
+	/* garbage: words that look like pointers into the stack, marks,
+	 * code addresses and noise; frames anywhere in and around it.  The
+	 * guard pages catch any read outside [lo, hi). */
+	uint64_t x = 88172645463325252ull;
+#define RND() xorshift(&x)
+	const uintptr_t codes[] = { entry, entry + L->ret, (uintptr_t)symtab_anchor,
+		(uintptr_t)symtab_anchor + 1, (uintptr_t)spin_here + 4 };
+	uintptr_t lo = (uintptr_t)stk, hi = (uintptr_t)(stk + STK_WORDS);
+	for (int round = 0; round < 20000; round++) {
+		if (round % 100 == 0) {
+			for (int i = 0; i < STK_WORDS; i++) {
+				uint64_t r = RND();
+				switch (r % 8) {
+				case 0: case 1: case 2: stk[i] = lo + (uintptr_t)(RND() % (hi - lo + 64)) - 32; break;
+				case 3: stk[i] = codes[RND() % 5]; break;
+				case 4: if (i + 1 < STK_WORDS) { stk[i] = lo + (uintptr_t)(RND() % (hi - lo));
+					stk[i + 1] = stk[i] ^ SIGCTXT_MARK; i++; } break;
+				default: stk[i] = (uintptr_t)r; break;
+				}
+			}
+		}
+		struct gort_frame g = {
+			RND() % 4 ? entry + (uintptr_t)(RND() % L->size) : codes[RND() % 5],
+			lo + (uintptr_t)(RND() % (hi - lo + 64)) - 32,
+			RND() % 2 ? lo + (uintptr_t)(RND() % (hi - lo)) : (uintptr_t)RND(),
+			RND() % 2 ? codes[RND() % 5] : (uintptr_t)RND(),
+			(int)(RND() % 2),
+		};
+		uintptr_t out[64];
+		int n = gort_runtime_unwind(g, lo, hi, out, 64);
+		ck_assert(n >= 1 && n <= 64);
+	}
+	munmap(map, maplen);
+}
+END_TEST
+
 /* --- the stripped copy ------------------------------------------------------ */
 
 START_TEST(stripped)
@@ -244,6 +441,7 @@ int main(void)
 		tcase_add_test(tc, agrees_with_nm);
 		tcase_add_test(tc, packages);
 		tcase_add_test(tc, from_signal_handler);
+		tcase_add_test(tc, through_the_trampoline);
 	}
 	suite_add_tcase(s, tc);
 	return run_suite(s);
