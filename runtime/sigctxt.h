@@ -106,8 +106,9 @@ struct sigctxt_tramp_layout {
 	                      `ret` on (fp is callee-saved) */
 };
 
-extern const struct sigctxt_tramp_layout gort_sched_asyncpreempt_layout
-	__attribute__((visibility("hidden")));
+/* The trampoline's entry and layout (runtime/traceback.c), given by
+ * package sched at start-up, before its first preemption signal. */
+void gort_runtime_set_asyncpreempt(uintptr_t entry, const struct sigctxt_tramp_layout *layout);
 
 /* (a plain store below the interrupted sp, which under ASan may still be
  * poisoned by frames that have returned: no bug) */

@@ -97,8 +97,20 @@ void gort_runtime_printframe(uintptr_t pc, int is_return_address)
  * same with the registers asyncPreempt saved.
  *
  * Every word is read inside [lo, hi) and the mark must match; otherwise
- * the walk stops there.  Async-signal-safe. */
-void gort_sched_asyncpreempt(void) __attribute__((visibility("hidden")));
+ * the walk stops there.  Async-signal-safe.
+ *
+ * The trampoline is the scheduler's (sched/preempt_<arch>.S): package
+ * sched tells the runtime where it is and how it is laid out, once, at
+ * start-up and before it can send the first preemption signal (a hook,
+ * as docs/HACKING.md's "Layers" has it).  Until then there is none. */
+static uintptr_t tramp_entry;
+static const struct sigctxt_tramp_layout *tramp_layout;
+
+void gort_runtime_set_asyncpreempt(uintptr_t entry, const struct sigctxt_tramp_layout *layout)
+{
+	tramp_entry = entry;
+	tramp_layout = layout;
+}
 
 #define W sizeof(uintptr_t)
 
@@ -120,15 +132,16 @@ static const ucontext_t *marked_copy(uintptr_t tsp, uintptr_t lo, uintptr_t hi)
 
 int gort_runtime_in_asyncpreempt(uintptr_t pc)
 {
-	uintptr_t entry = (uintptr_t)gort_sched_asyncpreempt;
-	return pc - entry < gort_sched_asyncpreempt_layout.size;
+	return tramp_layout && pc - tramp_entry < tramp_layout->size;
 }
 
 __attribute__((no_sanitize("address")))
 int gort_runtime_unwind_asyncpreempt(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 {
-	const struct sigctxt_tramp_layout *L = &gort_sched_asyncpreempt_layout;
-	uintptr_t entry = (uintptr_t)gort_sched_asyncpreempt;
+	const struct sigctxt_tramp_layout *L = tramp_layout;
+	uintptr_t entry = tramp_entry;
+	if (!L)
+		return 0;
 	uintptr_t off = f->pc - entry;
 	const ucontext_t *uc;
 	if (f->live) {

@@ -345,6 +345,8 @@ void gort_sched_preempt_init(void)
 	/* Valgrind delivers signals with frames of its own making, which an
 	 * rt_sigreturn on a copy cannot resume: cooperative only there. */
 	asyncok = nexetext > 0 && !gort_runtime_debug("asyncpreemptoff", 0) && !under_valgrind();
+	/* before the first signal: where the unwinder finds the trampoline */
+	gort_runtime_set_asyncpreempt((uintptr_t)gort_sched_asyncpreempt, &gort_sched_asyncpreempt_layout);
 	/* SIGPROF waits: one handler on the signal stack at a time */
 	gort_runtime_sigregister(SIGURG, sigurg, GORT_SIG_BLOCKALL | GORT_SIG_RESTART);
 }

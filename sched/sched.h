@@ -496,6 +496,10 @@ int gort_sched_pc_in_gort(uintptr_t pc);
 void gort_sched_yield_pinned(void);           /* proc.c: yield, resume on this M */
 void gort_sched_asyncpreempt2(void);
 void gort_sched_asyncpreempt(void);           /* preempt_<arch>.S: the trampoline */
+/* ... and its layout (runtime/sigctxt.h), which preempt.c gives the
+ * runtime's unwinder at start-up */
+extern const struct sigctxt_tramp_layout gort_sched_asyncpreempt_layout
+	__attribute__((visibility("hidden")));
 
 /* --- sema.c ------------------------------------------------------------- */
 void gort_sched_semacquire(volatile uint32_t *addr);
