@@ -1246,7 +1246,9 @@ static void *mstart(void *arg)
 	gort_trace_minit(m);
 	if (gort_sched_hooks.minit)
 		gort_sched_hooks.minit(m);   /* the profiler's timer for this M */
-	if (m->nextp) {
+	/* A wired M's P comes from startlockedm, for stoplockedm to take
+	 * (it may come before this thread runs at all): not ours to take. */
+	if (m->nextp && !m->lockedg) {
 		struct p *pp = m->nextp;
 		m->nextp = NULL;
 		acquirep(m, pp);

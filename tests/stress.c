@@ -27,6 +27,13 @@
  *                  one, by close, and by both
  *   mutex_wg       counters under contended Mutexes, WaitGroups with many
  *                  waiters and nested Adds, Once
+ *   preempt        loops that never call gort, of random lengths, between
+ *                  random scheduling points (yield, sleep, a channel, a
+ *                  pthread mutex inside gort_preempt_disable, a wired
+ *                  stretch under gort_lock_thread): every loop's integer,
+ *                  floating-point and vector result equals the same work
+ *                  done unpreemptible, no loop changed thread, no wired
+ *                  stretch changed thread, and every goroutine finished
  *   net            loopback TCP: connections dialled, used and closed at
  *                  random (echo, transform, request and reply with a
  *                  half-close, aborts with and without a reset, a close
@@ -67,6 +74,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 
 #include "testutil.h"
@@ -2415,6 +2423,163 @@ static void case_net(char *digest, size_t dn)
 
 /* ==== the cases, and one run of one ============================================== */
 
+/* ==== preempt ================================================================= */
+
+typedef double pv2d __attribute__((vector_size(16)));
+
+/* Work kept in registers across a loop that never calls gort: a
+ * preemption anywhere in it must give every register back. */
+static __attribute__((noinline)) uint64_t pr_loop(uint64_t seed, uint32_t n, double *fx)
+{
+	uint64_t a = seed | 1, b = seed ^ 0x1234567;
+	double x = (double)(seed & 1023) / 7.0;
+	pv2d v = { 1.0, 2.0 };
+	for (uint32_t i = 0; i < n; i++) {
+		a = a * 6364136223846793005ull + i;
+		b ^= a >> 17;
+		x = x * 0.999 + (double)(a & 255) / 256.0;
+		v = v * 0.5 + (pv2d){ x, (double)(b & 15) };
+		__asm__ __volatile__("" : "+r"(a), "+r"(b) : : "memory");
+	}
+	*fx = x + v[0] + v[1];
+	return a ^ b;
+}
+
+static struct {
+	uint32_t n;                 /* goroutines */
+	uint32_t rounds;            /* loops each */
+	uint64_t *sum;              /* per goroutine: its results, folded */
+	double *fsum;
+	volatile uint32_t moved, wired_moved, wired;
+	pthread_mutex_t mu;         /* a lock gort cannot see */
+	uint64_t mu_count;          /* under mu */
+	gort_chan *c;
+	gort_waitgroup wg, drained;
+} PR;
+
+static void pr_run(void *arg)
+{
+	uint32_t id = (uint32_t)(uintptr_t)arg;
+	struct rng r = rng_for(1, id);
+	uint64_t sum = 0;
+	double fsum = 0;
+	for (uint32_t k = 0; k < PR.rounds; k++) {
+		uint64_t seed = rnext(&r);
+		uint32_t len = 1000 + rbelow(&r, 200000);
+		double fx;
+		long t = syscall(SYS_gettid);
+		sum = sum * 31 + pr_loop(seed, len, &fx);
+		fsum += fx;
+		if (syscall(SYS_gettid) != t)
+			gort_atomic_store32(&PR.moved, 1);   /* the thread rule */
+		switch (rbelow(&r, 6)) {
+		case 0: gort_yield(); break;
+		case 1: gort_sleep((int64_t)rbelow(&r, 200000)); break;
+		case 2: {
+			uint32_t v = id;
+			gort_chan_send(PR.c, &v);
+			break;
+		}
+		case 3:
+			gort_preempt_disable();
+			pthread_mutex_lock(&PR.mu);
+			sum ^= pr_loop(seed ^ 1, len / 4, &fx);   /* preempted here: the next could wait for ever */
+			PR.mu_count++;
+			pthread_mutex_unlock(&PR.mu);
+			gort_preempt_enable();
+			break;
+		case 4: {
+			gort_lock_thread();
+			gort_atomic_add32(&PR.wired, 1);
+			long w = syscall(SYS_gettid);
+			gort_yield();
+			sum ^= pr_loop(seed ^ 2, len / 4, &fx);
+			gort_sleep(1000);
+			if (syscall(SYS_gettid) != w)
+				gort_atomic_store32(&PR.wired_moved, 1);
+			gort_unlock_thread();
+			break;
+		}
+		default: break;   /* straight into the next loop */
+		}
+	}
+	PR.sum[id] = sum;
+	PR.fsum[id] = fsum;
+	gort_waitgroup_done(&PR.wg);
+}
+
+static void pr_drain(void *arg)
+{
+	(void)arg;
+	uint32_t v;
+	while (gort_chan_recv(PR.c, &v))
+		CHECK(v < PR.n, "a loop sent %u", v);
+	gort_waitgroup_done(&PR.drained);
+}
+
+/* The same work, from the same seeds, with no preemption possible. */
+static void pr_expect(uint32_t id, uint64_t *sum, double *fsum)
+{
+	struct rng r = rng_for(1, id);
+	*sum = 0;
+	*fsum = 0;
+	gort_preempt_disable();
+	for (uint32_t k = 0; k < PR.rounds; k++) {
+		uint64_t seed = rnext(&r);
+		uint32_t len = 1000 + rbelow(&r, 200000);
+		double fx;
+		*sum = *sum * 31 + pr_loop(seed, len, &fx);
+		*fsum += fx;
+		switch (rbelow(&r, 6)) {
+		case 1: rbelow(&r, 200000); break;
+		case 3: *sum ^= pr_loop(seed ^ 1, len / 4, &fx); break;
+		case 4: *sum ^= pr_loop(seed ^ 2, len / 4, &fx); break;
+		default: break;
+		}
+	}
+	gort_preempt_enable();
+}
+
+static void case_preempt(char *digest, size_t dn)
+{
+	struct rng r = rng_for(0, 0);
+	PR.n = 4 + rbelow(&r, 13);
+	PR.rounds = scaled(60, 6);
+	PR.sum = xcalloc(PR.n, sizeof *PR.sum);
+	PR.fsum = xcalloc(PR.n, sizeof *PR.fsum);
+	pthread_mutex_init(&PR.mu, NULL);
+	PR.c = gort_chan_make(sizeof(uint32_t), 0);
+	PHASE("preempt: loops between scheduling points");
+	gort_waitgroup_add(&PR.drained, 1);
+	gort_go(pr_drain, NULL);
+	gort_waitgroup_add(&PR.wg, (int)PR.n);
+	for (uint32_t i = 0; i < PR.n; i++)
+		gort_go(pr_run, (void *)(uintptr_t)i);
+	gort_waitgroup_wait(&PR.wg);
+	gort_chan_close(PR.c);
+	gort_waitgroup_wait(&PR.drained);
+	gort_chan_free(PR.c);
+	pthread_mutex_destroy(&PR.mu);
+	PHASE("preempt: checking every result against unpreempted work");
+	uint64_t all = 0;
+	for (uint32_t i = 0; i < PR.n; i++) {
+		uint64_t s;
+		double f;
+		pr_expect(i, &s, &f);
+		CHECK(PR.sum[i] == s, "goroutine %u's integer result %" PRIx64 ", unpreempted %" PRIx64, i,
+			PR.sum[i], s);
+		CHECK(PR.fsum[i] == f, "goroutine %u's floating-point result %.17g, unpreempted %.17g", i,
+			PR.fsum[i], f);
+		all = all * 1000003 + s;
+	}
+	CHECK(!PR.moved, "a loop that never called gort changed thread");
+	CHECK(!PR.wired_moved, "a wired goroutine changed thread");
+	snprintf(digest, dn, "goroutines=%u rounds=%u mutex=%" PRIu64 " results=%016" PRIx64, PR.n, PR.rounds,
+		PR.mu_count, all);
+	free(PR.sum);
+	free(PR.fsum);
+}
+
 struct scase {
 	const char *name;
 	void (*run)(char *digest, size_t n);
@@ -2429,6 +2594,7 @@ static const struct scase cases[] = {
 	{ "spawn_storm", case_spawn_storm },
 	{ "park_unpark", case_park_unpark },
 	{ "mutex_wg", case_mutex_wg },
+	{ "preempt", case_preempt },
 	{ "net", case_net },
 };
 enum { NCASES = sizeof cases / sizeof cases[0] };
