@@ -790,16 +790,25 @@ static __attribute__((noinline)) void stepped(int op, volatile uint64_t *w)
 }
 #endif
 
+#if defined(__x86_64__)
+/* The single-step scenarios' SIGTRAP handler, on the signal stack. */
+static void trap_with(void (*fn)(int, siginfo_t *, void *))
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = fn;
+	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+	sigfillset(&sa.sa_mask);
+	sigaction(SIGTRAP, &sa, NULL);
+}
+
+#endif
+
 static int step_run(void *arg)
 {
 	(void)arg;
 #if defined(__x86_64__)
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = on_trap;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-	sigfillset(&sa.sa_mask);
-	sigaction(SIGTRAP, &sa, NULL);
+	trap_with(on_trap);
 	if (start(1))
 		return 1;
 	for (step_op = 0; step_op < NOPS; step_op++) {
@@ -2273,12 +2282,7 @@ static int sstep_run(void *arg)
 {
 	(void)arg;
 #if defined(__x86_64__)
-	struct sigaction sa;
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = ss_trap;
-	sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
-	sigfillset(&sa.sa_mask);
-	sigaction(SIGTRAP, &sa, NULL);
+	trap_with(ss_trap);
 	if (start(1))
 		return 1;
 	uint32_t done0 = atomic_load32(&gort_sched_preempt_done);
