@@ -1453,6 +1453,29 @@ static int report_noprof(void)
 	return 0;
 }
 
+/* A fix-on run of the cases that prove a clause by refusal: fn, as one
+ * goroutine, asks `rounds` preemptions inside the region; every one must
+ * be refused by the clause whose gort_sched_preempt_why index is `why`
+ * ([3] and [4] are both clause 4).  `inside` and `info` finish the INFO
+ * line, `where` the FAIL line. */
+static int refused_run(void (*fn)(void *), int why, uint32_t rounds, const char *inside,
+	const char *info, const char *where)
+{
+	struct whys w0 = whys_now();
+	gort_waitgroup_add(&wg, 1);
+	gort_go(fn, NULL);
+	gort_waitgroup_wait(&wg);
+	uint32_t n = whys_now().w[why] - w0.w[why];
+	printf("INFO: %u preemptions asked inside %s, %u refused by clause %d%s\n", rounds, inside, n,
+		why >= 3 ? 4 : why + 1, info);
+	if (n < rounds) {
+		printf("FAIL: the preemptions inside %s were not refused by clause %d\n", where,
+			why >= 3 ? 4 : why + 1);
+		return 1;
+	}
+	return report_noprof();
+}
+
 /* --- 15a. Inside a pthread mutex held without gort_preempt_disable
  *          (clause 4).  The mutex checks errors: a thread taking it twice
  *          gets EDEADLK, its owner's word for a self-deadlock. ---------- */
@@ -1518,18 +1541,8 @@ static int mutex_run(void *arg)
 	pthread_mutexattr_init(&a);
 	pthread_mutexattr_settype(&a, PTHREAD_MUTEX_ERRORCHECK);
 	pthread_mutex_init(&umu, &a);
-	struct whys w0 = whys_now();
-	gort_waitgroup_add(&wg, 1);
-	gort_go(mutex_holder, NULL);
-	gort_waitgroup_wait(&wg);
-	struct whys w1 = whys_now();
-	printf("INFO: %d preemptions asked inside the mutex, %u refused by clause 4 "
-		"(gort_preempt_disable); each wanter then took the mutex\n", MUTEX_ROUNDS, w1.w[4] - w0.w[4]);
-	if (w1.w[4] - w0.w[4] < MUTEX_ROUNDS) {
-		printf("FAIL: the preemptions inside the mutex were not refused by clause 4\n");
-		return 1;
-	}
-	return report_noprof();
+	return refused_run(mutex_holder, 4, MUTEX_ROUNDS, "the mutex",
+		" (gort_preempt_disable); each wanter then took the mutex", "the mutex");
 }
 
 /* --- 15b. Inside fflush, with the FILE's lock held (clause 2).  glibc's
@@ -1615,18 +1628,8 @@ static int stdio_run(void *arg)
 	static char buf[4096];
 	stdio_f = fdopen(stdio_pipe[1], "w");
 	setvbuf(stdio_f, buf, _IOFBF, sizeof buf);
-	struct whys w0 = whys_now();
-	gort_waitgroup_add(&wg, 1);
-	gort_go(stdio_first, NULL);
-	gort_waitgroup_wait(&wg);
-	struct whys w1 = whys_now();
-	printf("INFO: %d preemptions asked inside fflush (write(2) in libc, the FILE locked), %u refused "
-		"by clause 2; every line arrived once\n", STDIO_ROUNDS, w1.w[1] - w0.w[1]);
-	if (w1.w[1] - w0.w[1] < STDIO_ROUNDS) {
-		printf("FAIL: the preemptions inside fflush were not refused by clause 2\n");
-		return 1;
-	}
-	return report_noprof();
+	return refused_run(stdio_first, 1, STDIO_ROUNDS, "fflush (write(2) in libc, the FILE locked)",
+		"; every line arrived once", "fflush");
 }
 
 /* --- 15c. Inside malloc, with the arena lock held (clause 2).  The next
@@ -1891,18 +1894,8 @@ static int a64_run(void *arg)
 	a64_prev_hook = gort_atomic_selfdeadlock_hook;
 	gort_atomic_selfdeadlock_hook = a64_selfdeadlock;
 #endif
-	struct whys w0 = whys_now();
-	gort_waitgroup_add(&wg, 1);
-	gort_go(a64_first, NULL);
-	gort_waitgroup_wait(&wg);
-	struct whys w1 = whys_now();
-	printf("INFO: 5 preemptions asked inside gort_atomic_add64's critical section, %u refused by "
-		"clause 1 (gort's code)\n", w1.w[0] - w0.w[0]);
-	if (w1.w[0] - w0.w[0] < 5) {
-		printf("FAIL: the preemptions inside the critical section were not refused by clause 1\n");
-		return 1;
-	}
-	return report_noprof();
+	return refused_run(a64_first, 0, 5, "gort_atomic_add64's critical section", " (gort's code)",
+		"the critical section");
 }
 
 /* --- 15e. The thread rule: a thread's address held across a preemption
