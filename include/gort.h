@@ -189,8 +189,9 @@ GORT_API void gort_sleep(int64_t ns);                  /* time.Sleep */
  * blocks, the goroutine's processor is handed to another thread so the
  * other goroutines keep running.  Between the two the goroutine has no
  * processor, so nothing that may schedule is allowed there: a channel
- * operation, select, gort_yield, gort_sleep, a contended mutex or a
- * second gort_syscall_enter is a panic that names the misuse. */
+ * operation, select, gort_yield, gort_sleep, gort_lock_thread, a
+ * contended mutex or a second gort_syscall_enter is a panic that names
+ * the misuse. */
 GORT_API void gort_syscall_enter(void);
 GORT_API void gort_syscall_exit(void);
 

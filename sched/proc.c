@@ -1969,6 +1969,8 @@ void gort_lock_thread(void)
 {
 	struct g *gp = gort_sched_mustgetg("gort_lock_thread");
 	struct m *m = gp->m;
+	if (m->oldp)   /* it may switch threads: a scheduling point */
+		gort_sched_syscall_misuse("gort_lock_thread");
 	if (gp->lockedext == UINT32_MAX)
 		gort_runtime_throw("gort_lock_thread nested too deeply");
 	if (gp->lockedext++ > 0)
@@ -1978,8 +1980,6 @@ void gort_lock_thread(void)
 		m->lockedg = gp;
 		return;
 	}
-	if (m->oldp)
-		gort_sched_syscall_misuse("gort_lock_thread");
 	atomic_storerel32(&gp->status, Grunnable);
 	m->after.fn = after_lock_elsewhere;
 	m->after.arg = gp;

@@ -312,6 +312,30 @@ START_TEST(wiring_beside_pinned)
 }
 END_TEST
 
+/* --- misuse --------------------------------------------------------------------- */
+
+static void outside_child(void *which)
+{
+	if (which)
+		gort_unlock_thread();
+	else
+		gort_lock_thread();
+	exit(0);
+}
+
+START_TEST(dies_outside_a_goroutine)
+{
+	static const char *const want[] = {
+		"panic: gort_lock_thread called outside a goroutine",
+		"panic: gort_unlock_thread called outside a goroutine",
+	};
+	struct child c;
+	run_child(outside_child, _i ? (void *)1 : NULL, &c, 30);
+	ck_assert_exit_status(&c, 2);
+	ck_assert_output_has(&c, want[_i]);
+}
+END_TEST
+
 static Suite *lockthread_suite(void)
 {
 	Suite *s = suite_create("lockthread");
@@ -323,6 +347,7 @@ static Suite *lockthread_suite(void)
 	tcase_add_test(tc, wired_deadlock_detected);
 	tcase_add_test(tc, wired_hog_preempted);
 	tcase_add_test(tc, wiring_beside_pinned);
+	tcase_add_loop_test(tc, dies_outside_a_goroutine, 0, 2);
 	suite_add_tcase(s, tc);
 	return s;
 }

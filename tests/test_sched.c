@@ -1312,6 +1312,7 @@ static int syscall_misuse(void *a)
 	case 2: gort_yield(); break;
 	case 3: gort_sleep(1000); break;
 	case 4: gort_chan_recv(c, &v); break;
+	case 5: gort_lock_thread(); break;
 	}
 	gort_syscall_exit();
 	return 0;
@@ -1325,6 +1326,7 @@ START_TEST(dies_syscall_misuse)
 		"panic: gort_yield between gort_syscall_enter and gort_syscall_exit",
 		"panic: gort_sleep between gort_syscall_enter and gort_syscall_exit",
 		"panic: gort_chan_recv between gort_syscall_enter and gort_syscall_exit",
+		"panic: gort_lock_thread between gort_syscall_enter and gort_syscall_exit",
 	};
 	freed_case = _i;
 	expect_death(syscall_misuse, NULL, (const char *const[]){ msgs[_i],
@@ -1431,7 +1433,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, dies_attach_on_gort_thread);
 	tcase_add_test(tc, dies_detach_without_attach);
 	tcase_add_test(tc, dies_waitgroup_reuse);
-	tcase_add_loop_test(tc, dies_syscall_misuse, 0, 5);
+	tcase_add_loop_test(tc, dies_syscall_misuse, 0, 6);
 	tcase_add_test(tc, dump_in_id_order);
 	suite_add_tcase(s, tc);
 	return s;
