@@ -160,7 +160,8 @@ GORT_API uint64_t gort_go(void (*fn)(void *arg), void *arg);
  *
  * Running past the end is "fatal error: stack overflow" with the
  * goroutine's traceback, exit status 2 -- never a silent write into
- * another stack -- for the stacks that have a guard region (the first
+ * another stack -- for the stacks that have a guard region (every one on
+ * Linux 6.13 and later, which has guard markers; elsewhere the first
  * vm.max_map_count/4 made; stacks are reused, never freed), provided the
  * code that overflows was compiled with the flags `pkg-config --cflags
  * gort` gives (or the meson dependency carries): -fstack-clash-protection

@@ -8,7 +8,9 @@
  * reported once on stderr and otherwise ignored, as Go does.
  *
  *   stackguard=0     no guard pages below goroutine stacks: every stack
- *                    relies on the canary check (for tests of that path)
+ *                    relies on the canary check (for tests of that path);
+ *                    stackguard=1: mprotect guards even where the kernel
+ *                    has guard markers (sched/stack.c)
  *   lostatomic64=0   switch off the profiler's fix for golang/go#20146:
  *                    SIGPROF in atomic64 code writes its sample anyway,
  *                    and with spinlock-emulated atomics can deadlock

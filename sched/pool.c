@@ -33,15 +33,52 @@
  * objects would catch every bad pointer but costs a lookup per call.
  *
  * The memory a pool holds is bounded by the most objects live at once
- * plus QUARANTINE.  Objects are allocated one by one with aligned_alloc,
- * so LeakSanitizer still reports a channel a program forgot to free.
+ * plus QUARANTINE.  New objects are carved from chunks of POOL_CHUNK
+ * bytes mapped for the purpose (the pool's `-` fields), not malloc'd one
+ * by one: glibc grows a thread's arena a page at a time, with an mprotect
+ * each, and a program making a channel per goroutine would pay a system
+ * call every few channels.  Under ASan, objects are allocated one by one
+ * with aligned_alloc instead, so that LeakSanitizer still reports a
+ * channel a program forgot to free.
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "sched/sched.h"
 
 #define QUARANTINE 256
+#define POOL_CHUNK (256u << 10)
+
+#if defined(__SANITIZE_ADDRESS__)
+#define POOL_ONE_BY_ONE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define POOL_ONE_BY_ONE 1
+#endif
+#endif
+
+/* A fresh object: from the chunk, or one by one under ASan.  pl->lock
+ * held. */
+static void *carve(struct pool *pl)
+{
+	size_t size = (pl->size + 63) & ~(size_t)63;
+#ifdef POOL_ONE_BY_ONE
+	return aligned_alloc(64, size);
+#else
+	if (pl->chunk_end - pl->chunk_next < size) {
+		size_t bytes = size > POOL_CHUNK ? size : POOL_CHUNK;
+		void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		pl->chunk_next = (uintptr_t)p;
+		pl->chunk_end = pl->chunk_next + bytes;
+	}
+	void *o = (void *)pl->chunk_next;
+	pl->chunk_next += size;
+	return o;
+#endif
+}
 
 /* The free list is threaded through a pointer-sized field the object
  * does not need while freed (pl->link_off); the magic stays readable. */
@@ -58,10 +95,10 @@ void *gort_sched_pool_get(struct pool *pl)
 		if (!pl->head)
 			pl->tail = NULL;
 		pl->nfree--;
+	} else {
+		o = carve(pl);
 	}
 	spinlock_unlock(&pl->lock);
-	if (!o)
-		o = aligned_alloc(64, (pl->size + 63) & ~(size_t)63);
 	if (o)
 		memset(o, 0, pl->size);
 	return o;

@@ -31,6 +31,8 @@
  *
  * The global queue is a plain linked list under sched.lock.
  */
+#include <unistd.h>
+
 #include "sched/sched.h"
 
 /* Slots are published by the release store of tail and claimed by the
@@ -144,7 +146,24 @@ static uint32_t runqgrab(struct p *victim, struct g **ring, uint32_t start, int 
 			if (!stealnext)
 				return 0;
 			struct g *next = victim->runnext;
-			if (!next || !atomic_casp((void *volatile *)&victim->runnext, next, NULL))
+			if (!next)
+				return 0;
+			if (atomic_load32(&victim->status) == Prunning) {
+				/* The victim is running, and most likely just readied
+				 * next and is about to block and run it itself (a
+				 * channel hand-off, a gort_go before a receive).  Give
+				 * it the few microseconds that takes before taking
+				 * next away, as Go does: stolen now, next would only
+				 * move to this M while the victim went idle.  The
+				 * thief sleeps still counted as spinning, so nobody
+				 * wakes another M meanwhile, and the victim's queue
+				 * fills up for one steal of many Gs instead of many
+				 * steals, wake-ups and sleeps of one. */
+				usleep(3);
+				if (victim->runnext != next)
+					continue;
+			}
+			if (!atomic_casp((void *volatile *)&victim->runnext, next, NULL))
 				return 0;
 			slot_store(ring, start, next);
 			return 1;

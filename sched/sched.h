@@ -419,6 +419,7 @@ struct g *gort_sched_stackalloc(size_t size);   /* a fresh G on a fresh stack */
 void gort_sched_stackcheck(struct g *gp, uintptr_t sp);  /* throws on overflow */
 int gort_sched_stack_guardhit(struct g *gp, uintptr_t addr);
 size_t gort_sched_stack_guards(void);           /* stacks with a guard region */
+int gort_sched_stack_markers(void);             /* guards are page-table markers (stack.c) */
 /* "fatal error: stack overflow", gp's frames from f, exit 2; addr is the
  * faulting address, or 0.  Async-signal-safe. */
 __attribute__((noreturn)) void gort_sched_stack_overflow(struct g *gp, struct gort_frame f,
@@ -451,10 +452,11 @@ enum {
 	POOL_FREED = 0x65657266,   /* "free" */
 };
 struct pool {
-	struct spinlock lock;      /* protects head, tail, nfree */
+	struct spinlock lock;      /* protects everything below but the constants */
 	size_t size, magic_off, link_off;   /* constant */
 	void *head, *tail;         /* freed objects, oldest first */
 	size_t nfree;
+	uintptr_t chunk_next, chunk_end;    /* what is left of the newest chunk (pool.c) */
 };
 void *gort_sched_pool_get(struct pool *pl);            /* zeroed; NULL if out of memory */
 void gort_sched_pool_put(struct pool *pl, void *obj);  /* sets POOL_FREED */

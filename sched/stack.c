@@ -51,14 +51,33 @@
  *                gcc's promise (tests/test_stack.c checks a large frame
  *                on every target).
  *
- *     The guard is address space, not memory, but it splits the mapping
- *     in two, and the kernel allows vm.max_map_count mappings per process
- *     (65530 here).  A million goroutines cannot all have one.  So the
- *     first max_map_count/4 stacks get a guard region each, mapped one by
- *     one.  Code built without the flags (a library, say) can still step
- *     over a guard with a large enough frame; nothing here can see that.
+ *     How the guard is made depends on the kernel:
  *
- *   - Beyond that, stacks are carved from slabs (one mapping for many).
+ *       guard markers (Linux 6.13 and later: MADV_GUARD_INSTALL).  The
+ *                kernel marks the guard's page table entries, not its
+ *                mapping, so a reservation of many stacks stays one
+ *                mapping however many guards it holds.  Stacks come in
+ *                batches: one mmap for STACK_BATCH bytes of slots, and one
+ *                process_madvise for every guard in it.  A goroutine that
+ *                finds no free G costs no system call, bar one pair per
+ *                batch (about 240 stacks), and every stack has a guard:
+ *                a million goroutines, a million guards.
+ *       mprotect (older kernels, and qemu-user, which has no
+ *                process_madvise).  A PROT_NONE guard splits its mapping
+ *                in two, and the kernel allows vm.max_map_count mappings
+ *                per process (65530 here): a million goroutines cannot all
+ *                have one.  So the first max_map_count/4 stacks get a
+ *                guard region each, mapped one by one.
+ *
+ *     Markers are trusted only once seen to work: at the first stack, a
+ *     page is marked and process_vm_readv must fail on it (the kernel's
+ *     own access path refuses a marked page) and succeed beside it.  An
+ *     emulator or a seccomp filter that lets the calls through without
+ *     doing them fails that check.  Code built without the flags (a
+ *     library, say) can still step over a guard with a large enough
+ *     frame; nothing here can see that.
+ *
+ *   - Beyond that (mprotect guards only), stacks are carved from slabs (one mapping for many).
  *     Each slot is as large as a guarded stack, so an overflow of less
  *     than the guard's depth stays in the slot's own dead zone, and a
  *     canary zone -- CANARY bytes right below the stack that nothing ever
@@ -74,7 +93,8 @@
  *     zeros).  One that overflowed and returned may go unseen, and one
  *     that ran past the dead zone has written into the next stack down
  *     before it is caught.  GORTDEBUG=stackguard=0 gives every stack this
- *     treatment, for testing it.
+ *     treatment, and stackguard=1 takes the mprotect way even where the
+ *     kernel has markers, for testing them.
  *
  * Rejected: the G at the top of its stack, as gort had it.  The stack
  * could then only be "64 KiB less the G" -- or, rounded up, "64 KiB and
@@ -90,10 +110,12 @@
  * list (proc.c's gfput/gfget) for the next gort_go of the same size, like
  * Go's gFree lists.  That is the stack cache.
  */
+#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "sched/sched.h"
@@ -104,6 +126,11 @@
 
 #define CANARY 256                 /* bytes under a slab stack that must stay zero */
 #define SLAB_BYTES (8u << 20)      /* address space carved per slab */
+#define STACK_BATCH (16u << 20)    /* address space per batch of marker-guarded stacks */
+#define BATCH_MAX 1024             /* guards per process_madvise: IOV_MAX */
+#ifndef MADV_GUARD_INSTALL
+#define MADV_GUARD_INSTALL 102     /* Linux 6.13 */
+#endif
 #define GCHUNK (1u << 20)          /* address space per chunk of Gs */
 #define MIN_STACK (16u << 10)      /* the smallest stack handed out */
 #define BELOW (64u << 10)          /* a fault this far under a stack is its overflow */
@@ -119,10 +146,13 @@
 #endif
 
 static struct rtlock stacklock;    /* protects everything below, to `-` */
-static long guards_left = -1;      /* stacks that may still have a guard region */
+static long guards_left = -1;      /* mprotect: stacks that may still have a guard region */
+static int markers = -1;           /* guard markers work here: pidfd (>= 0), or -1 */
 static size_t nguarded;
 static uintptr_t slab_next, slab_end;
 static size_t slab_stack;          /* the slot size the current slab serves */
+static uintptr_t batch_next, batch_end;   /* the default size's current batch */
+static struct iovec batch_iov[BATCH_MAX]; /* its guards, for process_madvise */
 static uintptr_t g_next, g_end;    /* the chunk new Gs are carved from */
 /* - */
 
@@ -143,8 +173,52 @@ static void sizes(size_t *page, size_t *guard)
 	*guard = g;
 }
 
-static void stack_init(void)
+/* Mark n guards in one call; 0 if every byte of them was marked. */
+static int mark_guards(int pidfd, struct iovec *iov, size_t n)
 {
+	size_t want = 0;
+	for (size_t i = 0; i < n; i++)
+		want += iov[i].iov_len;
+	long r = syscall(SYS_process_madvise, pidfd, iov, n, MADV_GUARD_INSTALL, 0);
+	return r == (long)want ? 0 : -1;
+}
+
+/* Do guard markers work here?  Returns a pidfd for process_madvise if
+ * they do (see the top of this file), else -1. */
+static int markers_probe(size_t page)
+{
+#if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
+	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
+	if (pidfd < 0)
+		return -1;
+	char *p = mmap(NULL, 2 * page, PROT_READ | PROT_WRITE,
+		MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	int ok = 0;
+	if (p != MAP_FAILED) {
+		p[page] = 1;
+		struct iovec g = { p, page };
+		char b;
+		struct iovec here = { &b, 1 }, marked = { p, 1 }, beside = { p + page, 1 };
+		ok = mark_guards(pidfd, &g, 1) == 0 &&
+			process_vm_readv(getpid(), &here, 1, &marked, 1, 0) < 0 && errno == EFAULT &&
+			process_vm_readv(getpid(), &here, 1, &beside, 1, 0) == 1 && b == 1;
+		munmap(p, 2 * page);
+	}
+	if (!ok) {
+		close(pidfd);
+		return -1;
+	}
+	return pidfd;
+#else
+	(void)page;
+	return -1;
+#endif
+}
+
+static void stack_init(size_t page)
+{
+	int mode = gort_runtime_debug("stackguard", 2);
+	markers = mode >= 2 ? markers_probe(page) : -1;
 	long maxmap = 65530;
 	FILE *f = fopen("/proc/sys/vm/max_map_count", "r");
 	if (f) {
@@ -152,7 +226,7 @@ static void stack_init(void)
 			maxmap = 65530;
 		fclose(f);
 	}
-	guards_left = gort_runtime_debug("stackguard", 1) ? maxmap / 4 : 0;
+	guards_left = mode ? maxmap / 4 : 0;
 }
 
 size_t gort_sched_stack_guards(void)
@@ -160,10 +234,51 @@ size_t gort_sched_stack_guards(void)
 	return nguarded;
 }
 
+int gort_sched_stack_markers(void)
+{
+	return markers >= 0;
+}
+
 /* Returns the base of a `size`-byte slot, and whether its bottom `guard`
  * bytes are a guard region (else they are a slab's dead zone). */
 static uintptr_t map_stack(size_t size, size_t guard, int *guarded)
 {
+	if (markers >= 0) {
+		uintptr_t base = 0;
+		if (size == gort_sched.default_stack && batch_end - batch_next >= size) {
+			base = batch_next;
+			batch_next += size;
+		} else {
+			/* A new batch for the default size; a stack of its own for
+			 * any other, which is rare and would strand a batch's rest. */
+			size_t n = size == gort_sched.default_stack && size <= STACK_BATCH / 2 ?
+				STACK_BATCH / size : 1;
+			if (n > BATCH_MAX)
+				n = BATCH_MAX;
+			void *p = mmap(NULL, n * size, PROT_READ | PROT_WRITE,
+				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+			if (p == MAP_FAILED)
+				return 0;
+			for (size_t i = 0; i < n; i++)
+				batch_iov[i] = (struct iovec){ (char *)p + i * size, guard };
+			if (mark_guards(markers, batch_iov, n) != 0) {
+				/* Markers stopped working (out of memory for page
+				 * tables, say): the mprotect way from now on. */
+				munmap(p, n * size);
+				close(markers);
+				markers = -1;
+				return map_stack(size, guard, guarded);
+			}
+			base = (uintptr_t)p;
+			if (n > 1) {
+				batch_next = base + size;
+				batch_end = base + n * size;
+			}
+		}
+		nguarded++;
+		*guarded = 1;
+		return base;
+	}
 	if (guards_left > 0) {
 		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
@@ -235,7 +350,7 @@ struct g *gort_sched_stackalloc(size_t size)
 	sizes(&page, &guard);
 	gort_sched_lock(&stacklock);
 	if (guards_left < 0)
-		stack_init();
+		stack_init(page);
 	int guarded;
 	uintptr_t base = map_stack(size, guard, &guarded);
 	struct g *gp = base ? galloc() : NULL;

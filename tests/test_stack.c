@@ -474,6 +474,120 @@ START_TEST(overflow_traceback_slab_fault)
 }
 END_TEST
 
+/* --- guards for every stack, and no system call per stack --------------------- */
+
+#include <sys/utsname.h>
+
+/* Lines of /proc/self/maps: the process's mappings. */
+static int nmaps(void)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	ck_assert_ptr_nonnull(f);
+	int n = 0, ch;
+	while ((ch = fgetc(f)) != EOF)
+		n += ch == '\n';
+	fclose(f);
+	return n;
+}
+
+/* Does this kernel have guard markers (Linux 6.13)?  Natively, gort must
+ * then use them; under an emulator it may not (qemu-user has no
+ * process_madvise). */
+static int kernel_has_markers(void)
+{
+#ifdef GORT_TEST_EMULATED
+	return 0;
+#else
+	struct utsname u;
+	int major = 0, minor = 0;
+	if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &major, &minor) != 2)
+		return 0;
+	return major > 6 || (major == 6 && minor >= 13);
+#endif
+}
+
+#define NMANY 20000   /* more than vm.max_map_count / 4 (16382 by default) */
+static gort_chan *many_gate;
+static int many_n = NMANY, many_guarded, many_maps;
+
+static void many_fn(void *a)
+{
+	(void)a;
+	if (getg()->guarded)
+		__atomic_add_fetch(&many_guarded, 1, __ATOMIC_RELAXED);
+	gort_chan_recv(many_gate, NULL);
+}
+
+/* n goroutines parked at once: each its own fresh stack. */
+static int many_main(void *a)
+{
+	(void)a;
+	many_gate = gort_chan_make(0, 0);
+	int before = nmaps();
+	for (int i = 0; i < many_n; i++)
+		gort_go(many_fn, NULL);
+	while (gort_numgoroutine() < many_n + 1)
+		gort_yield();
+	gort_sleep(1000000);   /* let the last reach their receive */
+	many_maps = nmaps() - before;
+	if (getenv("MANY_OVERFLOW")) {
+		big_done = gort_chan_make(0, 1);
+		gort_go(big_fn, NULL);   /* one more stack, past the mprotect budget */
+		gort_chan_recv(big_done, NULL);
+	}
+	gort_chan_close(many_gate);
+	return 0;
+}
+
+/* With markers, 20,000 goroutines have 20,000 guards in a few mappings:
+ * one per batch of stacks, so no system call per goroutine.  (Before,
+ * every stack up to max_map_count / 4 was an mmap and an mprotect, two
+ * mappings, and the rest had only a canary.) */
+START_TEST(every_stack_guarded)
+{
+	if (!kernel_has_markers()) {
+		many_n = 1000 / SCALE;
+		ck_assert_int_eq(gort_main(many_main, NULL), 0);
+		printf("no guard markers on this kernel: %d of %d stacks guarded, %d new mappings\n",
+			many_guarded, many_n, many_maps);
+		return;
+	}
+	ck_assert_int_eq(gort_main(many_main, NULL), 0);
+	ck_assert_msg(gort_sched_stack_markers(), "the kernel has guard markers, gort did not use them");
+	ck_assert_int_eq(many_guarded, NMANY);
+	/* 20,000 stacks of 68 KiB: 84 batches of 16 MiB, and the Gs' chunks */
+	ck_assert_msg(many_maps < 200, "%d new mappings for %d goroutines", many_maps, NMANY);
+}
+END_TEST
+
+/* The last of them overflows: a guard, not a canary, stops it. */
+START_TEST(every_stack_guarded_overflow)
+{
+	if (!kernel_has_markers())
+		return;
+	struct child c;
+	setenv("MANY_OVERFLOW", "1", 1);
+	expect_death_in(many_main, NULL, 2, &c, (const char *const[]){ "fatal error: stack overflow\n",
+		"\nbig_frame", "\nbig_fn()\n", NULL });
+	unsetenv("MANY_OVERFLOW");
+	ck_assert_msg(strstr(c.out, "big frame returned") == NULL, "the frame returned:\n%s", c.out);
+}
+END_TEST
+
+/* GORTDEBUG=stackguard=1: the mprotect way, as on a kernel without
+ * markers -- a guard per stack, two mappings each. */
+START_TEST(stackguard_mprotect)
+{
+	setenv("GORTDEBUG", "stackguard=1", 1);
+	gort_runtime_debug_init();
+	int n = many_n = 2000 / SCALE;
+	ck_assert_int_eq(gort_main(many_main, NULL), 0);
+	ck_assert(!gort_sched_stack_markers());
+	ck_assert_int_eq(many_guarded, n);
+	ck_assert_msg(many_maps >= n, "%d new mappings for %d mprotect-guarded stacks", many_maps, n);
+}
+END_TEST
+
 static Suite *stack_suite(void)
 {
 	Suite *s = suite_create("stack");
@@ -494,6 +608,13 @@ static Suite *stack_suite(void)
 	tcase_add_test(tc, overflow_traceback_frames);
 	tcase_add_test(tc, overflow_traceback_slab_switch);
 	tcase_add_test(tc, overflow_traceback_slab_fault);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("guards");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, every_stack_guarded);
+	tcase_add_test(tc, every_stack_guarded_overflow);
+	tcase_add_test(tc, stackguard_mprotect);
 	suite_add_tcase(s, tc);
 	return s;
 }
