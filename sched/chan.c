@@ -241,7 +241,7 @@ int gort_sched_chansend(struct gort_chan *c, const void *ep, int block)
 	gort_sched_notsyscall("gort_chan_send");
 	/* Fast refusal without the lock, as Go does: not closed and no room
 	 * now means the non-blocking send would fail. */
-	if (!block && !atomic_load32(&c->closed) &&
+	if (!block && !atomic_loadacq32(&c->closed) &&
 	    ((c->dataqsiz == 0 && !c->recvq.first) ||
 	     (c->dataqsiz > 0 && atomic_loaduintptr((const volatile uintptr_t *)&c->qcount) == c->dataqsiz)))
 		return 0;
@@ -289,7 +289,7 @@ int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block)
 	gort_sched_notsyscall("gort_chan_recv");
 	if (!block && atomic_loaduintptr((const volatile uintptr_t *)&c->qcount) == 0 &&
 	    !(c->dataqsiz == 0 && c->sendq.first)) {
-		if (!atomic_load32(&c->closed))
+		if (!atomic_loadacq32(&c->closed))
 			return 0;
 	}
 

@@ -754,7 +754,7 @@ static __attribute__((noinline)) void switch_out(struct g *gp, struct g *next)
 	} else if (!next && !must_leave(pp)) {
 		if (!m->pinhead)
 			next = pick_local(pp);
-		else if (!atomic_load32(&gort_sched.npinwait))
+		else if (!atomic_loadacq32(&gort_sched.npinwait))
 			next = next_on_m(m, pp, gp);
 		/* else to g0: another M waits for a P for its pinned ones, and
 		 * findrunnable may give it ours */
@@ -1622,13 +1622,13 @@ static struct g *newproc1(void (*fn)(void *), void *arg, size_t stack_size, uint
 	atomic_store32(&gp->status, Grunnable);
 	if (pp) {
 		gort_sched_runqput(pp, gp, 1);
-		if (atomic_load32(&started))
+		if (atomic_loadacq32(&started))
 			gort_sched_wakep();
 	} else {
 		gort_sched_lock(&gort_sched.lock);
 		gort_sched_globrunqput(gp);
 		gort_sched_unlock(&gort_sched.lock);
-		if (atomic_load32(&started))
+		if (atomic_loadacq32(&started))
 			gort_sched_wakep();
 	}
 	return gp;
@@ -1856,7 +1856,7 @@ static void preempt_yield(struct g *gp)
 static inline void preempt_point(void)
 {
 	struct g *gp = getg();
-	if (gp && __builtin_expect(atomic_load32(&gp->preempt), 0) && !gp->nopreempt && !gp->m->oldp)
+	if (gp && __builtin_expect(atomic_loadacq32(&gp->preempt), 0) && !gp->nopreempt && !gp->m->oldp)
 		preempt_yield(gp);
 }
 

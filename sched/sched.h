@@ -466,8 +466,10 @@ void gort_sched_pool_put(struct pool *pl, void *obj);  /* sets POOL_FREED */
 __attribute__((cold)) void gort_sched_pool_bad(uint32_t magic, const char *what,
 	const char *type);
 /* The check every public call makes first: `what` names the call. */
+/* An acquire load, not a full one: the check orders nothing, and on x86
+ * a full load is a locked instruction on every channel and timer call. */
 #define POOL_CHECK(obj, live, what, type) do { \
-	uint32_t m_ = atomic_load32(&(obj)->magic); \
+	uint32_t m_ = atomic_loadacq32(&(obj)->magic); \
 	if (__builtin_expect(m_ != (live), 0)) \
 		gort_sched_pool_bad(m_, (what), (type)); \
 } while (0)

@@ -11,13 +11,13 @@
  *
  * The size asked for is what the goroutine may use: whole pages, 16 KiB
  * at least, GORT_STACK_MAX at most.  The guard region comes on top of it,
- * and the G lives apart, in chunks of Gs (galloc below), so that neither
- * is carved out of the stack -- and so that an overflow, which runs down
- * into whatever lies below, never reaches a G:
+ * and the G above it or apart (below), so that neither is carved out of
+ * the stack -- and so that an overflow, which runs down into whatever
+ * lies below, never reaches a G:
  *
  *   stack_base          stack_lo                          stack_hi
- *   | guard region      | <- grows down ...         frames |   own mapping
- *     PROT_NONE
+ *   | guard region      | <- grows down ...         frames | G |   guarded
+ *     PROT_NONE, or marked
  *   | dead zone  |canary| <- grows down ...         frames |   in a slab
  *     never touched  256 bytes, all zero
  *
@@ -96,12 +96,21 @@
  *     treatment, and stackguard=1 takes the mprotect way even where the
  *     kernel has markers, for testing them.
  *
- * Rejected: the G at the top of its stack, as gort had it.  The stack
- * could then only be "64 KiB less the G" -- or, rounded up, "64 KiB and
- * whatever the page had left", where a 64 KiB frame fits on a 64 KiB stack
- * -- and in a slab the first thing an overflow reached was the next
- * stack's G.  A G on a page of its own above the stack would double what a
- * parked goroutine costs.  Rejected too: --param
+ * Where the G lives.  A parked goroutine whose frames fit in one page
+ * should cost that page, and a G (248 bytes) in a chunk of Gs costs 256
+ * bytes more: 4352 bytes per parked goroutine instead of 4096.  So a
+ * guarded stack carries its G in the top GSLOT bytes of its slot, above
+ * stack_hi, in the page its first frames use anyway; the slot is made
+ * large enough that the stack under the G is still at least what was
+ * asked for (stackround).  Nothing can overflow into that G: the stack
+ * above it in the batch grows away from it, down into its own guard,
+ * which lies right on top of this G.  A slab stack has no guard, and the
+ * first thing an overflow of the next slot up would reach is the G at
+ * the top of ours -- so slab stacks keep their Gs apart, in chunks
+ * (galloc), as every stack once did.  A G on a page of its own above the
+ * stack would double what a parked goroutine costs.
+ *
+ * Rejected: --param
  * stack-clash-protection-guard-size=12 on aarch64, for a 4 KiB guard.
  * It is gcc's alone, and code built with the default (a distribution's
  * library) would step over the smaller guard.
@@ -134,6 +143,8 @@
 #define GCHUNK (1u << 20)          /* address space per chunk of Gs */
 #define MIN_STACK (16u << 10)      /* the smallest stack handed out */
 #define BELOW (64u << 10)          /* a fault this far under a stack is its overflow */
+#define GSLOT 256u                 /* the top of a guarded slot, where its G lives */
+_Static_assert(sizeof(struct g) <= GSLOT, "struct g outgrew its place at the top of its stack");
 
 /* The guard region's depth: at least what the compiler may leave
  * unprobed (see the top of this file); whole pages. */
@@ -329,7 +340,9 @@ static struct g *galloc(void)
 }
 
 /* The slot, in bytes of address space, that gives `size` usable bytes:
- * whole pages, MIN_STACK at least, and the guard region under them.  This
+ * whole pages, MIN_STACK at least and the G's place above (a slab
+ * stack, whose G lives apart, can use that too), and the guard region
+ * under them.  This
  * is also the size class of the free lists.  gort_go_opts refuses sizes
  * over GORT_STACK_MAX, so none gets here, and the sum cannot wrap. */
 size_t gort_sched_stackround(size_t size)
@@ -340,7 +353,7 @@ size_t gort_sched_stackround(size_t size)
 		gort_runtime_throwf("stackround: %zu bytes of stack, more than GORT_STACK_MAX", size);
 	if (size < MIN_STACK)
 		size = MIN_STACK;
-	return ((size + page - 1) & ~(page - 1)) + guard;
+	return ((size + GSLOT + page - 1) & ~(page - 1)) + guard;
 }
 
 /* A fresh G on a fresh stack of `size` bytes, from gort_sched_stackround. */
@@ -353,7 +366,7 @@ struct g *gort_sched_stackalloc(size_t size)
 		stack_init(page);
 	int guarded;
 	uintptr_t base = map_stack(size, guard, &guarded);
-	struct g *gp = base ? galloc() : NULL;
+	struct g *gp = !base ? NULL : guarded ? (struct g *)(base + size - GSLOT) : galloc();
 	gort_sched_unlock(&stacklock);
 	if (!gp)
 		return NULL;
@@ -363,7 +376,7 @@ struct g *gort_sched_stackalloc(size_t size)
 	gp->stack_size = size;
 	gp->guarded = (uint8_t)guarded;
 	gp->stack_lo = base + guard;
-	gp->stack_hi = base + size;
+	gp->stack_hi = base + size - (guarded ? GSLOT : 0);
 	gp->status = Gidle;
 #if GORT_HAVE_VALGRIND
 	gp->valgrind_id = VALGRIND_STACK_REGISTER(guarded ? gp->stack_lo : base, gp->stack_hi);

@@ -218,15 +218,15 @@ START_TEST(opts_stack_size_max_refused)
 }
 END_TEST
 
-/* A 64 KiB frame on a 64 KiB stack that writes only its lowest byte: the
- * write lies beyond a 4 KiB guard.  Compiled with the flags gort gives
+/* An 80 KiB frame on a 64 KiB stack (68 KiB less the G, rounded up) that
+ * writes only its lowest byte: the write lies beyond a 4 KiB guard.  Compiled with the flags gort gives
  * users, the frame's probes meet the guard first, and the program dies
  * before anything below is touched.  Not under ASan: the frame under test
  * is the one a user's compiler lays out, not the sanitizer's (which may
  * move it to a heap-allocated fake stack). */
 static __attribute__((noinline, no_sanitize_address)) int big_frame(void)
 {
-	volatile char buf[65536];
+	volatile char buf[80 * 1024];
 	/* Its address escapes, so no compiler may shrink it (clang keeps only
 	 * what is used of a local array otherwise); nothing else is written. */
 	__asm__ __volatile__("" : : "r"(buf) : "memory");
