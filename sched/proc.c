@@ -185,9 +185,14 @@ static void pidleput(struct p *pp)
 	atomic_add32((volatile uint32_t *)&gort_sched.npidle, 1);
 }
 
+static uint32_t sysmon_deep;   /* sysmon sleeps until a P is taken (sysmon); sched.lock */
+static void sysmon_wake(void);
+
 static struct p *pidleget(void)
 {
 	struct p *pp;
+	if (__builtin_expect(sysmon_deep, 0))
+		sysmon_wake();   /* the first P to leave the idle list */
 	while ((pp = gort_sched.pidle) != NULL) {
 		gort_sched.pidle = pp->link;
 		atomic_add32((volatile uint32_t *)&gort_sched.npidle, -1);
@@ -1271,6 +1276,32 @@ static struct {
 static volatile uint32_t sysmon_delay_us;
 static struct note sysmon_note;
 
+static void sysmon_wake(void)   /* sched.lock held */
+{
+	sysmon_deep = 0;
+	gort_sched_notetrywakeup(&sysmon_note);
+}
+
+/* Is every P idle, and may sysmon sleep until one is taken?  Go's sysmon
+ * does the same (sched.sysmonwait): with every P idle, nothing runs that
+ * could need preempting, and no P sits in a system call to retake, so
+ * its 10 ms ticks would only wake the machine for nothing -- an idle
+ * program would use CPU.  pidleget, where the first P leaves the idle
+ * list, wakes it; a timer is the poller M's business, which takes a P
+ * through pidleget too.  sched.lock makes the check and the flag one
+ * step, so that no P can be taken in between unseen.  Not with
+ * schedtrace, whose lines must keep coming. */
+static int sysmon_sleep_deep(void)
+{
+	gort_sched_lock(&gort_sched.lock);
+	int deep = !atomic_load32(&gort_sched.exiting) && !gort_sched.pinwait &&
+		gort_sched.npidle == (int32_t)atomic_load32(&gort_sched.gomaxprocs);
+	if (deep)
+		sysmon_deep = 1;
+	gort_sched_unlock(&gort_sched.lock);
+	return deep;
+}
+
 /* The time slice (Go: forcePreemptNS): a goroutine that has held its P
  * this long without a switch is asked to yield. */
 #define TIMESLICE 10000000
@@ -1434,6 +1465,18 @@ static void *sysmon(void *arg)
 		retake_delay_us = (uint32_t)gort_runtime_debug("retakedelay", 0);
 	int64_t start = gort_sched_nanotime(), next_trace = start + trace_every;
 	for (;;) {
+		if (trace_every <= 0 && idle > 50 && sysmon_sleep_deep()) {
+			/* Descriptors' lost-registration checks still want a
+			 * look now and then (netpoll.c); otherwise a minute at a
+			 * time, as long as nothing happens. */
+			int64_t ns = atomic_load32(&gort_sched_netpoll_waiters) > 0 ? 1000000000 : 60000000000;
+			gort_sched_notetsleep(&sysmon_note, ns);
+			gort_sched_lock(&gort_sched.lock);
+			sysmon_deep = 0;
+			noteclear(&sysmon_note);
+			gort_sched_unlock(&gort_sched.lock);
+			idle = 0, delay = 20;
+		}
 		atomic_store32(&sysmon_delay_us, delay);
 		gort_sched_notetsleep(&sysmon_note, (int64_t)delay * 1000);
 		noteclear(&sysmon_note);

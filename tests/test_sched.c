@@ -1372,6 +1372,74 @@ START_TEST(dump_in_id_order)
 }
 END_TEST
 
+/* An idle program uses no CPU: with every goroutine asleep, no thread
+ * wakes until the timer is due.  (sysmon's 10 ms ticks went on before:
+ * about 100 wake-ups a second, 40 in this window.)  A plain thread, not
+ * a goroutine, counts the voluntary context switches of every thread
+ * but its own over 400 ms of main's 800 ms sleep.  Voluntary switches
+ * are sleeps, not the kernel's preemptions, so a busy machine does not
+ * change the count. */
+#include <dirent.h>
+#include <sys/syscall.h>
+
+static long idle_switches(pid_t self)
+{
+	DIR *d = opendir("/proc/self/task");
+	ck_assert_ptr_nonnull(d);
+	long sum = 0;
+	struct dirent *e;
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || atol(e->d_name) == self)
+			continue;
+		char path[300], line[128];
+		snprintf(path, sizeof path, "/proc/self/task/%s/status", e->d_name);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;   /* the thread ended */
+		while (fgets(line, sizeof line, f))
+			if (strncmp(line, "voluntary_ctxt_switches:", 24) == 0)
+				sum += atol(line + 24);
+		fclose(f);
+	}
+	closedir(d);
+	return sum;
+}
+
+static long idle_seen = -1;
+
+static void *idle_watch(void *arg)
+{
+	(void)arg;
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	struct timespec settle = { 0, 200000000 }, window = { 0, 400000000 };
+	nanosleep(&settle, NULL);
+	long before = idle_switches(self);
+	nanosleep(&window, NULL);
+	idle_seen = idle_switches(self) - before;
+	return NULL;
+}
+
+static int idle_main(void *arg)
+{
+	(void)arg;
+	pthread_t t;
+	ck_assert_int_eq(pthread_create(&t, NULL, idle_watch, NULL), 0);
+	gort_sleep(800000000);
+	pthread_join(t, NULL);
+	return 0;
+}
+
+START_TEST(idle_program_sleeps)
+{
+#ifdef GORT_TEST_EMULATED
+	return;   /* qemu-user's own threads wake as they please */
+#endif
+	RUN(2, idle_main, NULL);
+	ck_assert_msg(idle_seen >= 0 && idle_seen <= 4,
+		"%ld wake-ups in 400 ms of an idle program", idle_seen);
+}
+END_TEST
+
 static Suite *sched_suite(void)
 {
 	Suite *s = suite_create("sched");
@@ -1384,6 +1452,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, syscall_hands_off_p);
 	tcase_add_test(tc, syscall_retake_window);
 	tcase_add_test(tc, gomaxprocs_resize);
+	tcase_add_test(tc, idle_program_sleeps);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("channels");
