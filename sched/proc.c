@@ -1662,7 +1662,7 @@ static struct g *newproc1(void (*fn)(void *), void *arg, size_t stack_size, uint
 	struct g *parent = m ? m->curg : NULL;
 	if (parent)
 		gp->labels = parent->labels;   /* profiler labels are inherited */
-	atomic_store32(&gp->status, Grunnable);
+	atomic_storerel32(&gp->status, Grunnable);   /* published by the queue */
 	if (pp) {
 		gort_sched_runqput(pp, gp, 1);
 		if (atomic_loadacq32(&started))
@@ -1687,7 +1687,7 @@ static __attribute__((noreturn)) void goexit(void)
 {
 	struct g *gp = getg();
 	struct m *m = gp->m;
-	if (gp == atomic_loadp((void *const volatile *)&maing))
+	if (gp == atomic_loadacqp((void *const volatile *)&maing))
 		atomic_store32(&main_goexited, 1);
 	if (gp->lockedm) {
 		/* Exiting wired: the thread goes too (schedule, mexit). */
@@ -1696,7 +1696,7 @@ static __attribute__((noreturn)) void goexit(void)
 		m->lockedg = NULL;
 		m->mexit = 1;
 	}
-	atomic_store32(&gp->status, Gdead);
+	atomic_storerel32(&gp->status, Gdead);   /* published by gfput's list */
 	m->after.fn = after_free;
 	m->after.arg = gp;
 	switch_out(gp, NULL);
