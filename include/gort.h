@@ -150,10 +150,10 @@ GORT_API uint64_t gort_go(void (*fn)(void *arg), void *arg);
  * its pointers into the stack are), so its size is fixed when it starts:
  * 64 KiB by default, or GORTSTACK=<KiB> in the environment, for goroutines
  * started before gort_main as for the others; or stack_size bytes with
- * gort_go_opts.  The size is what the goroutine's frames may use, at
- * least: it is rounded up to whole pages (16 KiB at least) with the
- * runtime's bookkeeping for the goroutine, and the guard region under it
- * comes on top.  It is address
+ * gort_go_opts.  The size is what the goroutine's frames may use: it is
+ * rounded up to whole pages (16 KiB at least), of which the goroutine's
+ * own record (its G, 256 bytes) takes the top, and the guard region under
+ * it comes on top.  It is address
  * space: only the pages a goroutine touches cost memory.  A size over
  * GORT_STACK_MAX (1 GiB on 64-bit targets, 256 MiB on 32-bit ones, like
  * Go's limits) is refused: "panic: gort_go_opts: stack size N too large

@@ -1687,6 +1687,8 @@ static __attribute__((noreturn)) void goexit(void)
 {
 	struct g *gp = getg();
 	struct m *m = gp->m;
+	if (__builtin_expect(m->oldp != NULL, 0))   /* its P would stay Psyscall for good */
+		gort_sched_syscall_misuse("a goroutine's end (a return from its function, or gort_exit)");
 	if (gp == atomic_loadacqp((void *const volatile *)&maing))
 		atomic_store32(&main_goexited, 1);
 	if (gp->lockedm) {

@@ -100,9 +100,12 @@
  * should cost that page, and a G (248 bytes) in a chunk of Gs costs 256
  * bytes more: 4352 bytes per parked goroutine instead of 4096.  So a
  * guarded stack carries its G in the top GSLOT bytes of its slot, above
- * stack_hi, in the page its first frames use anyway; the slot is made
- * large enough that the stack under the G is still at least what was
- * asked for (stackround).  Nothing can overflow into that G: the stack
+ * stack_hi, in the page its first frames use anyway: the G is part of
+ * the size asked for, 256 bytes of 64 KiB.  (Rounding the slot up by a
+ * page instead, to keep the whole size for frames, would leave most of a
+ * page of slack: "64 KiB" would then hold a 64 KiB frame, and an
+ * overflow of less than that page would go unseen.)  Nothing can
+ * overflow into that G: the stack
  * above it in the batch grows away from it, down into its own guard,
  * which lies right on top of this G.  A slab stack has no guard, and the
  * first thing an overflow of the next slot up would reach is the G at
@@ -339,10 +342,9 @@ static struct g *galloc(void)
 	return gp;
 }
 
-/* The slot, in bytes of address space, that gives `size` usable bytes:
- * whole pages, MIN_STACK at least and the G's place above (a slab
- * stack, whose G lives apart, can use that too), and the guard region
- * under them.  This
+/* The slot, in bytes of address space, that gives `size` bytes of stack:
+ * whole pages, MIN_STACK at least (a guarded stack's G takes the top
+ * GSLOT of them), and the guard region under them.  This
  * is also the size class of the free lists.  gort_go_opts refuses sizes
  * over GORT_STACK_MAX, so none gets here, and the sum cannot wrap. */
 size_t gort_sched_stackround(size_t size)
@@ -353,7 +355,7 @@ size_t gort_sched_stackround(size_t size)
 		gort_runtime_throwf("stackround: %zu bytes of stack, more than GORT_STACK_MAX", size);
 	if (size < MIN_STACK)
 		size = MIN_STACK;
-	return ((size + GSLOT + page - 1) & ~(page - 1)) + guard;
+	return ((size + page - 1) & ~(page - 1)) + guard;
 }
 
 /* A fresh G on a fresh stack of `size` bytes, from gort_sched_stackround. */

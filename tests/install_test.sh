@@ -63,6 +63,15 @@ out=$(LD_LIBRARY_PATH="$libdir" "$tmp/hello")
 echo "$out"
 [ "$out" = "sum of squares: 14" ]
 
+# Statically, with what --static adds (Libs.private, Requires.private):
+# libgort.a needs zlib, libatomic_ops and threads.
+cc -Wall -Wextra -Werror "$tmp/hello.c" $(pkg-config --cflags gort) \
+	"$(find "$tmp/root" -name libgort.a | head -1)" \
+	$(pkg-config --static --libs gort | sed 's/ -lgort / /') -o "$tmp/hello-static"
+out=$("$tmp/hello-static")
+[ "$out" = "sum of squares: 14" ] || { echo "install_test: the static link printed: $out"; exit 1; }
+echo "static link with pkg-config --static --libs gort: ok"
+
 # The code-generation flags a program needs (meson.build's gort_cflags)
 # come with the --cflags: frame pointers, for tracebacks and the profiler;
 # stack probes, so that a frame larger than the guard under a goroutine's

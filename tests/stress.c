@@ -2932,7 +2932,8 @@ CASE_TEST(4, timers_race)
 CASE_TEST(5, spawn_storm)
 CASE_TEST(6, park_unpark)
 CASE_TEST(7, mutex_wg)
-CASE_TEST(8, net)
+CASE_TEST(8, preempt)
+CASE_TEST(9, net)
 
 int main(void)
 {
@@ -2973,10 +2974,15 @@ int main(void)
 	fflush(stdout);
 
 	Suite *suite = suite_create("stress");
-	const TTest *tests[NCASES] = {
+	/* In the order of cases[], one each: a case added there and not
+	 * here would leave the last tcase without a test, which Check skips
+	 * without a word (net did, for a while). */
+	const TTest *tests[] = {
 		stress_chan_fifo, stress_select_fuzz, stress_select_close, stress_timers,
-		stress_timers_race, stress_spawn_storm, stress_park_unpark, stress_mutex_wg, stress_net,
+		stress_timers_race, stress_spawn_storm, stress_park_unpark, stress_mutex_wg,
+		stress_preempt, stress_net,
 	};
+	_Static_assert(sizeof tests / sizeof tests[0] == NCASES, "a stress case without its test");
 	for (int i = 0; i < NCASES; i++) {
 		TCase *tc = tcase_create(cases[i].name);
 		/* Two children per test, each under its own watchdog: never Check's timeout first. */

@@ -1300,11 +1300,30 @@ START_TEST(dies_waitgroup_reuse)
 }
 END_TEST
 
+static gort_waitgroup misuse_wg;
+
+static void enter_and_return(void *a)
+{
+	(void)a;
+	gort_waitgroup_done(&misuse_wg);
+	gort_syscall_enter();
+}
+
 static int syscall_misuse(void *a)
 {
 	(void)a;
 	gort_chan *c = gort_chan_make(sizeof(int), 1);
 	int v = 1;
+	if (freed_case == 7) {
+		/* Another goroutine ends in a system call: its P was left in
+		 * Psyscall for good, and the next goroutine on its thread was
+		 * blamed, or checkdead threw. */
+		gort_waitgroup_add(&misuse_wg, 1);
+		gort_go(enter_and_return, NULL);
+		gort_waitgroup_wait(&misuse_wg);
+		gort_sleep(100000000);
+		return 0;
+	}
 	gort_syscall_enter();
 	switch (freed_case) {
 	case 0: gort_syscall_enter(); break;
@@ -1313,6 +1332,7 @@ static int syscall_misuse(void *a)
 	case 3: gort_sleep(1000); break;
 	case 4: gort_chan_recv(c, &v); break;
 	case 5: gort_lock_thread(); break;
+	case 6: gort_exit(); break;
 	}
 	gort_syscall_exit();
 	return 0;
@@ -1327,10 +1347,14 @@ START_TEST(dies_syscall_misuse)
 		"panic: gort_sleep between gort_syscall_enter and gort_syscall_exit",
 		"panic: gort_chan_recv between gort_syscall_enter and gort_syscall_exit",
 		"panic: gort_lock_thread between gort_syscall_enter and gort_syscall_exit",
+		"panic: a goroutine's end (a return from its function, or gort_exit) between "
+			"gort_syscall_enter and gort_syscall_exit",
+		"panic: a goroutine's end (a return from its function, or gort_exit) between "
+			"gort_syscall_enter and gort_syscall_exit",
 	};
 	freed_case = _i;
 	expect_death(syscall_misuse, NULL, (const char *const[]){ msgs[_i],
-		"syscall_misuse()", NULL });
+		_i == 7 ? "goroutine 2 [running]:\n" : "syscall_misuse()", NULL });
 }
 END_TEST
 
@@ -1502,7 +1526,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, dies_attach_on_gort_thread);
 	tcase_add_test(tc, dies_detach_without_attach);
 	tcase_add_test(tc, dies_waitgroup_reuse);
-	tcase_add_loop_test(tc, dies_syscall_misuse, 0, 6);
+	tcase_add_loop_test(tc, dies_syscall_misuse, 0, 8);
 	tcase_add_test(tc, dump_in_id_order);
 	suite_add_tcase(s, tc);
 	return s;
