@@ -53,8 +53,9 @@
  * Where C and Go must differ:
  *   - C has no collector: each channel is freed by whoever last uses it,
  *     and a goroutine's arguments live in its parent's frame when the
- *     parent outlives the reading of them (Go copies them to the new
- *     goroutine's stack), else in one array.
+ *     parent waits for it to have read them (Go copies them to the new
+ *     goroutine's stack); what Go's closures share lives in static
+ *     storage (one case a process), where it outlives every goroutine.
  *   - psum's leaf loop has an empty asm statement that keeps its sum in a
  *     register: without it gcc turns the loop into a closed formula or
  *     vector code, and Go's compiler does neither.
@@ -217,11 +218,10 @@ static void consumer(void *arg)
 static int64_t prodcons(const char *name, int np)
 {
 	int64_t n = bench_size(PRODCONS_VALUES);
-	struct prodcons pc = {
-		.c = gort_chan_make(sizeof(int64_t), 128),
-		.sums = gort_chan_make(sizeof(int64_t), (size_t)np),
-	};
-	struct producer_arg args[16];
+	static struct prodcons pc;
+	static struct producer_arg args[16];
+	pc.c = gort_chan_make(sizeof(int64_t), 128);
+	pc.sums = gort_chan_make(sizeof(int64_t), (size_t)np);
 	gort_waitgroup_add(&pc.producers, np);
 	for (int p = 0; p < np; p++) {
 		args[p] = (struct producer_arg){ &pc, n * p / np, n * (p + 1) / np };
@@ -272,7 +272,7 @@ static void incrementer(void *arg)
 static int64_t case_mutex(void)
 {
 	int64_t n = bench_size(MUTEX_INCREMENTS);
-	int64_t ks[MUTEX_G];
+	static int64_t ks[MUTEX_G];
 	gort_waitgroup_add(&mutex_wg, MUTEX_G);
 	for (int g = 0; g < MUTEX_G; g++) {
 		ks[g] = n * (g + 1) / MUTEX_G - n * g / MUTEX_G;
@@ -482,7 +482,11 @@ static void parallel_worker(void *arg)
 static void run_parallel(const char *name, int64_t bN, uint64_t grain,
 	void (*body)(struct pb *pb, void *ctx), void *ctx)
 {
-	struct parallel rp = { .body = body, .ctx = ctx, .grain = grain, .bN = (uint64_t)bN };
+	static struct parallel rp;
+	rp.body = body;
+	rp.ctx = ctx;
+	rp.grain = grain;
+	rp.bN = (uint64_t)bN;
 	int numProcs = gort_gomaxprocs(0);
 	gort_waitgroup_add(&rp.wg, numProcs);
 	for (int p = 0; p < numProcs; p++)
@@ -555,12 +559,11 @@ static void pc_consumer(void *arg)
 static int64_t chan_prodcons(const char *name, int64_t bN, int chanSize, int localWork)
 {
 	int procs = gort_gomaxprocs(0);
-	struct prodcons_bench b = {
-		.N = (uint32_t)(int32_t)(bN / CALLS_PER_SCHED),
-		.localWork = localWork,
-		.c = gort_chan_make(sizeof(int64_t), (size_t)(2 * procs)),
-		.myc = gort_chan_make(sizeof(int64_t), (size_t)chanSize),
-	};
+	static struct prodcons_bench b;
+	b.N = (uint32_t)(int32_t)(bN / CALLS_PER_SCHED);
+	b.localWork = localWork;
+	b.c = gort_chan_make(sizeof(int64_t), (size_t)(2 * procs));
+	b.myc = gort_chan_make(sizeof(int64_t), (size_t)chanSize);
 	int64_t want = (int64_t)(int32_t)b.N * CALLS_PER_SCHED;
 	for (int p = 0; p < procs; p++) {
 		gort_go(pc_producer, &b);
@@ -636,12 +639,11 @@ static void sync_worker(void *arg)
 static int64_t chan_sync(const char *name, int64_t bN, int work)
 {
 	int procs = 2;
-	struct sync_bench b = {
-		.N = (uint32_t)(int32_t)(bN / CALLS_PER_SCHED / procs * procs),
-		.work = work,
-		.c = gort_chan_make(sizeof(int64_t), (size_t)procs),
-		.myc = gort_chan_make(sizeof(int64_t), 0),
-	};
+	static struct sync_bench b;
+	b.N = (uint32_t)(int32_t)(bN / CALLS_PER_SCHED / procs * procs);
+	b.work = work;
+	b.c = gort_chan_make(sizeof(int64_t), (size_t)procs);
+	b.myc = gort_chan_make(sizeof(int64_t), 0);
 	int64_t want = (int32_t)b.N;
 	for (int p = 0; p < procs; p++)
 		gort_go(sync_worker, &b);
@@ -793,16 +795,17 @@ static void select_sync_contended(struct pb *pb, void *ctx)
 static int64_t case_select_sync_contended(void)
 {
 	int64_t bN = bench_size(N_SELECT_SYNC_CONTENDED);
-	struct select_sync s = {
-		.myc1 = gort_chan_make(sizeof(int64_t), 0),
-		.myc2 = gort_chan_make(sizeof(int64_t), 0),
-		.myc3 = gort_chan_make(sizeof(int64_t), 0),
-		.done = gort_chan_make(sizeof(int64_t), 0),
-	};
+	/* static: a sender may start after this returns */
+	static struct select_sync s;
+	s.myc1 = gort_chan_make(sizeof(int64_t), 0);
+	s.myc2 = gort_chan_make(sizeof(int64_t), 0);
+	s.myc3 = gort_chan_make(sizeof(int64_t), 0);
+	s.done = gort_chan_make(sizeof(int64_t), 0);
 	run_parallel("SelectSyncContended", bN, G_SELECT_SYNC_CONTENDED, select_sync_contended, &s);
 	gort_chan_close(s.done);
-	/* The senders may still be leaving their selects: the end of the
-	 * program frees the channels, as Go's collector would. */
+	/* The senders may still be leaving their selects, or not yet have
+	 * started: the end of the program frees the channels, as Go's
+	 * collector would. */
 	return bN;
 }
 
@@ -838,10 +841,9 @@ static int64_t case_select_async_contended(void)
 {
 	int64_t bN = bench_size(N_SELECT_ASYNC_CONTENDED);
 	int procs = gort_gomaxprocs(0);
-	struct select_async s = {
-		.myc1 = gort_chan_make(sizeof(int64_t), (size_t)procs),
-		.myc2 = gort_chan_make(sizeof(int64_t), (size_t)procs),
-	};
+	static struct select_async s;
+	s.myc1 = gort_chan_make(sizeof(int64_t), (size_t)procs);
+	s.myc2 = gort_chan_make(sizeof(int64_t), (size_t)procs);
 	run_parallel("SelectAsyncContended", bN, G_SELECT_ASYNC_CONTENDED, select_async_contended, &s);
 	size_t left = gort_chan_len(s.myc1) + gort_chan_len(s.myc2);
 	if (left != (size_t)procs)
