@@ -323,7 +323,10 @@ def write_svg(path, rows, runs, quick):
         y += case_gap
     height = y + foot
     width = label_w + chart_w + 70
-    x_of = lambda v: label_w + v / top * chart_w  # noqa: E731
+
+    def x_of(v):
+        return label_w + v / top * chart_w
+
     out.append('<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" '
                'viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">' % (width, height, width, height))
     out.append('<style>.case{text-anchor:end;font-weight:bold}.p{text-anchor:end;fill:#555}'
@@ -352,8 +355,10 @@ def write_svg(path, rows, runs, quick):
         x_of(1.0), head - 6, x_of(1.0), y))
     out.append('<line x1="%.1f" y1="%d" x2="%.1f" y2="%d" stroke="#000" stroke-dasharray="4,3"/>' % (
         x_of(0.5), head - 6, x_of(0.5), y))
-    out.append('<text x="%d" y="%d" class="t">gort / Go, wall time (bars past %.2f are cut: '
-               '&#9654;)</text>' % (label_w + chart_w / 2, y + 30, top))
+    cut = any(v > top for v in finite)
+    out.append('<text x="%d" y="%d" class="t">gort / Go, wall time%s</text>' % (
+        label_w + chart_w / 2, y + 30,
+        " (bars past %.2f are cut: &#9654;)" % top if cut else ""))
     out.append('</svg>')
     with open(path, "w") as f:
         f.write("\n".join(out) + "\n")
