@@ -12,13 +12,14 @@
 #                (bench/meson.build), so that make bench cannot break unseen
 #
 # Also: make test-native, make test-mipsel, make test-arm64, make test-mips,
-# make test-docs, make test-valgrind, make bench, make clean.  Each target installs what it is missing first
+# make test-docs, make test-valgrind, make bench (its last section alone: make
+# bench-programs), make clean.  Each target installs what it is missing first
 # (scripts/deps.sh, apt-get, saying what it installs).
 
 B := build
 NATIVE := $(B)/native $(B)/spinlock $(B)/spinlock32 $(B)/asan
 
-.PHONY: demo test test-native test-mipsel test-arm64 test-mips test-valgrind test-docs bench clean
+.PHONY: demo test test-native test-mipsel test-arm64 test-mips test-valgrind test-docs bench bench-programs clean
 
 demo: $(B)/native/build.ninja
 	ninja -C $(B)/native
@@ -90,6 +91,25 @@ bench: $(B)/native/build.ninja $(B)/spinlock/build.ninja $(B)/spinlock32/build.n
 	$(B)/spinlock/bench/bench_prof | grep sigprof_handler
 	@echo "   native32 positions (never meets the lock):"
 	$(B)/spinlock32/bench/bench_prof | grep sigprof_handler
+	$(bench_programs)
+
+# The last section of make bench, alone: make bench-programs.  Each case is
+# a process, run at 1 P, all CPUs, 4 and 8, alternating with Go's
+# (bench/whole.py; GORT_BENCH_RUNS runs each, default 5); the table and
+# the chart go to build/native/bench/whole.md and whole.svg.
+define bench_programs
+	@echo "== whole programs and Go's channel benchmarks against Go 1.19"
+	@echo "   (a process per case and P; medians of alternating runs; system calls from one run under strace)"
+	ninja -C $(B)/native bench/bench_programs bench/bench_programs_go
+	bench/whole.py --md $(B)/native/bench/whole.md --svg $(B)/native/bench/whole.svg \
+		$(B)/native/bench/bench_programs $(B)/native/bench/bench_programs_go
+	@echo "   table: $(B)/native/bench/whole.md, chart: $(B)/native/bench/whole.svg"
+endef
+
+bench-programs: $(B)/native/build.ninja
+	scripts/deps.sh build bench
+	$(call with_go,$(B)/native)
+	$(bench_programs)
 
 clean:
 	rm -rf $(B)

@@ -6,7 +6,8 @@
 #           benchmark counterparts and pprof checks, gdb for its helper,
 #           curl for the HTTP example's test
 #   bench   Go, for the benchmarks' Go counterparts; wrk, the HTTP load
-#           generator bench/http.py drives
+#           generator bench/http.py drives; strace, which counts the
+#           system calls of bench/whole.py's programs
 #   mipsel  cross compiler and qemu for 32-bit little-endian MIPS
 #   mips    the same, big-endian
 #   arm64   the same, aarch64
@@ -16,7 +17,7 @@ for set in "$@"; do
 	case $set in
 	build)  want="$want gcc make meson ninja-build pkg-config libatomic-ops-dev check zlib1g-dev binutils" ;;
 	test)   want="$want clang libclang-rt-14-dev golang-go valgrind gdb curl" ;;
-	bench)  want="$want golang-go wrk" ;;
+	bench)  want="$want golang-go wrk strace" ;;
 	mipsel) want="$want gcc-mipsel-linux-gnu libc6-dev-mipsel-cross qemu-user" ;;
 	mips)   want="$want gcc-mips-linux-gnu libc6-dev-mips-cross qemu-user" ;;
 	arm64)  want="$want gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
