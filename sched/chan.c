@@ -77,6 +77,7 @@ struct sudog *gort_sched_dequeue(struct waitq *q)
 /* --- making and freeing --------------------------------------------------- */
 
 static struct pool chanpool = {
+	.local = POOL_LOCAL_CHAN,
 	.size = sizeof(struct gort_chan),
 	.magic_off = offsetof(struct gort_chan, magic),
 	.link_off = offsetof(struct gort_chan, buf),
@@ -95,7 +96,9 @@ gort_chan *gort_chan_make(size_t elemsize, size_t cap)
 		return NULL;
 	c->elemsize = elemsize;
 	c->dataqsiz = cap;
-	if (cap && elemsize) {
+	if (cap && elemsize && cap * elemsize <= sizeof c->inl) {
+		c->buf = c->inl;   /* zeroed with the rest */
+	} else if (cap && elemsize) {
 		c->buf = calloc(cap, elemsize);
 		if (!c->buf) {
 			gort_sched_pool_put(&chanpool, c);
@@ -122,7 +125,8 @@ void gort_chan_free(gort_chan *c)
 	spinlock_unlock(&c->lock);
 	if (busy)
 		gort_runtime_panic("gort_chan_free of a channel with goroutines blocked on it");
-	free(c->buf);
+	if (c->buf != c->inl)
+		free(c->buf);
 	gort_sched_pool_put(&chanpool, c);
 }
 

@@ -21,8 +21,13 @@ struct gort_chan {
 	size_t sendx, recvx;        /* ring indices */
 	struct waitq recvq;         /* blocked receivers */
 	struct waitq sendq;         /* blocked senders */
-	char *buf;
+	char *buf;                  /* inl, or malloc'd if larger */
+	/* A small buffer lives in the channel itself (Go allocates hchan and
+	 * its buffer in one piece too): no malloc and free per channel, and
+	 * the channel stays one 128-byte pool object. */
+	char inl[32] __attribute__((aligned(sizeof(size_t))));
 };
+_Static_assert(sizeof(struct gort_chan) <= 128, "a channel outgrew its 128-byte pool object");
 
 void gort_sched_enqueue(struct waitq *q, struct sudog *sg);
 struct sudog *gort_sched_dequeue(struct waitq *q);

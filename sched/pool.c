@@ -32,8 +32,14 @@
  * pointer types and cost a table lookup per call; a hash set of live
  * objects would catch every bad pointer but costs a lookup per call.
  *
- * The memory a pool holds is bounded by the most objects live at once
- * plus QUARANTINE.  New objects are carved from chunks of POOL_CHUNK
+ * Each P keeps the objects freed on it in a FIFO of its own, with its own
+ * quarantine, so that making and freeing channels on several Ps at once
+ * (a channel per request, say) takes no shared lock and moves no cache
+ * line between them; a thread without a P, or a P that frees more than
+ * it makes, goes through the shared FIFO under pl->lock.  An object is
+ * still reused only after QUARANTINE others were freed after it, on its
+ * P or anywhere.  The memory a pool holds is bounded by the most objects
+ * live at once plus twice QUARANTINE per P.  New objects are carved from chunks of POOL_CHUNK
  * bytes mapped for the purpose (the pool's `-` fields), not malloc'd one
  * by one: glibc grows a thread's arena a page at a time, with an mprotect
  * each, and a program making a channel per goroutine would pay a system
@@ -85,20 +91,53 @@ static void *carve(struct pool *pl)
 #define MAGIC(pl, o) ((volatile uint32_t *)((char *)(o) + (pl)->magic_off))
 #define LINK(pl, o) (*(void **)((char *)(o) + (pl)->link_off))
 
+/* This P's cache of pl's freed objects, or NULL outside a P (a thread
+ * gort did not start, an M in a system call).  No scheduling point lies
+ * between here and the cache's use, and gort's own code is never
+ * preempted, so the P stays ours meanwhile. */
+static struct poolcache *mycache(struct pool *pl)
+{
+	struct m *m = gort_sched_m;
+	struct p *pp = m ? m->p : NULL;
+	return pp ? &pp->pools[pl->local] : NULL;
+}
+
+static void *fifo_pop(struct pool *pl, void **head, void **tail)
+{
+	void *o = *head;
+	*head = LINK(pl, o);
+	if (!*head)
+		*tail = NULL;
+	return o;
+}
+
+static void fifo_push(struct pool *pl, void **head, void **tail, void *o)
+{
+	LINK(pl, o) = NULL;
+	if (*tail)
+		LINK(pl, *tail) = o;
+	else
+		*head = o;
+	*tail = o;
+}
+
 void *gort_sched_pool_get(struct pool *pl)
 {
 	void *o = NULL;
-	spinlock_lock(&pl->lock);
-	if (pl->nfree > QUARANTINE) {
-		o = pl->head;
-		pl->head = LINK(pl, o);
-		if (!pl->head)
-			pl->tail = NULL;
-		pl->nfree--;
+	struct poolcache *pc = mycache(pl);
+	if (pc && pc->n > QUARANTINE) {
+		o = fifo_pop(pl, &pc->head, &pc->tail);
+		pc->n--;
 	} else {
-		o = carve(pl);
+		spinlock_lock(&pl->lock);
+		if (pl->nfree > QUARANTINE) {
+			o = fifo_pop(pl, &pl->head, &pl->tail);
+			pl->nfree--;
+		} else {
+			o = carve(pl);
+		}
+		spinlock_unlock(&pl->lock);
 	}
-	spinlock_unlock(&pl->lock);
 	if (o)
 		memset(o, 0, pl->size);
 	return o;
@@ -107,14 +146,26 @@ void *gort_sched_pool_get(struct pool *pl)
 void gort_sched_pool_put(struct pool *pl, void *o)
 {
 	atomic_store32(MAGIC(pl, o), POOL_FREED);
-	LINK(pl, o) = NULL;
+	struct poolcache *pc = mycache(pl);
+	if (!pc) {
+		spinlock_lock(&pl->lock);
+		fifo_push(pl, &pl->head, &pl->tail, o);
+		pl->nfree++;
+		spinlock_unlock(&pl->lock);
+		return;
+	}
+	fifo_push(pl, &pc->head, &pc->tail, o);
+	if (++pc->n < 2 * QUARANTINE)
+		return;
+	/* A P that frees what others make would hoard: its oldest half,
+	 * each with QUARANTINE frees after it already, goes to the shared
+	 * FIFO for the makers. */
 	spinlock_lock(&pl->lock);
-	if (pl->tail)
-		LINK(pl, pl->tail) = o;
-	else
-		pl->head = o;
-	pl->tail = o;
-	pl->nfree++;
+	while (pc->n > QUARANTINE) {
+		fifo_push(pl, &pl->head, &pl->tail, fifo_pop(pl, &pc->head, &pc->tail));
+		pc->n--;
+		pl->nfree++;
+	}
 	spinlock_unlock(&pl->lock);
 }
 

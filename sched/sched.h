@@ -209,6 +209,13 @@ struct sudog {
 
 enum pstatus { Pidle, Prunning, Psyscall, Pdead };
 
+/* Freed objects of one pool waiting on one P for reuse (pool.c). */
+struct poolcache {
+	void *head, *tail;             /* oldest first */
+	uint32_t n;
+};
+enum { POOL_LOCAL_CHAN, POOL_LOCAL_TIMER, POOL_LOCAL_N };
+
 struct p {
 	int32_t id;
 	volatile uint32_t status;      /* enum pstatus; atomic */
@@ -233,6 +240,9 @@ struct p {
 	int32_t ngfree;
 
 	uint64_t goidcache, goidcacheend;   /* goids handed out here; owner only */
+
+	/* Freed channels and timers, for reuse here first.  Owner only. */
+	struct poolcache pools[POOL_LOCAL_N];
 
 	/* Timers (time.c).  The heap is under timerslock; timer0when (the
 	 * earliest when, 0 if none) may be read without it. */
@@ -454,6 +464,7 @@ enum {
 struct pool {
 	struct spinlock lock;      /* protects everything below but the constants */
 	size_t size, magic_off, link_off;   /* constant */
+	int local;                 /* constant: its index in each P's pools[] */
 	void *head, *tail;         /* freed objects, oldest first */
 	size_t nfree;
 	uintptr_t chunk_next, chunk_end;    /* what is left of the newest chunk (pool.c) */

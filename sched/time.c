@@ -286,6 +286,7 @@ struct gort_timer {
 };
 
 static struct pool timerpool = {
+	.local = POOL_LOCAL_TIMER,
 	.size = sizeof(struct gort_timer),
 	.magic_off = offsetof(struct gort_timer, magic),
 	.link_off = offsetof(struct gort_timer, arg),
