@@ -104,6 +104,14 @@ GORT_INLINE void atomic_storeuintptr(volatile uintptr_t *p, uintptr_t v)
 {
 	AO_store_full(AOP(p), v);
 }
+GORT_INLINE uintptr_t atomic_loadacquintptr(const volatile uintptr_t *p)
+{
+	return AO_load_acquire(AOP(p));
+}
+GORT_INLINE void atomic_storereluintptr(volatile uintptr_t *p, uintptr_t v)
+{
+	AO_store_release(AOP(p), v);
+}
 GORT_INLINE uintptr_t atomic_adduintptr(volatile uintptr_t *p, intptr_t d)
 {
 	return AO_fetch_and_add_full(AOP(p), (AO_t)d) + (uintptr_t)d;

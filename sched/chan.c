@@ -134,7 +134,7 @@ size_t gort_chan_len(gort_chan *c)
 {
 	if (c)
 		CHAN_CHECK(c, "gort_chan_len");
-	return c ? atomic_loaduintptr((const volatile uintptr_t *)&c->qcount) : 0;
+	return c ? atomic_loadacquintptr((const volatile uintptr_t *)&c->qcount) : 0;
 }
 
 size_t gort_chan_cap(gort_chan *c)
@@ -209,7 +209,7 @@ void gort_sched_chan_bufput(struct gort_chan *c, const void *ep)
 	copyelem(c, slot(c, c->sendx), ep);
 	if (++c->sendx == c->dataqsiz)
 		c->sendx = 0;
-	atomic_storeuintptr((volatile uintptr_t *)&c->qcount, c->qcount + 1);
+	atomic_storereluintptr((volatile uintptr_t *)&c->qcount, c->qcount + 1);
 }
 
 void gort_sched_chan_bufget(struct gort_chan *c, void *ep)
@@ -217,7 +217,7 @@ void gort_sched_chan_bufget(struct gort_chan *c, void *ep)
 	copyelem(c, ep, slot(c, c->recvx));
 	if (++c->recvx == c->dataqsiz)
 		c->recvx = 0;
-	atomic_storeuintptr((volatile uintptr_t *)&c->qcount, c->qcount - 1);
+	atomic_storereluintptr((volatile uintptr_t *)&c->qcount, c->qcount - 1);
 }
 
 /* The goroutine about to block on c, whose lock is held; outside a
@@ -247,7 +247,7 @@ int gort_sched_chansend(struct gort_chan *c, const void *ep, int block)
 	 * now means the non-blocking send would fail. */
 	if (!block && !atomic_loadacq32(&c->closed) &&
 	    ((c->dataqsiz == 0 && !c->recvq.first) ||
-	     (c->dataqsiz > 0 && atomic_loaduintptr((const volatile uintptr_t *)&c->qcount) == c->dataqsiz)))
+	     (c->dataqsiz > 0 && atomic_loadacquintptr((const volatile uintptr_t *)&c->qcount) == c->dataqsiz)))
 		return 0;
 
 	spinlock_lock(&c->lock);
@@ -291,7 +291,7 @@ int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block)
 	}
 	CHAN_CHECK(c, "gort_chan_recv");
 	gort_sched_notsyscall("gort_chan_recv");
-	if (!block && atomic_loaduintptr((const volatile uintptr_t *)&c->qcount) == 0 &&
+	if (!block && atomic_loadacquintptr((const volatile uintptr_t *)&c->qcount) == 0 &&
 	    !(c->dataqsiz == 0 && c->sendq.first)) {
 		if (!atomic_loadacq32(&c->closed))
 			return 0;

@@ -145,6 +145,22 @@ static int trycase(gort_select_case *cases, int i, struct selstate *st)
 	return 1;
 }
 
+/* Might case k proceed?  Read without the lock: a hint.  With many
+ * goroutines selecting over the same channels, most cases are empty
+ * (or full) most of the time, and locking each just to see so pulls its
+ * line away from the goroutine about to use it. */
+static int maybe_ready(const gort_select_case *k)
+{
+	struct gort_chan *c = k->c;
+	if (atomic_loadacq32(&c->closed))
+		return 1;
+	size_t q = atomic_loadacquintptr((const volatile uintptr_t *)&c->qcount);
+	struct sudog *const volatile *waiter = k->dir == GORT_RECV ? &c->sendq.first : &c->recvq.first;
+	if (*waiter)
+		return 1;
+	return k->dir == GORT_RECV ? q > 0 : q < c->dataqsiz;
+}
+
 int gort_select(gort_select_case *cases, int n, int block)
 {
 	if (n < 0 || n > MAXCASES)
@@ -185,9 +201,14 @@ int gort_select(gort_select_case *cases, int n, int block)
 	if (np == 0)
 		goto nothing;
 
-	/* The quick pass: one lock at a time. */
+	/* The quick pass: one lock at a time, and none for a case that
+	 * cannot proceed by the look of it without the lock (as Go's
+	 * non-blocking fast paths look).  The look may be stale either way:
+	 * a case skipped here is tried again under every lock below. */
 	for (int k = 0; k < np; k++) {
 		int i = pollorder[k];
+		if (!maybe_ready(&cases[i]))
+			continue;
 		spinlock_lock(&cases[i].c->lock);
 		if (trycase(cases, i, NULL)) {
 			chosen = i;
