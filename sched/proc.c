@@ -924,9 +924,9 @@ void gort_sched_readyq(struct g *gp, int next)
 	if (m && m->p) {
 		/* No fence between this put and wakep's loads: if a spinning M
 		 * gives up without seeing gp, gp is still on our own P's queue,
-		 * and we are running; it waits for us, not for nobody -- for as
-		 * long as we run without switching, since gort does not preempt.
-		 * A missed wake-up costs parallelism, not progress. */
+		 * and we are running; it waits for us, not for nobody -- until
+		 * we block, yield or are preempted (at most a time slice).  A
+		 * missed wake-up costs parallelism, not progress. */
 		gort_sched_runqput(m->p, gp, next);
 	} else {
 		gort_sched_lock(&gort_sched.lock);
@@ -1837,8 +1837,27 @@ static void main_goroutine(void *a)
 	gort_sched_notewakeup(&gort_sched.mainnote);
 }
 
+static uint32_t ncpu = 1;   /* CPUs in the affinity mask at start; written once */
+
+/* May a goroutine spin for a lock a moment rather than park (Go:
+ * sync_runtime_canSpin)?  Only where it could pay: several CPUs, another
+ * P running (the holder, maybe), and nothing else queued here to run
+ * instead. */
+int gort_sched_canspin(void)
+{
+	struct m *m = gort_sched_m;
+	if (ncpu <= 1 || !m || !m->p)
+		return 0;
+	uint32_t idle = (uint32_t)atomic_loadacq32((volatile uint32_t *)&gort_sched.npidle) +
+		(uint32_t)atomic_loadacq32((volatile uint32_t *)&gort_sched.nmspinning);
+	return atomic_loadacq32(&gort_sched.gomaxprocs) > idle + 1 && gort_sched_runqempty(m->p);
+}
+
 static void schedinit(void)
 {
+	cpu_set_t set;
+	if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0)
+		ncpu = (uint32_t)CPU_COUNT(&set);
 	gort_sched_signals_init();
 	gort_sched_preempt_init();
 	int e = gort_sched_netpoll_init();   /* the M that sleeps sleeps in it */

@@ -399,6 +399,7 @@ static inline void gort_sched_notsyscall(const char *what)
 		gort_sched_syscall_misuse(what);
 }
 int64_t gort_sched_nanotime(void);
+int gort_sched_canspin(void);   /* may a lock spin before parking (proc.c) */
 /* gopc: the return address in whoever called gort_go, for "created by". */
 struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size, uintptr_t gopc);
 __attribute__((noreturn)) void gort_sched_gofirst(void *fn, void *arg);

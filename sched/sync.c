@@ -6,10 +6,10 @@
  *
  * The mutex is the three-state futex mutex of Drepper's "Futexes Are
  * Tricky" with a goroutine semaphore in place of the futex: state 0 is
- * unlocked, 1 locked, 2 locked with waiters that must be woken.  Go's
- * sync.Mutex adds spinning and a starvation mode; this one keeps the
- * fast path (one CAS to lock, one exchange to unlock) and hands fairness
- * to the semaphore's FIFO.
+ * unlocked, 1 locked, 2 locked with waiters that must be woken.  Like
+ * Go's sync.Mutex it spins a little before parking; Go's starvation mode
+ * it has not: it keeps the fast path (one CAS to lock, one exchange to
+ * unlock) and hands fairness to the semaphore's FIFO.
  *
  * The WaitGroup packs its counter and its number of waiters into one
  * 64-bit word, as Go does, so Add and Wait agree on both at once; on
@@ -22,6 +22,18 @@ void gort_mutex_lock(gort_mutex *mu)
 	if (atomic_cas32(&mu->state, 0, 1))
 		return;
 	gort_sched_mustgetg("gort_mutex_lock");
+	/* The holder may be running on another CPU and about to unlock:
+	 * spin a moment first, as Go's Lock does (4 rounds of 30 pauses).
+	 * Parking and being woken costs microseconds; the critical sections
+	 * a mutex guards are mostly shorter than that.  8 goroutines
+	 * incrementing under one mutex (bench_programs mutex) went from
+	 * 1.35x Go's time to 0.68x at 2 Ps, and 1.4x to 0.46x at 8. */
+	for (int i = 0; i < 4 && gort_sched_canspin(); i++) {
+		for (int k = 0; k < 30; k++)
+			cpu_relax();
+		if (atomic_loadacq32(&mu->state) == 0 && atomic_cas32(&mu->state, 0, 1))
+			return;
+	}
 	while (atomic_xchg32(&mu->state, 2) != 0)
 		gort_sched_semacquire(&mu->sema);
 }
