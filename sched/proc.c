@@ -667,6 +667,7 @@ static void after_switch(struct m *m);
 static struct g *pick_local(struct p *pp)
 {
 	struct g *gp;
+	pp->inherit = 0;
 	if (pp->schedtick % 61 == 0 && atomic_loadacq32((volatile uint32_t *)&gort_sched.runqsize) > 0) {
 		gort_sched_lock(&gort_sched.lock);
 		gp = gort_sched_globrunqget(pp, 1);
@@ -777,13 +778,17 @@ static __attribute__((noinline)) void switch_out(struct g *gp, struct g *next)
 		next->m = m;
 		next->preempt = 0;   /* a request for its last run is stale */
 		atomic_storerel32(&next->status, Grunning);
-		pp->schedtick++;
+		if (!pp->inherit)
+			pp->schedtick++;
+		pp->inherit = 0;
 		if (TRACING())
 			gort_trace_run_begin(m, next);
 		fiber_start(fake, next->stack_lo, next->stack_hi);
 		gort_sched_ctxswitch(&gp->sp, next->sp);
 	} else {
 		m->curg = NULL;
+		if (pp)
+			pp->inherit = 0;
 		fiber_start(fake, m->g0_lo, m->g0_hi);
 		gort_sched_ctxswitch(&gp->sp, m->g0sp);
 	}
@@ -798,7 +803,9 @@ static void execute(struct m *m, struct g *gp)
 	gp->m = m;
 	gp->preempt = 0;
 	atomic_storerel32(&gp->status, Grunning);
-	m->p->schedtick++;
+	if (!m->p->inherit)
+		m->p->schedtick++;
+	m->p->inherit = 0;
 	if (TRACING())
 		gort_trace_run_begin(m, gp);
 	fiber_start(&m->asan_g0_fake, gp->stack_lo, gp->stack_hi);
@@ -921,6 +928,10 @@ void gort_sched_readyq(struct g *gp, int next)
 	struct m *m = gort_sched_m;
 	if (m && TRACING())
 		gort_trace_event(m, TRACE_READY, gp->goid, -1);
+	/* A G whose slice is over (sysmon asked it to yield) hands none of it
+	 * on: what it readies waits its turn in the ring (runq.c). */
+	if (next && m && m->curg && atomic_loadacq32(&m->curg->preempt))
+		next = 0;
 	if (m && m->p) {
 		/* No fence between this put and wakep's loads: if a spinning M
 		 * gives up without seeing gp, gp is still on our own P's queue,

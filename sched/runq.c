@@ -29,6 +29,14 @@
  * P, in cache, instead of waiting behind the whole queue.  A G kicked out of
  * runnext goes to the ring's tail.
  *
+ * Such a pair would also keep everything else on the P waiting for ever,
+ * each always readying the other into runnext, so a G run from runnext
+ * inherits the time slice (pp->inherit: the schedule does not count as
+ * one in schedtick).  The pair then shares one 10 ms slice, and sysmon,
+ * seeing schedtick stand still, asks the running one to yield; a G with
+ * that request readies into the ring's tail instead of runnext
+ * (proc.c's readyq), which breaks the chain.  (Go's inheritTime.)
+ *
  * The global queue is a plain linked list under sched.lock.
  */
 #include <unistd.h>
@@ -107,9 +115,13 @@ void gort_sched_runqput(struct p *pp, struct g *gp, int next)
 struct g *gort_sched_runqget(struct p *pp)
 {
 	struct g *next = pp->runnext;
-	/* Only a thief can race for runnext, so a failed CAS means it is gone. */
-	if (next && atomic_casp((void *volatile *)&pp->runnext, next, NULL))
+	/* Only a thief can race for runnext, so a failed CAS means it is gone.
+	 * A G from runnext inherits the time slice of the G that readied it
+	 * (Go: runqget's inheritTime): see the top of this file. */
+	if (next && atomic_casp((void *volatile *)&pp->runnext, next, NULL)) {
+		pp->inherit = 1;
 		return next;
+	}
 	for (;;) {
 		uint32_t h = atomic_loadacq32(&pp->runqhead);
 		uint32_t t = pp->runqtail;

@@ -221,7 +221,8 @@ struct p {
 	volatile uint32_t status;      /* enum pstatus; atomic */
 	struct p *link;                /* idle list, under sched.lock */
 	struct m *m;                   /* the M holding it, or NULL */
-	uint32_t schedtick;            /* incremented at every schedule */
+	uint32_t schedtick;            /* incremented at every schedule but inherited ones */
+	uint8_t inherit;               /* the G just picked came from runnext (runq.c); owner only */
 	volatile uint32_t syscalltick; /* incremented at every syscall; atomic */
 
 	/* The local run queue: see runq.c.  head is taken by the owner and

@@ -1396,6 +1396,70 @@ START_TEST(dump_in_id_order)
 }
 END_TEST
 
+/* Two goroutines ping-ponging over unbuffered channels ready each other
+ * into runnext for ever; on one P nothing else ran again -- not a
+ * goroutine in the ring, not main woken by its timer -- before time
+ * slices were inherited (runq.c).  The pair now shares one slice, and the
+ * others run within a slice or two of their turn. */
+static gort_chan *pp_a, *pp_b;
+static volatile uint32_t pp_third;
+
+static void pp_ping(void *x)
+{
+	(void)x;
+	int v = 0;
+	for (;;) {
+		gort_chan_send(pp_a, &v);
+		gort_chan_recv(pp_b, &v);
+	}
+}
+
+static void pp_pong(void *x)
+{
+	(void)x;
+	int v;
+	for (;;) {
+		gort_chan_recv(pp_a, &v);
+		gort_chan_send(pp_b, &v);
+	}
+}
+
+static void pp_other(void *x)
+{
+	(void)x;
+	atomic_store32(&pp_third, 1);
+}
+
+static int pingpong_main(void *x)
+{
+	(void)x;
+	pp_a = gort_chan_make(sizeof(int), 0);
+	pp_b = gort_chan_make(sizeof(int), 0);
+	gort_go(pp_ping, NULL);
+	gort_go(pp_pong, NULL);
+	gort_yield();            /* the pair is under way */
+	gort_go(pp_other, NULL); /* queued behind it */
+	gort_sleep(50000000);    /* due while the pair runs */
+	printf("woke; the other goroutine ran: %u\n", atomic_load32(&pp_third));
+	return 0;                /* ends the program, pair and all */
+}
+
+static void pingpong_child(void *x)
+{
+	(void)x;
+	gort_gomaxprocs(1);
+	exit(gort_main(pingpong_main, NULL));
+}
+
+START_TEST(pingpong_does_not_starve)
+{
+	struct child c;
+	run_child(pingpong_child, NULL, &c, 20);
+	ck_assert_exit_status(&c, 0);
+	ck_assert_output_has(&c, "woke; the other goroutine ran: 1\n");
+}
+END_TEST
+
 /* An idle program uses no CPU: with every goroutine asleep, no thread
  * wakes until the timer is due.  (sysmon's 10 ms ticks went on before:
  * about 100 wake-ups a second, 40 in this window.)  A plain thread, not
@@ -1477,6 +1541,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, syscall_retake_window);
 	tcase_add_test(tc, gomaxprocs_resize);
 	tcase_add_test(tc, idle_program_sleeps);
+	tcase_add_test(tc, pingpong_does_not_starve);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("channels");
