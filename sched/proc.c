@@ -668,6 +668,19 @@ static struct g *pick_local(struct p *pp)
 {
 	struct g *gp;
 	pp->inherit = 0;
+	if (__builtin_expect(atomic_loadacq32(&pp->sliceover), 0)) {
+		/* sysmon: the slice runnext has been inheriting is over (runq.c) */
+		atomic_store32(&pp->sliceover, 0);
+		if ((gp = gort_sched_runqget_ring(pp)) != NULL)
+			return gp;
+		if (atomic_loadacq32((volatile uint32_t *)&gort_sched.runqsize) > 0) {
+			gort_sched_lock(&gort_sched.lock);
+			gp = gort_sched_globrunqget(pp, 1);
+			gort_sched_unlock(&gort_sched.lock);
+			if (gp)
+				return gp;
+		}
+	}
 	if (pp->schedtick % 61 == 0 && atomic_loadacq32((volatile uint32_t *)&gort_sched.runqsize) > 0) {
 		gort_sched_lock(&gort_sched.lock);
 		gp = gort_sched_globrunqget(pp, 1);
@@ -928,10 +941,6 @@ void gort_sched_readyq(struct g *gp, int next)
 	struct m *m = gort_sched_m;
 	if (m && TRACING())
 		gort_trace_event(m, TRACE_READY, gp->goid, -1);
-	/* A G whose slice is over (sysmon asked it to yield) hands none of it
-	 * on: what it readies waits its turn in the ring (runq.c). */
-	if (next && m && m->curg && atomic_loadacq32(&m->curg->preempt))
-		next = 0;
 	if (m && m->p) {
 		/* No fence between this put and wakep's loads: if a spinning M
 		 * gives up without seeing gp, gp is still on our own P's queue,
@@ -1363,6 +1372,7 @@ static int preempt_long_runners(int64_t now)
 		    !atomic_load32(&gort_sched.npinwait))
 			continue;
 		struct g *gp = m ? m->curg : NULL;
+		atomic_store32(&pp->sliceover, 1);   /* for a chain of inherited slices */
 		if (gp && atomic_load32(&gp->status) == Grunning) {
 			gort_sched_preemptone(m, gp);
 			pending = 1;

@@ -33,9 +33,13 @@
  * each always readying the other into runnext, so a G run from runnext
  * inherits the time slice (pp->inherit: the schedule does not count as
  * one in schedtick).  The pair then shares one 10 ms slice, and sysmon,
- * seeing schedtick stand still, asks the running one to yield; a G with
- * that request readies into the ring's tail instead of runnext
- * (proc.c's readyq), which breaks the chain.  (Go's inheritTime.)
+ * seeing schedtick stand still with others waiting, marks the P's slice
+ * over (pp->sliceover); its next pick takes the ring and the global queue
+ * before runnext (proc.c's pick_local), which breaks the chain.  (Go's
+ * inheritTime; Go breaks the chain by preempting the running G to the
+ * global queue at its next function call.  The mark is on the P, not on
+ * a G: the pair trades places every 100 ns or so, and a request on
+ * whichever G ran when sysmon looked is mostly stale by the switch.)
  *
  * The global queue is a plain linked list under sched.lock.
  */
@@ -122,6 +126,11 @@ struct g *gort_sched_runqget(struct p *pp)
 		pp->inherit = 1;
 		return next;
 	}
+	return gort_sched_runqget_ring(pp);
+}
+
+struct g *gort_sched_runqget_ring(struct p *pp)
+{
 	for (;;) {
 		uint32_t h = atomic_loadacq32(&pp->runqhead);
 		uint32_t t = pp->runqtail;

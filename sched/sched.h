@@ -223,6 +223,8 @@ struct p {
 	struct m *m;                   /* the M holding it, or NULL */
 	uint32_t schedtick;            /* incremented at every schedule but inherited ones */
 	uint8_t inherit;               /* the G just picked came from runnext (runq.c); owner only */
+	volatile uint32_t sliceover;   /* sysmon: the slice is over, the next pick takes the ring
+	                                  first (runq.c); atomic */
 	volatile uint32_t syscalltick; /* incremented at every syscall; atomic */
 
 	/* The local run queue: see runq.c.  head is taken by the owner and
@@ -420,6 +422,7 @@ struct g *gort_sched_mustgetg(const char *what);
 /* --- runq.c: local and global run queues ---------------------------------- */
 void gort_sched_runqput(struct p *pp, struct g *gp, int next);
 struct g *gort_sched_runqget(struct p *pp);
+struct g *gort_sched_runqget_ring(struct p *pp);   /* the ring only, not runnext */
 struct g *gort_sched_runqsteal(struct p *pp, struct p *victim, int stealnext);
 int gort_sched_runqempty(struct p *pp);
 void gort_sched_globrunqput(struct g *gp);           /* sched.lock held */

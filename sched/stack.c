@@ -201,6 +201,10 @@ static int mark_guards(int pidfd, struct iovec *iov, size_t n)
  * they do (see the top of this file), else -1. */
 static int markers_probe(size_t page)
 {
+#if GORT_HAVE_VALGRIND
+	if (RUNNING_ON_VALGRIND)
+		return -1;   /* it knows neither call, and says so on stderr for each */
+#endif
 #if defined(SYS_process_madvise) && defined(SYS_pidfd_open)
 	int pidfd = (int)syscall(SYS_pidfd_open, getpid(), 0);
 	if (pidfd < 0)
