@@ -227,8 +227,7 @@ static int chain_main(void *arg)
 
 START_TEST(unwinds_known_chain)
 {
-	gort_gomaxprocs(1);
-	ck_assert_int_eq(gort_main(chain_main, NULL), 0);
+	RUN(1, chain_main, NULL);
 }
 END_TEST
 
@@ -371,8 +370,7 @@ static int first_insn_main(void *arg)
 
 START_TEST(interrupted_at_first_instruction)
 {
-	gort_gomaxprocs(1);
-	ck_assert_int_eq(gort_main(first_insn_main, NULL), 0);
+	RUN(1, first_insn_main, NULL);
 }
 END_TEST
 
@@ -460,8 +458,7 @@ START_TEST(ledger_with_overflow)
 {
 	setenv("GORTDEBUG", "profbuf=64", 1);
 	gort_runtime_debug_init();
-	gort_gomaxprocs(1);
-	ck_assert_int_eq(gort_main(overflow_main, NULL), 0);
+	RUN(1, overflow_main, NULL);
 }
 END_TEST
 
@@ -493,8 +490,7 @@ static int args_main(void *arg)
 
 START_TEST(bad_arguments)
 {
-	gort_gomaxprocs(2);
-	ck_assert_int_eq(gort_main(args_main, NULL), 0);
+	RUN(2, args_main, NULL);
 }
 END_TEST
 
@@ -556,8 +552,7 @@ static int special_main(void *arg)
 
 START_TEST(special_files_written_in_place)
 {
-	gort_gomaxprocs(1);
-	ck_assert_int_eq(gort_main(special_main, NULL), 0);
+	RUN(1, special_main, NULL);
 }
 END_TEST
 
@@ -671,8 +666,7 @@ static int symlink_main(void *arg)
 
 START_TEST(symlink_target_kept_until_replaced)
 {
-	gort_gomaxprocs(1);
-	ck_assert_int_eq(gort_main(symlink_main, NULL), 0);
+	RUN(1, symlink_main, NULL);
 }
 END_TEST
 
@@ -872,8 +866,7 @@ static int seed_main(void *arg)
 
 START_TEST(seed_atomic_load_store64)
 {
-	gort_gomaxprocs(2);
-	ck_assert_int_eq(gort_main(seed_main, NULL), 0);
+	RUN(2, seed_main, NULL);
 }
 END_TEST
 

@@ -89,8 +89,7 @@ static void run_premain(void)
 	pre_done = gort_chan_make(0, NPRE + 1);
 	for (int i = 0; i < NPRE; i++)
 		pre_ids[i] = gort_go(pre_fn, &pre[i]);
-	gort_gomaxprocs(2);
-	ck_assert_int_eq(gort_main(pre_main, NULL), 0);
+	RUN(2, pre_main, NULL);
 }
 
 START_TEST(premain_ids)
