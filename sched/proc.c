@@ -664,6 +664,18 @@ static void after_switch(struct m *m);
 /* The local choice of the next G: every 61st schedule the global queue
  * first (so it cannot starve behind two Gs that keep readying each other),
  * then runnext and the ring, then the global queue. */
+/* A share of the global queue (globrunqget; max 0: a fair share), if it
+ * looks non-empty. */
+static struct g *globget(struct p *pp, int max)
+{
+	if (atomic_loadacq32((volatile uint32_t *)&gort_sched.runqsize) == 0)
+		return NULL;
+	gort_sched_lock(&gort_sched.lock);
+	struct g *gp = gort_sched_globrunqget(pp, max);
+	gort_sched_unlock(&gort_sched.lock);
+	return gp;
+}
+
 static struct g *pick_local(struct p *pp)
 {
 	struct g *gp;
@@ -671,31 +683,14 @@ static struct g *pick_local(struct p *pp)
 	if (__builtin_expect(atomic_loadacq32(&pp->sliceover), 0)) {
 		/* sysmon: the slice runnext has been inheriting is over (runq.c) */
 		atomic_store32(&pp->sliceover, 0);
-		if ((gp = gort_sched_runqget_ring(pp)) != NULL)
-			return gp;
-		if (atomic_loadacq32((volatile uint32_t *)&gort_sched.runqsize) > 0) {
-			gort_sched_lock(&gort_sched.lock);
-			gp = gort_sched_globrunqget(pp, 1);
-			gort_sched_unlock(&gort_sched.lock);
-			if (gp)
-				return gp;
-		}
-	}
-	if (pp->schedtick % 61 == 0 && atomic_loadacq32((volatile uint32_t *)&gort_sched.runqsize) > 0) {
-		gort_sched_lock(&gort_sched.lock);
-		gp = gort_sched_globrunqget(pp, 1);
-		gort_sched_unlock(&gort_sched.lock);
-		if (gp)
+		if ((gp = gort_sched_runqget_ring(pp)) != NULL || (gp = globget(pp, 1)) != NULL)
 			return gp;
 	}
+	if (pp->schedtick % 61 == 0 && (gp = globget(pp, 1)) != NULL)
+		return gp;
 	if ((gp = gort_sched_runqget(pp)) != NULL)
 		return gp;
-	if (atomic_loadacq32((volatile uint32_t *)&gort_sched.runqsize) > 0) {
-		gort_sched_lock(&gort_sched.lock);
-		gp = gort_sched_globrunqget(pp, 0);
-		gort_sched_unlock(&gort_sched.lock);
-	}
-	return gp;
+	return globget(pp, 0);
 }
 
 /* The goroutines preempted on this M wait for it alone (preempt.c).  They
@@ -745,6 +740,15 @@ static struct g *next_on_m(struct m *m, struct p *pp, struct g *self)
 		gort_sched_stackcheck((gp), sp_); \
 } while (0)
 
+/* A G starts running on pp: a new time slice, unless it inherits the
+ * one of the G that readied it (runq.c). */
+static inline void count_schedule(struct p *pp)
+{
+	if (!pp->inherit)
+		pp->schedtick++;
+	pp->inherit = 0;
+}
+
 /* Should this M stop running Gs locally and go to g0?  Yes once the
  * program is over, and when gort_gomaxprocs retired its P. */
 static inline int must_leave(struct p *pp)
@@ -791,9 +795,7 @@ static __attribute__((noinline)) void switch_out(struct g *gp, struct g *next)
 		next->m = m;
 		next->preempt = 0;   /* a request for its last run is stale */
 		atomic_storerel32(&next->status, Grunning);
-		if (!pp->inherit)
-			pp->schedtick++;
-		pp->inherit = 0;
+		count_schedule(pp);
 		if (TRACING())
 			gort_trace_run_begin(m, next);
 		fiber_start(fake, next->stack_lo, next->stack_hi);
@@ -816,9 +818,7 @@ static void execute(struct m *m, struct g *gp)
 	gp->m = m;
 	gp->preempt = 0;
 	atomic_storerel32(&gp->status, Grunning);
-	if (!m->p->inherit)
-		m->p->schedtick++;
-	m->p->inherit = 0;
+	count_schedule(m->p);
 	if (TRACING())
 		gort_trace_run_begin(m, gp);
 	fiber_start(&m->asan_g0_fake, gp->stack_lo, gp->stack_hi);
