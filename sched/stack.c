@@ -257,45 +257,55 @@ int gort_sched_stack_markers(void)
 	return markers >= 0;
 }
 
+/* A slot from the current batch of marker-guarded stacks, or a new batch
+ * (a slot of its own for a size other than the default, which is rare
+ * and would strand a batch's rest).  0 if out of address space -- or if
+ * marking failed (out of memory for page tables, say), when markers are
+ * switched off for good and the caller takes the mprotect way. */
+static uintptr_t map_marked(size_t size, size_t guard)
+{
+	if (size == gort_sched.default_stack && batch_end - batch_next >= size) {
+		uintptr_t base = batch_next;
+		batch_next += size;
+		return base;
+	}
+	size_t n = size == gort_sched.default_stack && size <= STACK_BATCH / 2 ? STACK_BATCH / size : 1;
+	if (n > BATCH_MAX)
+		n = BATCH_MAX;
+	void *p = mmap(NULL, n * size, PROT_READ | PROT_WRITE,
+		MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+	if (p == MAP_FAILED)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		batch_iov[i] = (struct iovec){ (char *)p + i * size, guard };
+	if (mark_guards(markers, batch_iov, n) != 0) {
+		munmap(p, n * size);
+		close(markers);
+		markers = -1;
+		return 0;
+	}
+	uintptr_t base = (uintptr_t)p;
+	if (n > 1) {
+		batch_next = base + size;
+		batch_end = base + n * size;
+	}
+	return base;
+}
+
 /* Returns the base of a `size`-byte slot, and whether its bottom `guard`
  * bytes are a guard region (else they are a slab's dead zone). */
 static uintptr_t map_stack(size_t size, size_t guard, int *guarded)
 {
 	if (markers >= 0) {
-		uintptr_t base = 0;
-		if (size == gort_sched.default_stack && batch_end - batch_next >= size) {
-			base = batch_next;
-			batch_next += size;
-		} else {
-			/* A new batch for the default size; a stack of its own for
-			 * any other, which is rare and would strand a batch's rest. */
-			size_t n = size == gort_sched.default_stack && size <= STACK_BATCH / 2 ?
-				STACK_BATCH / size : 1;
-			if (n > BATCH_MAX)
-				n = BATCH_MAX;
-			void *p = mmap(NULL, n * size, PROT_READ | PROT_WRITE,
-				MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-			if (p == MAP_FAILED)
-				return 0;
-			for (size_t i = 0; i < n; i++)
-				batch_iov[i] = (struct iovec){ (char *)p + i * size, guard };
-			if (mark_guards(markers, batch_iov, n) != 0) {
-				/* Markers stopped working (out of memory for page
-				 * tables, say): the mprotect way from now on. */
-				munmap(p, n * size);
-				close(markers);
-				markers = -1;
-				return map_stack(size, guard, guarded);
-			}
-			base = (uintptr_t)p;
-			if (n > 1) {
-				batch_next = base + size;
-				batch_end = base + n * size;
-			}
+		uintptr_t base = map_marked(size, guard);
+		if (base) {
+			nguarded++;
+			*guarded = 1;
+			return base;
 		}
-		nguarded++;
-		*guarded = 1;
-		return base;
+		if (markers >= 0)
+			return 0;   /* out of address space */
+		/* else markers stopped working: the mprotect way, below */
 	}
 	if (guards_left > 0) {
 		void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
