@@ -39,11 +39,13 @@
  * it makes, goes through the shared FIFO under pl->lock.  An object is
  * still reused only after QUARANTINE others were freed after it, on its
  * P or anywhere.  The memory a pool holds is bounded by the most objects
- * live at once plus twice QUARANTINE per P.  New objects are carved from chunks of POOL_CHUNK
- * bytes mapped for the purpose (the pool's `-` fields), not malloc'd one
- * by one: glibc grows a thread's arena a page at a time, with an mprotect
- * each, and a program making a channel per goroutine would pay a system
- * call every few channels.  Under ASan, objects are allocated one by one
+ * live at once plus twice QUARANTINE per P.
+ *
+ * New objects are carved from chunks of POOL_CHUNK bytes mapped for the
+ * purpose (pl->chunk_next, chunk_end), not malloc'd one by one: glibc
+ * grows a thread's arena a page at a time, with an mprotect each, and a
+ * program making a channel per goroutine would pay a system call every
+ * few channels.  Under ASan, objects are allocated one by one
  * with aligned_alloc instead, so that LeakSanitizer still reports a
  * channel a program forgot to free.
  */

@@ -26,8 +26,9 @@ void gort_mutex_lock(gort_mutex *mu)
 	 * spin a moment first, as Go's Lock does (4 rounds of 30 pauses).
 	 * Parking and being woken costs microseconds; the critical sections
 	 * a mutex guards are mostly shorter than that.  8 goroutines
-	 * incrementing under one mutex (bench_programs mutex) went from
-	 * 1.35x Go's time to 0.68x at 2 Ps, and 1.4x to 0.46x at 8. */
+	 * incrementing under one mutex (bench_programs mutex) went from 1.4x
+	 * Go's time to 0.46x-0.76x at 8 Ps; at 2 Ps the case is bimodal
+	 * (docs/sched.md, section 13). */
 	for (int i = 0; i < 4 && gort_sched_canspin(); i++) {
 		for (int k = 0; k < 30; k++)
 			cpu_relax();
