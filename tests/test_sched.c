@@ -1444,17 +1444,10 @@ static int pingpong_main(void *x)
 	return 0;                /* ends the program, pair and all */
 }
 
-static void pingpong_child(void *x)
-{
-	(void)x;
-	gort_gomaxprocs(1);
-	exit(gort_main(pingpong_main, NULL));
-}
-
 START_TEST(pingpong_does_not_starve)
 {
 	struct child c;
-	run_child(pingpong_child, NULL, &c, 20);
+	run_child(die_child, &(struct death){ pingpong_main, NULL, 1 }, &c, 20);
 	ck_assert_exit_status(&c, 0);
 	ck_assert_output_has(&c, "woke; the other goroutine ran: 1\n");
 }
