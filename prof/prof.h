@@ -113,10 +113,54 @@ void gort_prof_add(struct profile *p, const void *tag, uint64_t count, uint64_t 
 	const uintptr_t *stk, int nstk);
 void gort_prof_clear(struct profile *p);
 
-/* --- pprof.c -------------------------------------------------------------- */
+/* --- pprof.c: one writer for every kind of profile ------------------------ */
 
-/* Write p as a gzip'd pprof protobuf to fd.  Returns 0 or -errno. */
+/* Write p (the CPU profile) as a gzip'd pprof protobuf to fd.  Returns 0
+ * or -errno. */
 int gort_prof_write_pprof(const struct profile *p, int fd);
+
+/* The general form, that every profile (CPU, goroutine, block, mutex,
+ * heap) is written with.  A profile is a spec -- what its values mean --
+ * and a stream of samples, which the writer pulls one at a time.  The
+ * writer does everything else: locations, functions, mappings, file and
+ * line and inline frames, the string table, gzip.  Never in a signal
+ * handler (it allocates, and reads files). */
+struct pprof_valtype {
+	const char *type, *unit;             /* "alloc_space", "bytes" */
+};
+
+struct pprof_spec {
+	const struct pprof_valtype *types;   /* sample_type, ntypes of them */
+	int ntypes;
+	struct pprof_valtype period_type;
+	int64_t period;
+	const char *default_type;            /* default_sample_type, or NULL */
+	int64_t time_ns, duration_ns;        /* 0: not written */
+	const char *const *comments;
+	int ncomments;
+	/* 1: each sample's stk[0] is an exact PC, as a signal saw it (the CPU
+	 * profile); 0: every stk[i] is a return address, or an exact PC + 1
+	 * (gort_runtime_unwind's convention), as in a stack captured by a
+	 * call (goroutine, block, mutex, heap profiles). */
+	int leaf_exact;
+};
+
+struct pprof_sample {
+	const uintptr_t *stk;
+	int nstk;
+	const int64_t *values;               /* spec->ntypes of them */
+	const struct gort_labels *labels;    /* string labels, or NULL */
+	/* one numeric label, as Go's heap profile writes "bytes": NULL key
+	 * for none */
+	const char *numkey, *numunit;
+	int64_t num;
+};
+
+/* Write a profile to fd: next(arg, &s) fills s and returns 1, or returns
+ * 0 at the end; what s points at need only live until the next call.
+ * Returns 0 or -errno. */
+int gort_prof_write(const struct pprof_spec *spec, int (*next)(void *arg, struct pprof_sample *s),
+	void *arg, int fd);
 
 /* --- labels.c ------------------------------------------------------------- */
 
