@@ -94,14 +94,16 @@ GORT_API unsigned    gort_atomic64_locks(void);
  *
  * At start-up gort reads the ELF symbol tables (.symtab, else .dynsym) of
  * the executable and of every shared object loaded at that moment, applies
- * each one's load bias, and keeps one sorted array of functions.  Looking a
+ * each one's load bias, and keeps a sorted array of functions per object
+ * (objects loaded later join at the next refresh, below).  Looking a
  * PC up is a binary search over that array: it takes no lock, allocates
  * nothing and makes no system call, so a signal handler may call it.
  * ---------------------------------------------------------------------- */
 struct gort_funcinfo {
 	uintptr_t   entry;   /* first instruction */
 	uintptr_t   end;     /* one past the last */
-	const char *name;    /* symbol name, valid for the life of the process */
+	const char *name;    /* symbol name, valid while its object is loaded
+	                        (for ever, for one loaded at start-up) */
 	const char *package; /* "atomic", "runtime", "sched", "prof", "gort" for
 	                        the public API, or "" for code outside gort */
 };
@@ -121,6 +123,14 @@ GORT_API int gort_pc_in_atomic(uintptr_t pc);
 
 /* Number of functions in the table (for tests and curiosity). */
 GORT_API size_t gort_symtab_len(void);
+
+/* Objects loaded with dlopen join the table (names and unwind tables) at
+ * its next refresh, which the running profiler makes as it drains its
+ * buffers, every few milliseconds; this makes one at once (say, right
+ * after a dlopen, before a traceback must name the new code).  The table
+ * is replaced whole, never changed in place, so a signal sees the old one
+ * or the new one.  Returns 0, or -ENOMEM.  Not async-signal-safe. */
+GORT_API int gort_symtab_refresh(void);
 
 /* ------------------------------------------------------------------------
  * Goroutines and the scheduler (Go: the `go` statement, package runtime).

@@ -176,6 +176,10 @@ static void *reader_main(void *arg)
 		gort_sched_lock(&proflock);
 		drain();
 		gort_sched_unlock(&proflock);
+		/* An object loaded since the last drain joins the symbol
+		 * table and its unwind rows, so that the next samples in it
+		 * have their callers (runtime/symtab.c). */
+		gort_runtime_symtab_refresh();
 		if (atomic_load32(&reader_stop))
 			return NULL;
 	}
@@ -385,6 +389,7 @@ static int start(int fd, const char *path, int hz)
 {
 	if (hz <= 0 || hz > 10000)
 		return -EINVAL;
+	gort_runtime_symtab_refresh();
 	gort_sched_lock(&proflock);
 	if (atomic_load32(&gort_prof_state) != PROF_OFF) {
 		gort_sched_unlock(&proflock);
@@ -524,7 +529,12 @@ int gort_prof_stop(void)
 	st->per_thread_timers = !use_itimer;
 	st->achieved_hz = st->cpu_ns > 0 ? (double)(st->signals + st->external) * 1e9 / (double)st->cpu_ns : 0;
 
+	/* Name what the samples hold, objects loaded while it ran included;
+	 * the pin keeps the names alive while the writer holds them. */
+	gort_runtime_symtab_refresh();
+	gort_runtime_symtab_pin();
 	int err = gort_prof_write_pprof(&cur, outfd);
+	gort_runtime_symtab_unpin();
 	if (outowned && close(outfd) != 0 && !err)
 		err = -errno;
 	if (outdir >= 0) {

@@ -37,7 +37,7 @@ static int by_flat(const void *a, const void *b)
 	return strcmp(x->name, y->name);
 }
 
-int gort_prof_report(FILE *out, int top)
+static int report(FILE *out, int top)
 {
 	const struct profile *p = &gort_prof_last;
 	struct fstat *fs = NULL;
@@ -100,7 +100,7 @@ int gort_prof_report(FILE *out, int top)
 	return 0;
 }
 
-int gort_prof_folded(FILE *out)
+static int folded(FILE *out)
 {
 	const struct profile *p = &gort_prof_last;
 	char buf[32];
@@ -112,4 +112,22 @@ int gort_prof_folded(FILE *out)
 		}
 	}
 	return ferror(out) ? -EIO : 0;
+}
+
+/* The names come from the symbol table, which a refresh may replace
+ * meanwhile: hold a pin while they are read (runtime/symtab.c). */
+int gort_prof_report(FILE *out, int top)
+{
+	gort_runtime_symtab_pin();
+	int err = report(out, top);
+	gort_runtime_symtab_unpin();
+	return err;
+}
+
+int gort_prof_folded(FILE *out)
+{
+	gort_runtime_symtab_pin();
+	int err = folded(out);
+	gort_runtime_symtab_unpin();
+	return err;
 }

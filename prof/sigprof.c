@@ -173,7 +173,9 @@ int gort_prof_handler(int sig, siginfo_t *si, void *ctx)
 		mp->in_sighandler = 1;
 		struct gort_frame f = { sigctxt_pc(ctx), sigctxt_sp(ctx), sigctxt_fp(ctx), sigctxt_lr(ctx), 1 };
 		mp->prof_sigframe = f;
+		gort_runtime_symtab_pin();
 		sigprof(f, mp->curg, mp, cputime_of(si, mp));
+		gort_runtime_symtab_unpin();
 		mp->in_sighandler = 0;
 	}
 	atomic_add32(&mp->prof_inhandler, -1);

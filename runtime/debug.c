@@ -21,6 +21,11 @@
  *                    goroutine yields only where it calls gort, as in Go
  *   retakedelay=N    (debug runtime) sysmon waits N us between taking a
  *                    system call's P and handing it on (sched/proc.c)
+ *   cfi=0            no unwind tables: every walk follows frame pointers
+ *                    only, as gort did before runtime/cfi.c
+ *   symtabgrace=0    a refresh of the symbol table frees what it replaced
+ *                    at once, without waiting for readers to leave it:
+ *                    the fault the deadlock suite's loader.index shows
  */
 #include <stdlib.h>
 #include <string.h>
@@ -28,7 +33,7 @@
 #include "runtime/runtime.h"
 
 static const char *const known[] = { "stackguard", "lostatomic64", "profbuf", "schedtrace", "scheddetail",
-	"asyncpreemptoff", "retakedelay" };
+	"asyncpreemptoff", "retakedelay", "cfi", "symtabgrace" };
 #define NKNOWN (sizeof known / sizeof known[0])
 static int values[NKNOWN];
 static int set[NKNOWN];

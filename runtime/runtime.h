@@ -46,7 +46,47 @@ struct gort_func {
 };
 enum { FUNC_ATOMIC = 1 };   /* lies in the atomic package's section */
 
+/* A row of an object's unwind table (cfi.c): from pc (an offset from the
+ * object's first code byte) up to the next row, how to find the caller's
+ * registers.  16 bytes. */
+struct gort_cfirow {
+	uint32_t pc;
+	int32_t cfa_off;     /* CFA = (sp or fp, by cfa) + cfa_off */
+	int16_t ra_off;      /* CFI_RA_AT: the return address is at CFA + ra_off;
+	                        CFI_PLT: the threshold k (below) */
+	int16_t fp_off;      /* CFI_FP_AT: the caller's fp is at CFA + fp_off */
+	uint8_t cfa, ra, fp, flags;
+};
+enum {
+	CFI_NONE,            /* no FDE covers this code */
+	CFI_SP, CFI_FP,      /* the CFA is sp + off, fp + off */
+	CFI_PLT,             /* x86-64 lazy PLT: sp + off, + 8 if (pc & 15) >= k */
+	CFI_UNKNOWN,         /* a rule the walk does not follow: use frame pointers */
+};
+enum { CFI_RA_AT, CFI_RA_REG, CFI_RA_NONE };   /* saved; in lr; the outermost frame */
+enum { CFI_FP_SAME, CFI_FP_AT, CFI_FP_LOST };  /* unchanged; saved; neither */
+enum { CFI_RA_SIGNED = 1 };                    /* aarch64: strip the PAC bits */
+
+struct dl_phdr_info;
+int gort_runtime_cfi_compile(const struct dl_phdr_info *o, uintptr_t base, uintptr_t text_lo,
+	uintptr_t text_hi, struct gort_cfirow **rows, size_t *nrows);
+
+/* The table is a snapshot, replaced whole when objects are loaded or
+ * unloaded (symtab.c's essay).  A reader that may run while another
+ * thread refreshes -- a signal handler, an unwinder, the profile writer
+ * -- holds a pin around its reads: async-signal-safe, nestable. */
 void gort_runtime_symtab_init(void);
+void gort_runtime_symtab_pin(void);
+void gort_runtime_symtab_unpin(void);
+/* Make a new snapshot if the loader's list changed: 1 if it did, 0 if
+ * not, -ENOMEM.  Takes a lock and allocates: never in a handler. */
+int gort_runtime_symtab_refresh(void);
+extern void (*gort_runtime_symtab_published)(void);   /* test hook */
+size_t gort_runtime_cfi_rows(void);                    /* rows in the table */
+struct gort_obj;
+const struct gort_obj *gort_runtime_findobj(uintptr_t pc);
+/* The unwind row for pc, or NULL; *base is its object's first code byte. */
+const struct gort_cfirow *gort_runtime_findrow(uintptr_t pc, uintptr_t *base);
 const struct gort_func *gort_runtime_findfunc(uintptr_t pc);
 const char *gort_runtime_funcpkg(const struct gort_func *f);
 int gort_runtime_pc_in_atomic(uintptr_t pc);
@@ -74,6 +114,11 @@ struct gort_frame {
 /* Step *f to its caller.  Returns 1 on success, 0 when the walk must stop.
  * Async-signal-safe. */
 int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi);
+
+/* The same step by the unwind tables (unwind_cfi.c), which every
+ * architecture's step tries first: 1 stepped, 0 the walk must stop, -1
+ * no row for this frame (the architecture's own rule takes it). */
+int gort_runtime_cfi_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi);
 
 /* Fill *f with the frame of the function that calls this one. */
 void gort_runtime_frame_caller(struct gort_frame *f);

@@ -12,19 +12,22 @@
  *   2. Each file is mapped read-only and its .symtab is read (or .dynsym
  *      when the file was stripped); every defined STT_FUNC symbol becomes
  *      {entry, end, name}.  The vDSO has no file: it is read in memory.
- *   3. The entries of all objects go into one array, sorted by entry, with
- *      aliases (several names at one address) folded into one entry.
+ *   3. Each object's entries are sorted by entry, with aliases (several
+ *      names at one address) folded into one entry; its unwind table is
+ *      compiled from its .eh_frame (cfi.c).
+ *   4. The objects go into one array sorted by address: the snapshot.
  *
- * After that the table never changes.  A lookup is a binary search over an
- * immutable array: no lock, no allocation, no system call.  That is what
- * lets the SIGPROF handler ask "is this PC in package atomic?" while the
- * thread it interrupted holds any lock at all, including the dynamic
- * loader's -- which is why the table is not built lazily on first use and
- * why lookups never call dladdr.
+ * A lookup is two binary searches over immutable arrays -- the object,
+ * then the function or unwind row in it: no lock, no allocation, no
+ * system call.  That is what lets the SIGPROF handler ask "is this PC in
+ * package atomic?" and "where is this frame's caller?" while the thread
+ * it interrupted holds any lock at all, including the dynamic loader's --
+ * which is why the table is built ahead of time, never on first use, and
+ * why lookups never call dladdr or dl_iterate_phdr.
  *
- * Objects loaded later with dlopen are not in the table; their PCs simply
- * name no function.  (Rebuilding and publishing a new table with one
- * pointer swap would lift that; nothing needs it yet.)
+ * Objects loaded later with dlopen join the table at the next refresh
+ * (below): the profiler's reader thread asks for one as it drains, and
+ * gort_symtab_refresh asks for one at once.
  *
  * A function's package is read from its name, as Go does with
  * hasPrefix(funcname(f), "runtime/internal/atomic"): gort_<pkg>_... is in
@@ -36,8 +39,11 @@
  * where there are no names to read.
  */
 #include <elf.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <link.h>
+#include <pthread.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -51,12 +57,20 @@
 #define ST_TYPE(i) ELF64_ST_TYPE(i)
 #define ST_BIND(i) ELF64_ST_BIND(i)
 
-/* The table.  Written once by gort_runtime_symtab_init before any other
- * thread of gort exists and before any profiling signal can arrive;
- * read-only afterwards, so readers need no synchronisation. */
-static struct gort_func *funcs;
-static size_t nfuncs;
-static char *names;          /* all names, NUL-separated, owned here */
+/* A loaded object as the table knows it: see "objects and the table". */
+struct gort_obj {
+	uintptr_t lo, hi;            /* its code: the span of its executable segments */
+	const struct gort_func *funcs;   /* sorted by entry */
+	size_t nfuncs;
+	const struct gort_cfirow *rows;  /* sorted by pc, offsets from lo */
+	size_t nrows;
+	char *names;
+	/* who it is in the loader's list: the same load address and program
+	 * headers are the same object */
+	uintptr_t addr;
+	const void *phdr;
+	struct gort_obj *retired;    /* next on the retired list; build_mu */
+};
 
 /* --- collecting ----------------------------------------------------------- */
 
@@ -169,36 +183,31 @@ static void read_file(struct collect *c, const char *path, uintptr_t bias)
 	close(fd);
 }
 
-static int read_object(struct dl_phdr_info *info, size_t size, void *arg)
+/* Read the symbols of the loaded object o, whose index in the loader's
+ * list is idx: 0 is the executable. */
+static void read_symbols(struct collect *c, const struct dl_phdr_info *o, int idx)
 {
-	struct collect *c = arg;
-	(void)size;
-	c->obj = info;
-	const char *name = info->dlpi_name;
+	c->obj = o;
+	const char *name = o->dlpi_name;
 	if (name && name[0]) {
-		read_file(c, name, info->dlpi_addr);
-		return 0;
+		read_file(c, name, o->dlpi_addr);
+		return;
 	}
-	/* The first object with no name is the executable; a nameless one
-	 * that is not, is the vDSO, read where the kernel mapped it. */
-	static int seen_exe;
-	if (!seen_exe) {
-		seen_exe = 1;
-		read_file(c, "/proc/self/exe", info->dlpi_addr);
-		return 0;
+	/* The first object, nameless, is the executable; a nameless one
+	 * after it is the vDSO, read where the kernel mapped it. */
+	if (idx == 0) {
+		read_file(c, "/proc/self/exe", o->dlpi_addr);
+		return;
 	}
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+	for (int i = 0; i < o->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &o->dlpi_phdr[i];
 		if (ph->p_type == PT_LOAD && ph->p_offset == 0) {
-			read_image(c, (const void *)(info->dlpi_addr + ph->p_vaddr), ph->p_filesz,
-				info->dlpi_addr);
+			read_image(c, (const void *)(o->dlpi_addr + ph->p_vaddr), ph->p_filesz,
+				o->dlpi_addr);
 			break;
 		}
 	}
-	return 0;
 }
-
-/* --- building --------------------------------------------------------- */
 
 static const char *collect_names;
 
@@ -224,37 +233,24 @@ static int cmp_sym(const void *a, const void *b)
 	return strcmp(nx, ny);
 }
 
-__attribute__((constructor(101)))
-void gort_runtime_symtab_init(void)
+/* Turn the collected symbols into o's sorted function table.  Called with
+ * build_mu held (collect_names is the sort's context). */
+static int make_funcs(struct collect *c, struct gort_obj *o)
 {
-	if (funcs)
-		return;
-	struct collect c = { 0 };
-	dl_iterate_phdr(read_object, &c);
-	if (c.failed || c.nsyms == 0) {
-		free(c.syms);
-		free(c.names);
-		return;
-	}
-	collect_names = c.names;
-	qsort(c.syms, c.nsyms, sizeof *c.syms, cmp_sym);
-
-	struct gort_func *out = malloc(c.nsyms * sizeof *out);
-	if (!out) {
-		free(c.syms);
-		free(c.names);
-		return;
+	if (c->nsyms == 0)
+		return 0;
+	collect_names = c->names;
+	qsort(c->syms, c->nsyms, sizeof *c->syms, cmp_sym);
+	struct gort_func *out = malloc(c->nsyms * sizeof *out);
+	uintptr_t *limit = malloc(c->nsyms * sizeof *limit);
+	if (!out || !limit) {
+		free(out);
+		free(limit);
+		return -1;
 	}
 	size_t n = 0;
-	uintptr_t *limit = malloc(c.nsyms * sizeof *limit);
-	if (!limit) {
-		free(out);
-		free(c.syms);
-		free(c.names);
-		return;
-	}
-	for (size_t i = 0; i < c.nsyms; i++) {
-		struct rawsym *s = &c.syms[i];
+	for (size_t i = 0; i < c->nsyms; i++) {
+		struct rawsym *s = &c->syms[i];
 		if (n > 0 && out[n - 1].entry == s->entry) {
 			/* An alias: keep the preferred name, the larger extent. */
 			if (s->entry + s->size > out[n - 1].end)
@@ -265,7 +261,7 @@ void gort_runtime_symtab_init(void)
 		out[n++] = (struct gort_func){
 			.entry = s->entry,
 			.end = s->entry + s->size,
-			.name = c.names + s->name,
+			.name = c->names + s->name,
 			.flags = gort_runtime_pc_in_atomic(s->entry) ? FUNC_ATOMIC : 0,
 		};
 	}
@@ -276,28 +272,316 @@ void gort_runtime_symtab_init(void)
 		if (out[i].end == out[i].entry)
 			out[i].end = i + 1 < n && out[i + 1].entry < limit[i] ? out[i + 1].entry : limit[i];
 	free(limit);
+	o->funcs = out;
+	o->nfuncs = n;
+	o->names = c->names;
+	c->names = NULL;
+	return 0;
+}
+
+/* --- objects and the table ------------------------------------------------
+ *
+ * The table is a snapshot: an immutable, sorted array of the objects
+ * loaded when it was made, each with its functions and its unwind rows
+ * (cfi.c), all immutable too.  A reader -- a signal handler, an unwinder,
+ * the profile writer -- loads the current snapshot's pointer once and
+ * searches it without a lock.
+ *
+ * When the loader's list changes (dlopen, dlclose), gort_runtime_symtab_refresh
+ * makes a new snapshot outside any handler: objects still loaded are
+ * shared with the old one, new ones are read and compiled, and only then
+ * is the new snapshot published, with one pointer store.  A signal sees
+ * the old snapshot or the new one, whole; never one being built.
+ *
+ * What the new snapshot dropped (the old array, the objects that were
+ * unloaded) cannot be freed at once: a handler on another thread may be
+ * in the middle of a walk over it.  Every reader holds a pin while it
+ * reads (gort_runtime_symtab_pin: one counter, incremented before the
+ * snapshot's pointer is loaded, decremented after the last read).  A
+ * refresh frees what it retired only once it has seen the count at zero
+ * after the store -- then every reader that could have loaded the old
+ * pointer has finished, and any later one loads the new pointer.  A count
+ * that is never seen at zero only delays the freeing to a later refresh.
+ * (GORTDEBUG=symtabgrace=0 frees at once: the deadlock suite's
+ * loader.index scenario shows what that does to a walk in progress.)
+ */
+
+struct world {
+	size_t n;
+	unsigned long long adds, subs;   /* the loader's counters when made */
+	struct world *retired;           /* next on the retired list; build_mu */
+	struct gort_obj *objs[];         /* sorted by lo */
+};
+
+/* The current snapshot: written (one release store) by a refresh with
+ * build_mu held; read with acquire loads by anyone. */
+static struct world *volatile world;
+/* Readers inside a snapshot now (seq-cst atomics). */
+static volatile uint32_t readers;
+/* Serialises refreshes, and guards the retired lists. */
+static pthread_mutex_t build_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct world *retired_worlds;
+static struct gort_obj *retired_objs;
+
+void gort_runtime_symtab_pin(void)
+{
+	atomic_add32(&readers, 1);
+}
+
+void gort_runtime_symtab_unpin(void)
+{
+	atomic_add32(&readers, -1);
+}
+
+static struct world *current(void)
+{
+	return atomic_loadp((void *const volatile *)&world);
+}
+
+static void free_obj(struct gort_obj *o)
+{
+	free((void *)o->funcs);
+	free((void *)o->rows);
+	free(o->names);
+	free(o);
+}
+
+/* Read one loaded object: its symbols and its unwind rows. */
+static struct gort_obj *build_obj(const struct dl_phdr_info *info, int idx)
+{
+	struct gort_obj *o = calloc(1, sizeof *o);
+	if (!o)
+		return NULL;
+	o->addr = info->dlpi_addr;
+	o->phdr = info->dlpi_phdr;
+	o->lo = UINTPTR_MAX;
+	for (int i = 0; i < info->dlpi_phnum; i++) {
+		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
+			continue;
+		uintptr_t lo = info->dlpi_addr + ph->p_vaddr;
+		if (lo < o->lo)
+			o->lo = lo;
+		if (lo + ph->p_memsz > o->hi)
+			o->hi = lo + ph->p_memsz;
+	}
+	if (o->lo >= o->hi) {
+		free(o);
+		return NULL;                 /* no code: nothing to name or unwind */
+	}
+	struct collect c = { 0 };
+	read_symbols(&c, info, idx);
+	int err = c.failed || make_funcs(&c, o);
 	free(c.syms);
-	names = c.names;
-	nfuncs = n;
-	funcs = out;
+	free(c.names);
+	struct gort_cfirow *rows;
+	if (!err && gort_runtime_debug("cfi", 1) &&
+	    gort_runtime_cfi_compile(info, o->lo, o->lo, o->hi, &rows, &o->nrows) == 0)
+		o->rows = rows;
+	if (err) {
+		free_obj(o);
+		return NULL;
+	}
+	return o;
+}
+
+struct scan {
+	struct world *old;
+	struct gort_obj **objs;
+	size_t n, cap;
+	unsigned long long adds, subs;
+	int idx, failed;
+};
+
+static int scan_object(struct dl_phdr_info *info, size_t size, void *arg)
+{
+	struct scan *s = arg;
+	int idx = s->idx++;
+	if (idx == 0 && size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+		s->adds = info->dlpi_adds;
+		s->subs = info->dlpi_subs;
+	}
+	struct gort_obj *o = NULL;
+	for (size_t i = 0; s->old && i < s->old->n; i++)
+		if (s->old->objs[i]->addr == info->dlpi_addr && s->old->objs[i]->phdr == info->dlpi_phdr)
+			o = s->old->objs[i];
+	if (!o)
+		o = build_obj(info, idx);
+	if (!o)
+		return 0;
+	if (gort_runtime_grow(&s->objs, &s->cap, s->n + 1, sizeof *s->objs)) {
+		s->failed = 1;
+		return 1;
+	}
+	s->objs[s->n++] = o;
+	return 0;
+}
+
+static int cmp_obj(const void *a, const void *b)
+{
+	const struct gort_obj *x = *(struct gort_obj *const *)a, *y = *(struct gort_obj *const *)b;
+	return x->lo < y->lo ? -1 : x->lo > y->lo;
+}
+
+static int in(const struct world *w, const struct gort_obj *o)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (w->objs[i] == o)
+			return 1;
+	return 0;
+}
+
+/* Free what was retired, if no reader can still be in it.  build_mu held. */
+static void reclaim(void)
+{
+	if (!retired_worlds && !retired_objs)
+		return;
+	if (gort_runtime_debug("symtabgrace", 1) && atomic_load32(&readers) != 0)
+		return;
+	while (retired_worlds) {
+		struct world *w = retired_worlds;
+		retired_worlds = w->retired;
+		free(w);
+	}
+	while (retired_objs) {
+		struct gort_obj *o = retired_objs;
+		retired_objs = o->retired;
+		free_obj(o);
+	}
+}
+
+/* Test hook (debug runtime): called between publishing a snapshot and
+ * reclaiming the old one. */
+void (*gort_runtime_symtab_published)(void);
+
+static int refresh(int force)
+{
+	pthread_mutex_lock(&build_mu);
+	struct world *old = current();
+	struct scan s = { .old = old };
+	dl_iterate_phdr(scan_object, &s);
+	if (s.failed || (!force && old && s.adds == old->adds && s.subs == old->subs && s.n == old->n)) {
+		int changed = s.failed ? -ENOMEM : 0;
+		for (size_t i = 0; i < s.n; i++)
+			if (!old || !in(old, s.objs[i]))
+				free_obj(s.objs[i]);
+		free(s.objs);
+		reclaim();
+		pthread_mutex_unlock(&build_mu);
+		return changed;
+	}
+	qsort(s.objs, s.n, sizeof *s.objs, cmp_obj);
+	struct world *w = malloc(sizeof *w + s.n * sizeof *w->objs);
+	if (!w) {
+		for (size_t i = 0; i < s.n; i++)
+			if (!old || !in(old, s.objs[i]))
+				free_obj(s.objs[i]);
+		free(s.objs);
+		pthread_mutex_unlock(&build_mu);
+		return -ENOMEM;
+	}
+	w->n = s.n;
+	w->adds = s.adds;
+	w->subs = s.subs;
+	w->retired = NULL;
+	memcpy(w->objs, s.objs, s.n * sizeof *s.objs);
+	free(s.objs);
+	atomic_storep((void *volatile *)&world, w);   /* publish: sequentially consistent */
+	if (old) {
+		for (size_t i = 0; i < old->n; i++)
+			if (!in(w, old->objs[i])) {
+				old->objs[i]->retired = retired_objs;
+				retired_objs = old->objs[i];
+			}
+		old->retired = retired_worlds;
+		retired_worlds = old;
+	}
+	if (gort_runtime_symtab_published)
+		gort_runtime_symtab_published();
+	reclaim();
+	pthread_mutex_unlock(&build_mu);
+	return 1;
+}
+
+/* After debug.c's constructor (103), whose knobs it reads. */
+__attribute__((constructor(104)))
+void gort_runtime_symtab_init(void)
+{
+	if (!current())
+		refresh(1);
+}
+
+int gort_runtime_symtab_refresh(void)
+{
+	return refresh(0);
+}
+
+int gort_symtab_refresh(void)
+{
+	int r = refresh(0);
+	return r < 0 ? r : 0;
 }
 
 /* --- looking up: async-signal-safe --------------------------------------- */
 
-const struct gort_func *gort_runtime_findfunc(uintptr_t pc)
+/* The object whose code holds pc, in the current snapshot.  The caller
+ * holds a pin, or reads only objects loaded for good (see above). */
+const struct gort_obj *gort_runtime_findobj(uintptr_t pc)
 {
-	size_t lo = 0, hi = nfuncs;
-	while (lo < hi) {                /* first entry > pc */
+	const struct world *w = current();
+	if (!w)
+		return NULL;
+	size_t lo = 0, hi = w->n;
+	while (lo < hi) {                /* first object with lo > pc */
 		size_t mid = lo + (hi - lo) / 2;
-		if (funcs[mid].entry <= pc)
+		if (w->objs[mid]->lo <= pc)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
 	if (lo == 0)
 		return NULL;
-	const struct gort_func *f = &funcs[lo - 1];
+	const struct gort_obj *o = w->objs[lo - 1];
+	return pc < o->hi ? o : NULL;
+}
+
+const struct gort_func *gort_runtime_findfunc(uintptr_t pc)
+{
+	const struct gort_obj *o = gort_runtime_findobj(pc);
+	if (!o)
+		return NULL;
+	size_t lo = 0, hi = o->nfuncs;
+	while (lo < hi) {                /* first entry > pc */
+		size_t mid = lo + (hi - lo) / 2;
+		if (o->funcs[mid].entry <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0)
+		return NULL;
+	const struct gort_func *f = &o->funcs[lo - 1];
 	return pc < f->end ? f : NULL;
+}
+
+const struct gort_cfirow *gort_runtime_findrow(uintptr_t pc, uintptr_t *base)
+{
+	const struct gort_obj *o = gort_runtime_findobj(pc);
+	if (!o || o->nrows == 0)
+		return NULL;
+	uintptr_t off = pc - o->lo;
+	size_t lo = 0, hi = o->nrows;
+	while (lo < hi) {                /* first row starting after off */
+		size_t mid = lo + (hi - lo) / 2;
+		if (o->rows[mid].pc <= off)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || o->rows[lo - 1].cfa == CFI_NONE)
+		return NULL;
+	*base = o->lo;
+	return &o->rows[lo - 1];
 }
 
 int gort_runtime_pc_in_atomic(uintptr_t pc)
@@ -339,7 +623,24 @@ int gort_pc_in_atomic(uintptr_t pc)
 
 size_t gort_symtab_len(void)
 {
-	return nfuncs;
+	gort_runtime_symtab_pin();
+	const struct world *w = current();
+	size_t n = 0;
+	for (size_t i = 0; w && i < w->n; i++)
+		n += w->objs[i]->nfuncs;
+	gort_runtime_symtab_unpin();
+	return n;
+}
+
+size_t gort_runtime_cfi_rows(void)
+{
+	gort_runtime_symtab_pin();
+	const struct world *w = current();
+	size_t n = 0;
+	for (size_t i = 0; w && i < w->n; i++)
+		n += w->objs[i]->nrows;
+	gort_runtime_symtab_unpin();
+	return n;
 }
 
 /* The lowest and highest address of the functions whose names start with
@@ -349,15 +650,21 @@ size_t gort_symtab_len(void)
 int gort_runtime_funcrange(const char *const *prefixes, uintptr_t *lo, uintptr_t *hi)
 {
 	int any = 0;
-	for (size_t i = 0; i < nfuncs; i++)
-		for (const char *const *p = prefixes; *p; p++)
-			if (strncmp(funcs[i].name, *p, strlen(*p)) == 0) {
-				if (!any || funcs[i].entry < *lo)
-					*lo = funcs[i].entry;
-				if (!any || funcs[i].end > *hi)
-					*hi = funcs[i].end;
-				any = 1;
-				break;
-			}
+	gort_runtime_symtab_pin();
+	const struct world *w = current();
+	for (size_t k = 0; w && k < w->n; k++) {
+		const struct gort_obj *o = w->objs[k];
+		for (size_t i = 0; i < o->nfuncs; i++)
+			for (const char *const *p = prefixes; *p; p++)
+				if (strncmp(o->funcs[i].name, *p, strlen(*p)) == 0) {
+					if (!any || o->funcs[i].entry < *lo)
+						*lo = o->funcs[i].entry;
+					if (!any || o->funcs[i].end > *hi)
+						*hi = o->funcs[i].end;
+					any = 1;
+					break;
+				}
+	}
+	gort_runtime_symtab_unpin();
 	return any;
 }

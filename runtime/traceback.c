@@ -70,12 +70,14 @@ void gort_runtime_printframe(uintptr_t pc, int is_return_address)
 	 * byte earlier, and that is the PC that lies inside the caller even
 	 * when the call was the caller's last instruction. */
 	uintptr_t look = is_return_address ? pc - 1 : pc;
+	gort_runtime_symtab_pin();
 	const struct gort_func *f = gort_runtime_findfunc(look);
 	if (f)
 		gort_runtime_printf("%s()\n\t+0x%lx pc=%p\n", f->name,
 			(unsigned long)(pc - f->entry), (void *)pc);
 	else
 		gort_runtime_printf("?()\n\tpc=%p\n", (void *)pc);
+	gort_runtime_symtab_unpin();
 }
 
 /* --- the preemption trampoline ---------------------------------------------
@@ -188,8 +190,10 @@ int gort_runtime_unwind(struct gort_frame f, uintptr_t lo, uintptr_t hi, uintptr
 	if (max <= 0)
 		return 0;
 	pcs[n++] = f.pc;
+	gort_runtime_symtab_pin();
 	while (n < max && gort_runtime_unwind_step(&f, lo, hi))
 		pcs[n++] = f.live ? f.pc + 1 : f.pc;
+	gort_runtime_symtab_unpin();
 	return n;
 }
 

@@ -145,6 +145,8 @@ int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 	int t = gort_runtime_unwind_asyncpreempt(f, lo, hi);
 	if (t)
 		return t > 0;
+	if ((t = gort_runtime_cfi_step(f, lo, hi)) >= 0)
+		return t;
 	int live = f->live;
 	const struct gort_func *fn = gort_runtime_findfunc(f->pc - (live ? 0 : 1));
 	uintptr_t ret, sp, fp = f->fp;
