@@ -95,7 +95,8 @@ static uint64_t ufix(struct rd *r, size_t n)
 		return 0;
 	uint64_t v = 0;
 	/* the target's own byte order: the object was built for it */
-	if (n == 2) { uint16_t x; memcpy(&x, r->p, 2); v = x; }
+	if (n == 1) { v = *r->p; }
+	else if (n == 2) { uint16_t x; memcpy(&x, r->p, 2); v = x; }
 	else if (n == 4) { uint32_t x; memcpy(&x, r->p, 4); v = x; }
 	else { memcpy(&v, r->p, 8); }
 	r->p += n;
@@ -274,8 +275,8 @@ static struct gort_cfirow row_of(const struct state *s, const struct cie *c)
 	default: w.cfa = CFI_UNKNOWN; break;
 	}
 	if (s->ra.how == RULE_AT) {
-		w.ra_off = (int16_t)s->ra.off;
-		if (w.ra_off != s->ra.off)
+		w.ra_off = (int16_t)(s->ra.off / 4);
+		if (w.ra_off * 4 != s->ra.off)
 			w.cfa = CFI_UNKNOWN;
 	}
 	switch (s->fp.how) {
@@ -284,8 +285,8 @@ static struct gort_cfirow row_of(const struct state *s, const struct cie *c)
 	default: w.fp = CFI_FP_LOST; break;
 	}
 	if (s->fp.how == RULE_AT) {
-		w.fp_off = (int16_t)s->fp.off;
-		if (w.fp_off != s->fp.off)
+		w.fp_off = (int16_t)(s->fp.off / 4);
+		if (w.fp_off * 4 != s->fp.off)
 			w.fp = CFI_FP_LOST;
 	}
 	if (s->plt_k)
@@ -582,8 +583,8 @@ static int segment_of(const struct dl_phdr_info *o, uintptr_t p, uintptr_t *lo, 
 }
 
 /* Compile every FDE of the loaded object o into rows relative to base,
- * for code in [text_lo, text_hi).  The FDEs are found through
- * .eh_frame_hdr's search table (PT_GNU_EH_FRAME), which lists them all.
+ * for code in [text_lo, text_hi).  .eh_frame is found through
+ * .eh_frame_hdr (PT_GNU_EH_FRAME), which says where it starts.
  * Returns 0, having set *rows (malloc'd, sorted; NULL if none) and
  * *nrows, or -ENOMEM.  Not for a signal handler: it allocates. */
 int gort_runtime_cfi_compile(const struct dl_phdr_info *o, uintptr_t base, uintptr_t text_lo,
@@ -603,29 +604,38 @@ int gort_runtime_cfi_compile(const struct dl_phdr_info *o, uintptr_t base, uintp
 	struct rd r = { (const void *)hdr, (const void *)seg_hi, 0 };
 	if (u8(&r) != 1)
 		return 0;                        /* version */
-	int frame_enc = (int)u8(&r), count_enc = (int)u8(&r), table_enc = (int)u8(&r);
+	int frame_enc = (int)u8(&r);
+	u8(&r), u8(&r);                      /* the search table's encodings */
 	uintptr_t eh_frame = ptr(&r, frame_enc, hdr);
-	uintptr_t count = ptr(&r, count_enc, hdr);
 	uintptr_t f_lo, f_hi;
-	if (r.bad || count == 0 || table_enc == PE_OMIT || !segment_of(o, eh_frame, &f_lo, &f_hi))
+	if (r.bad || !segment_of(o, eh_frame, &f_lo, &f_hi))
 		return 0;
 
+	/* Walk .eh_frame itself, entry by entry, up to its terminator (a
+	 * zero length) or the end of its segment.  The header's search table
+	 * would list the FDEs too, but a linker may leave it short (MIPS
+	 * executables' list only crt's few). */
 	struct out out = { .base = base };
-	for (uintptr_t i = 0; i < count && !r.bad && !out.failed; i++) {
-		ptr(&r, table_enc, hdr);         /* initial location: the FDE says it again */
-		uintptr_t fde = ptr(&r, table_enc, hdr);
-		if (r.bad || fde < f_lo || fde >= f_hi)
+	const unsigned char *p = (const void *)eh_frame, *end = (const void *)f_hi;
+	while (!out.failed && (size_t)(end - p) >= 4) {
+		struct rd e = { p, end, 0 };
+		uint64_t len = ufix(&e, 4);
+		if (len == 0)
 			break;
-		compile_fde(&out, (const void *)fde, (const void *)f_lo, (const void *)f_hi, text_lo, text_hi);
+		if (len == 0xffffffff)
+			len = ufix(&e, 8);
+		if (e.bad || len < 4 || len > (uint64_t)(end - e.p))
+			break;
+		if (ufix(&e, 4) != 0)            /* not a CIE: an FDE */
+			compile_fde(&out, p, (const void *)f_lo, end, text_lo, text_hi);
+		p = e.p - 4 + len;
 	}
 	if (out.failed) {
 		free(out.rows);
 		return -ENOMEM;
 	}
-	/* The search table is sorted, so the rows are too, unless FDEs
-	 * overlap; sort anyway (stable enough: a later FDE's row at the same
-	 * pc as an end marker must win, and qsort is not stable, so drop the
-	 * marker rows that share a pc with a real one). */
+	/* FDEs come in link order, not address order: sort, and where an
+	 * end marker and a function's first row share a pc, keep the row. */
 	qsort(out.rows, out.n, sizeof *out.rows, cmp_row);
 	size_t n = 0;
 	for (size_t i = 0; i < out.n; i++) {

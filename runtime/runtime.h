@@ -52,9 +52,11 @@ enum { FUNC_ATOMIC = 1 };   /* lies in the atomic package's section */
 struct gort_cfirow {
 	uint32_t pc;
 	int32_t cfa_off;     /* CFA = (sp or fp, by cfa) + cfa_off */
-	int16_t ra_off;      /* CFI_RA_AT: the return address is at CFA + ra_off;
+	int16_t ra_off;      /* CFI_RA_AT: the return address is at CFA + 4 * ra_off
+	                        (saved registers lie at multiples of 4 on every
+	                        target, and frames up to 128 KiB fit);
 	                        CFI_PLT: the threshold k (below) */
-	int16_t fp_off;      /* CFI_FP_AT: the caller's fp is at CFA + fp_off */
+	int16_t fp_off;      /* CFI_FP_AT: the caller's fp is at CFA + 4 * fp_off */
 	uint8_t cfa, ra, fp, flags;
 };
 enum {
@@ -87,6 +89,8 @@ struct gort_obj;
 const struct gort_obj *gort_runtime_findobj(uintptr_t pc);
 /* The unwind row for pc, or NULL; *base is its object's first code byte. */
 const struct gort_cfirow *gort_runtime_findrow(uintptr_t pc, uintptr_t *base);
+/* Every row of the object that holds pc (tests): 1, or 0 if none does. */
+int gort_runtime_objrows(uintptr_t pc, const struct gort_cfirow **rows, size_t *n, uintptr_t *base);
 const struct gort_func *gort_runtime_findfunc(uintptr_t pc);
 const char *gort_runtime_funcpkg(const struct gort_func *f);
 int gort_runtime_pc_in_atomic(uintptr_t pc);

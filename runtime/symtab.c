@@ -584,6 +584,17 @@ const struct gort_cfirow *gort_runtime_findrow(uintptr_t pc, uintptr_t *base)
 	return &o->rows[lo - 1];
 }
 
+int gort_runtime_objrows(uintptr_t pc, const struct gort_cfirow **rows, size_t *n, uintptr_t *base)
+{
+	const struct gort_obj *o = gort_runtime_findobj(pc);
+	if (!o)
+		return 0;
+	*rows = o->rows;
+	*n = o->nrows;
+	*base = o->lo;
+	return 1;
+}
+
 int gort_runtime_pc_in_atomic(uintptr_t pc)
 {
 	return pc >= (uintptr_t)gort_atomic_text_lo && pc < (uintptr_t)gort_atomic_text_hi;

@@ -70,7 +70,7 @@ int gort_runtime_cfi_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 		break;
 	default: {
 		/* x86-64's PLT rows keep their threshold where ra_off would be */
-		intptr_t off = r->cfa == CFI_PLT ? -(intptr_t)W : r->ra_off;
+		intptr_t off = r->cfa == CFI_PLT ? -(intptr_t)W : (intptr_t)r->ra_off * 4;
 		if (cfa <= f->sp || !load(cfa + (uintptr_t)off, lo, hi, &ra))
 			return 0;
 		break;
@@ -78,7 +78,7 @@ int gort_runtime_cfi_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 	}
 	if (r->cfa != CFI_PLT) {
 		if (r->fp == CFI_FP_AT) {
-			if (!load(cfa + (uintptr_t)(intptr_t)r->fp_off, lo, hi, &fp))
+			if (!load(cfa + (uintptr_t)((intptr_t)r->fp_off * 4), lo, hi, &fp))
 				return 0;
 		} else if (r->fp == CFI_FP_LOST) {
 			fp = 0;                      /* a later frame that needs it stops */
