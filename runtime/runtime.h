@@ -83,7 +83,7 @@ void gort_runtime_symtab_unpin(void);
 /* Make a new snapshot if the loader's list changed: 1 if it did, 0 if
  * not, -ENOMEM.  Takes a lock and allocates: never in a handler. */
 int gort_runtime_symtab_refresh(void);
-extern void (*gort_runtime_symtab_published)(void);   /* test hook */
+extern void (*gort_runtime_symtab_hook)(void);   /* test hook, debug runtime */
 size_t gort_runtime_cfi_rows(void);                    /* rows in the table */
 struct gort_obj;
 const struct gort_obj *gort_runtime_findobj(uintptr_t pc);

@@ -310,8 +310,11 @@ struct world {
 	size_t n;
 	unsigned long long adds, subs;   /* the loader's counters when made */
 	struct world *retired;           /* next on the retired list; build_mu */
+	uint32_t magic;                  /* WORLD_LIVE until freed (past the words
+	                                    free(3) writes into a freed block) */
 	struct gort_obj *objs[];         /* sorted by lo */
 };
+enum { WORLD_LIVE = 0x5e1ec7ed, WORLD_DEAD = 0xdeadf00d };
 
 /* The current snapshot: written (one release store) by a refresh with
  * build_mu held; read with acquire loads by anyone. */
@@ -441,6 +444,9 @@ static void reclaim(void)
 	while (retired_worlds) {
 		struct world *w = retired_worlds;
 		retired_worlds = w->retired;
+		/* volatile: a store to memory about to be freed is dead to
+		 * the compiler, which would drop it */
+		*(volatile uint32_t *)&w->magic = WORLD_DEAD;
 		free(w);
 	}
 	while (retired_objs) {
@@ -450,9 +456,10 @@ static void reclaim(void)
 	}
 }
 
-/* Test hook (debug runtime): called between publishing a snapshot and
- * reclaiming the old one. */
-void (*gort_runtime_symtab_published)(void);
+/* Test hook (debug runtime): called by every lookup, between loading the
+ * snapshot's pointer and reading the snapshot (the deadlock suite's
+ * loader.index holds a handler there while another thread refreshes). */
+void (*gort_runtime_symtab_hook)(void);
 
 static int refresh(int force)
 {
@@ -481,6 +488,7 @@ static int refresh(int force)
 		return -ENOMEM;
 	}
 	w->n = s.n;
+	w->magic = WORLD_LIVE;
 	w->adds = s.adds;
 	w->subs = s.subs;
 	w->retired = NULL;
@@ -496,8 +504,6 @@ static int refresh(int force)
 		old->retired = retired_worlds;
 		retired_worlds = old;
 	}
-	if (gort_runtime_symtab_published)
-		gort_runtime_symtab_published();
 	reclaim();
 	pthread_mutex_unlock(&build_mu);
 	return 1;
@@ -531,6 +537,15 @@ const struct gort_obj *gort_runtime_findobj(uintptr_t pc)
 	const struct world *w = current();
 	if (!w)
 		return NULL;
+#if GORT_DEBUG_RUNTIME
+	if (gort_runtime_symtab_hook)
+		gort_runtime_symtab_hook();
+#endif
+	/* A snapshot freed under a reader (a pin missing, or a refresh that
+	 * did not wait: GORTDEBUG=symtabgrace=0) is caught here, rather than
+	 * followed into whatever the memory holds now. */
+	if (w->magic != WORLD_LIVE)
+		gort_runtime_throw("symbol table: a snapshot was freed while a reader was in it");
 	size_t lo = 0, hi = w->n;
 	while (lo < hi) {                /* first object with lo > pc */
 		size_t mid = lo + (hi - lo) / 2;

@@ -90,6 +90,8 @@ struct scenario {
 	uint32_t unsafe;         /* PREEMPT_* switched off in the fix-off run, for
 	                            the goroutines the case makes (debug runtime) */
 	void (*before)(void);    /* in the child, before gort starts */
+	const char *offenv;      /* the GORTDEBUG setting that switches this
+	                            case's fix off (NULL: lostatomic64=0) */
 };
 
 static int64_t now_ns(void)
@@ -696,6 +698,288 @@ static int dlopen_run(void *arg)
 	gort_prof_stop();
 	printf("INFO: %u dlopen+dlclose cycles on 3 threads under 1 kHz profiling\n", atomic_load32(&dlcycles));
 	return report();
+}
+
+
+/* ------------------------------------------------------------------------
+ * 10b. SIGPROF while an object is loaded and indexed (loader.index).
+ *
+ * A new object joins the symbol table as a new snapshot, published with
+ * one pointer store (runtime/symtab.c); the snapshot it replaces may be
+ * in use by a handler on another thread, and is freed only once no
+ * reader is left in it.  The case holds a SIGPROF handler inside a
+ * lookup -- the snapshot's pointer loaded, the snapshot not yet read (the
+ * debug runtime's hook) -- while a plain thread dlopens a shared object
+ * built without frame pointers and refreshes the table, then lets the
+ * handler go on.  With the fix on the refresh leaves the old snapshot
+ * for later and the walk finishes in it; with it off
+ * (GORTDEBUG=symtabgrace=0) the refresh frees it at once and the
+ * handler's next read finds it freed:
+ *
+ *   fatal error: symbol table: a snapshot was freed while a reader was in it
+ *
+ * Every step waits for a state, not a time: the handler is caught by a
+ * goroutine that burns CPU until it is, and waits until the refresh is
+ * over.  Then, with the fix on, goroutines run through the new object's
+ * frames, 8 deep, under 2 kHz profiling: every sample taken in them must
+ * have all 8 frames and the goroutine's root below them -- which only the
+ * object's unwind table can give, as it keeps no frame pointers.
+ * ---------------------------------------------------------------------- */
+
+static void block_sigprof(void);
+static volatile uint32_t li_armed, li_held, li_refreshed, li_burned;
+static void *li_lib;
+static long (*li_deep)(int, long (*)(void *), void *);
+#define LI_DEPTH 8
+
+static void li_hook(void)
+{
+	struct m *m = gort_sched_m;
+	if (!m || !m->in_sighandler || !atomic_load32(&li_armed) || !atomic_cas32(&li_armed, 1, 0))
+		return;
+	atomic_store32(&li_held, 1);
+	/* Wait for the refresh to be over (the other thread is not an M: it
+	 * gets no SIGPROF and needs nothing of this one). */
+	for (uint64_t spins = 0; !atomic_load32(&li_refreshed); spins++)
+		if (spins > ((uint64_t)1 << 34))
+			break;   /* the refresher is stuck: let the watchdog say so */
+}
+
+static const char *nofp_path(char *buf, size_t cap)
+{
+	char exe[4096];
+	ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+	if (n > 0) {
+		exe[n] = '\0';
+		char *slash = strrchr(exe, '/');
+		if (slash) {
+			*slash = '\0';
+			snprintf(buf, cap, "%s/gort-deadlock-nofp.so", exe);
+			if (access(buf, R_OK) == 0)
+				return buf;
+		}
+	}
+	return GORT_DEADLOCK_NOFP;
+}
+
+static void *li_refresher(void *arg)
+{
+	(void)arg;
+	block_sigprof();
+	while (!atomic_load32(&li_held))
+		sched_yield();
+	char buf[4200];
+	const char *path = nofp_path(buf, sizeof buf);
+	li_lib = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	if (!li_lib)
+		printf("FAIL: dlopen %s: %s\n", path, dlerror());
+	int r = gort_runtime_symtab_refresh();
+	if (li_lib && r != 1)
+		printf("FAIL: the refresh after dlopen made no new snapshot (%d)\n", r);
+	atomic_store32(&li_refreshed, 1);
+	return NULL;
+}
+
+static void li_burner(void *arg)
+{
+	(void)arg;
+	while (!atomic_load32(&li_refreshed))
+		atomic_add32(&li_burned, 1);
+	gort_waitgroup_done(&wg);
+}
+
+static __attribute__((noinline)) long li_leaf(void *arg)
+{
+	(void)arg;
+	int64_t t0 = thread_cpu_ns();
+	volatile long x = 0;
+	while (thread_cpu_ns() - t0 < 20000000 / SCALE)
+		x++;
+	return x & 1;
+}
+
+static __attribute__((noinline)) void li_goroutine(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 5; i++)
+		sink += (uint64_t)li_deep(LI_DEPTH, li_leaf, NULL);
+	gort_waitgroup_done(&wg);
+}
+
+static int loader_index_run(void *arg)
+{
+	(void)arg;
+	gort_runtime_symtab_hook = li_hook;
+	if (start(2000))
+		return 1;
+	pthread_t t;
+	pthread_create(&t, NULL, li_refresher, NULL);
+	atomic_store32(&li_armed, 1);
+	gort_waitgroup_add(&wg, 1);
+	gort_go(li_burner, NULL);
+	gort_waitgroup_wait(&wg);
+	pthread_join(t, NULL);
+	gort_runtime_symtab_hook = NULL;
+	if (!li_lib)
+		return 1;
+	li_deep = (long (*)(int, long (*)(void *), void *))dlsym(li_lib, "nofp_deep");
+	if (!li_deep) {
+		printf("FAIL: nofp_deep not found\n");
+		return 1;
+	}
+	gort_waitgroup_add(&wg, 2);
+	gort_go(li_goroutine, NULL);
+	gort_go(li_goroutine, NULL);
+	gort_waitgroup_wait(&wg);
+	gort_prof_stop();
+	/* Every sample with li_leaf in it went through all 8 frames of the
+	 * object, and reached the root. */
+	const struct gort_func *deep = gort_runtime_findfunc((uintptr_t)li_deep);
+	const struct gort_func *gof = gort_runtime_findfunc((uintptr_t)gort_sched_gostart);
+	uint64_t inleaf = 0, whole = 0;
+	char bad[600] = "";
+	for (size_t b = 0; b < gort_prof_last.nbuckets; b++)
+		for (const struct profentry *e = gort_prof_last.buckets[b]; e; e = e->next) {
+			int leaf = 0, ndeep = 0, root = 0;
+			for (int i = 0; i < e->nstk; i++) {
+				const struct gort_func *f = gort_runtime_findfunc(e->stk[i] - (i > 0));
+				if (f && f->entry == (uintptr_t)li_leaf)
+					leaf = 1;
+				if (f && f == deep)
+					ndeep++;
+				if (f && f == gof && i == e->nstk - 1)
+					root = 1;
+			}
+			if (!leaf)
+				continue;
+			inleaf += e->count;
+			if (ndeep == LI_DEPTH && root)
+				whole += e->count;
+			else if (!bad[0])
+				snprintf(bad, sizeof bad, "%d frames, %d of nofp_deep (want %d), root %s", e->nstk,
+					ndeep, LI_DEPTH, root ? "yes" : "no");
+		}
+	printf("INFO: the handler was held in a lookup across the refresh; then %llu of %llu samples in "
+		"the new object's frames had all %d of them and the root\n", (unsigned long long)whole,
+		(unsigned long long)inleaf, LI_DEPTH);
+	if (!deep || inleaf == 0 || whole != inleaf) {
+		printf("FAIL: walks through the object loaded after start-up lost frames (%s)\n",
+			bad[0] ? bad : "no samples in it");
+		return 1;
+	}
+	return report();
+}
+/* ------------------------------------------------------------------------
+ * 10c. SIGPROF at every instruction of the unwinder (unwind.single-step,
+ *      x86-64: the trap flag).  A goroutine walks its own stack with the
+ *      runtime's unwinder -- as a traceback, the goroutine profile or a
+ *      SIGPROF that lands in another walk would -- single-stepped, and at
+ *      each instruction the profiler's handler walks the stack again, from
+ *      inside the first walk: through the unwinder's own prologues and
+ *      epilogues, its pin on the symbol table, its lookups.  The unwinder
+ *      keeps no state between calls and takes no lock, so a walk that
+ *      interrupts a walk is just a walk: every one of them must reach the
+ *      goroutine's root through uw_goroutine.  Nothing to switch off.
+ * ---------------------------------------------------------------------- */
+
+#if defined(__x86_64__)
+static void trap_with(void (*fn)(int, siginfo_t *, void *));
+static volatile int uw_stepping;
+static uint64_t uw_traps;
+static int uw_first_n;
+
+static void uw_trap(int sig, siginfo_t *si, void *ctx)
+{
+	(void)sig;
+	ucontext_t *uc = ctx;
+	if (!uw_stepping || ++uw_traps > 2000000) {
+		uc->uc_mcontext.gregs[REG_EFL] &= ~0x100;
+		return;
+	}
+	siginfo_t prof = *si;
+	prof.si_signo = SIGPROF;
+	prof.si_code = SI_TIMER;
+	prof.si_overrun = 0;
+	gort_prof_handler(SIGPROF, &prof, ctx);
+}
+
+static __attribute__((noinline)) void uw_walk(void)
+{
+	struct gort_frame f;
+	uintptr_t pcs[64];
+	struct g *gp = gort_sched_m->curg;
+	gort_runtime_frame_caller(&f);
+	uw_stepping = 1;
+	__asm__ __volatile__("pushfq; orq $0x100, (%%rsp); popfq" ::: "memory", "cc");
+	int n = gort_runtime_unwind(f, gp->stack_lo - 256, gp->stack_hi, pcs, 64);
+	uw_stepping = 0;
+	__asm__ __volatile__("pushfq; andq $~0x100, (%%rsp); popfq" ::: "memory", "cc");
+	uw_first_n = n;
+}
+
+static __attribute__((noinline)) void uw_goroutine(void *arg)
+{
+	(void)arg;
+	uw_walk();
+	gort_waitgroup_done(&wg);
+}
+#endif
+
+static int unwind_step_run(void *arg)
+{
+	(void)arg;
+#if defined(__x86_64__)
+	trap_with(uw_trap);
+	if (start(1))
+		return 1;
+	gort_waitgroup_add(&wg, 1);
+	gort_go(uw_goroutine, NULL);
+	gort_waitgroup_wait(&wg);
+	gort_prof_stop();
+	const struct gort_func *gof = gort_runtime_findfunc((uintptr_t)gort_sched_gostart);
+	const struct gort_func *own = gort_runtime_findfunc((uintptr_t)uw_goroutine);
+	uint64_t walks = 0, whole = 0;
+	const struct gort_func *leaves[64];
+	int nleaves = 0;
+	char bad[400] = "";
+	for (size_t b = 0; b < gort_prof_last.nbuckets; b++)
+		for (const struct profentry *e = gort_prof_last.buckets[b]; e; e = e->next) {
+			const struct gort_func *leaf = e->nstk ? gort_runtime_findfunc(e->stk[0]) : NULL;
+			if (!leaf || (leaf->flags & FUNC_ATOMIC))
+				continue;   /* counted, not walked: the #20146 fix */
+			walks += e->count;
+			int mine = 0, root = 0;
+			for (int i = 1; i < e->nstk; i++) {
+				const struct gort_func *f = gort_runtime_findfunc(e->stk[i] - 1);
+				mine |= f == own;
+				root |= f == gof && i == e->nstk - 1;
+			}
+			int k = 0;
+			while (k < nleaves && leaves[k] != leaf)
+				k++;
+			if (k == nleaves && nleaves < 64)
+				leaves[nleaves++] = leaf;
+			if (mine && root)
+				whole += e->count;
+			else if (!bad[0])
+				snprintf(bad, sizeof bad, "a walk from %s+%#lx ends after %d frames", leaf->name,
+					(unsigned long)(e->stk[0] - leaf->entry), e->nstk);
+		}
+	printf("INFO: %llu instructions of a walk stepped, a SIGPROF at each; %llu of %llu walks from "
+		"inside it, in %d functions (", (unsigned long long)uw_traps, (unsigned long long)whole,
+		(unsigned long long)walks, nleaves);
+	for (int k = 0; k < nleaves && k < 12; k++)
+		printf("%s%s", k ? ", " : "", leaves[k]->name);
+	printf("%s), reached the root\n", nleaves > 12 ? ", ..." : "");
+	if (walks < 100 || whole != walks || uw_first_n < 3 || uw_traps > 2000000) {
+		printf("FAIL: %s\n", bad[0] ? bad : "too few instructions stepped");
+		return 1;
+	}
+	return report();
+#else
+	printf("FAIL: single-stepping is x86-64 only\n");
+	return 1;
+#endif
 }
 
 /* ------------------------------------------------------------------------
@@ -2488,69 +2772,77 @@ static void build_catalog(void)
 				same ? "SIGPROF injected inside the op, on the lock the profile buffer uses"
 				     : "SIGPROF injected inside the op, on another lock of the table",
 				same ? SPINLOCK_DEBUG : HASHED_DEBUG, same && !GORT_PROFBUF_NATIVE32 ? 1 : 2, 1,
-				atomic_run, &atomic_args[same][op], NULL, NULL, 0, NULL });
+				atomic_run, &atomic_args[same][op], NULL, NULL, 0, NULL , NULL });
 		}
 	add((struct scenario){ "seed.TestAtomicLoadStore64",
 		"Go's test for #20146: spin on load64 + yield, flag set 50 ms later, 1 kHz",
 		ANY, !GORT_ATOMIC64_SPINLOCK ? 0 : GORT_PROFBUF_NATIVE32 ? 2 : GORT_DEBUG_RUNTIME ? 1 : 0, 1,
-		seed_run, NULL, NULL, NULL, 0, NULL });
+		seed_run, NULL, NULL, NULL, 0, NULL , NULL });
 	/* no injection needed: without the debug runtime the watchdog sees it */
 	add((struct scenario){ "hammer.many-Ms", "16 goroutines on every M doing only 64-bit atomics, 1 kHz",
 		ANY, !GORT_ATOMIC64_SPINLOCK ? 0 : !GORT_PROFBUF_NATIVE32 ? 1 : 2, 2,
-		hammer_run, NULL, NULL, NULL, 0, NULL });
+		hammer_run, NULL, NULL, NULL, 0, NULL , NULL });
 	add((struct scenario){ "lock.held-by-other-M", "SIGPROF on one M while another M holds the lock",
-		SPINLOCK_DEBUG, 0, 2, other_m_run, NULL, NULL, NULL, 0, NULL });
+		SPINLOCK_DEBUG, 0, 2, other_m_run, NULL, NULL, NULL, 0, NULL , NULL });
 	add((struct scenario){ "unwind.switch-and-sigstack",
 		"SIGPROF during context switches, and inside a handler on the signal stack",
-		ANY, 0, 1, switch_run, NULL, NULL, NULL, 0, NULL });
+		ANY, 0, 1, switch_run, NULL, NULL, NULL, 0, NULL , NULL });
 	add((struct scenario){ "profbuf.full", "two busy Ms, 64-word buffers: the reader drains, the writer overflows",
-		ANY, 0, 2, full_run, NULL, "profbuf=64", NULL, 0, NULL });
+		ANY, 0, 2, full_run, NULL, "profbuf=64", NULL, 0, NULL , NULL });
 	add((struct scenario){ "prof.start-stop-loop", "200 starts and stops at 5 kHz, 8 busy goroutines",
-		ANY, 0, 2, startstop_run, NULL, NULL, NULL, 0, NULL });
+		ANY, 0, 2, startstop_run, NULL, NULL, NULL, 0, NULL , NULL });
 	add((struct scenario){ "libc.malloc", "SIGPROF inside malloc and free (the malloc trap is linked)",
-		ANY, 0, 2, malloc_run, NULL, NULL, NULL, 0, NULL });
+		ANY, 0, 2, malloc_run, NULL, NULL, NULL, 0, NULL , NULL });
 	add((struct scenario){ "sched.locks", "SIGPROF while channel, run-queue and scheduler locks are held",
-		ANY, 0, 2, schedlock_run, NULL, NULL, NULL, 0, NULL });
+		ANY, 0, 2, schedlock_run, NULL, NULL, NULL, 0, NULL , NULL });
 	add((struct scenario){ "loader.dlopen", "SIGPROF while dlopen and dlclose run in a loop",
-		ANY, 0, 2, dlopen_run, NULL, NULL, NULL, 0, NULL });
+		ANY, 0, 2, dlopen_run, NULL, NULL, NULL, 0, NULL , NULL });
+	add((struct scenario){ "loader.index",
+		"SIGPROF held in a symbol-table lookup while another thread dlopens and refreshes the table",
+		DEBUG, 1, 2, loader_index_run, NULL, NULL,
+		"fatal error: symbol table: a snapshot was freed while a reader was in it", 0, NULL,
+		"symtabgrace=0" });
+	add((struct scenario){ "unwind.single-step",
+		"SIGPROF at every instruction of a stack walk: walks from inside the unwinder",
+		TRAPFLAG, 0, 1, unwind_step_run, NULL, NULL, NULL, 0, NULL, NULL });
 	add((struct scenario){ "fork.child", "fork while profiling: the child inherits no live profiler",
-		ANY, 0, 1, fork_run, NULL, NULL, NULL, 0, NULL });
+		ANY, 0, 1, fork_run, NULL, NULL, NULL, 0, NULL , NULL });
 	add((struct scenario){ "atomic.single-step",
 		"SIGPROF at every instruction of every emulated operation (trap flag)",
-		X86_64, 0, 1, step_run, NULL, NULL, NULL, 0, NULL });
+		X86_64, 0, 1, step_run, NULL, NULL, NULL, 0, NULL , NULL });
 	add((struct scenario){ "netpoll.sigprof-storm",
 		"SIGPROF by hand to every M, thousands a second, goroutines on sockets, an M in epoll_wait",
-		ANY, 0, 2, storm_run, NULL, NULL, NULL, 0, NULL });
+		ANY, 0, 2, storm_run, NULL, NULL, NULL, 0, NULL , NULL });
 	/* preemption: each clause of the safe-point rule (docs/preempt.md) */
 	add((struct scenario){ "preempt.libc-malloc",
 		"clause 2: preempted inside malloc, the arena lock held; the next goroutine mallocs",
 		ANY, GORT_DEBUG_RUNTIME, 1, malloc_preempt_run, NULL, NULL,
-		"deadlock: goroutine", PREEMPT_ANYCODE, malloc_preempt_before });
+		"deadlock: goroutine", PREEMPT_ANYCODE, malloc_preempt_before , NULL });
 	add((struct scenario){ "preempt.stdio-fflush",
 		"clause 2: preempted inside fflush, the FILE locked; the next goroutine writes to it",
-		ANY, GORT_DEBUG_RUNTIME, 1, stdio_run, NULL, NULL, "stdio: FILE", PREEMPT_ANYCODE, NULL });
+		ANY, GORT_DEBUG_RUNTIME, 1, stdio_run, NULL, NULL, "stdio: FILE", PREEMPT_ANYCODE, NULL , NULL });
 	add((struct scenario){ "preempt.atomic64-lock",
 		"clause 1: preempted inside an atomic64 critical section; the next goroutine takes the lock",
-		SPINLOCK_DEBUG, 1, 1, a64_run, NULL, NULL, "deadlock: goroutine", PREEMPT_ANYCODE, NULL });
+		SPINLOCK_DEBUG, 1, 1, a64_run, NULL, NULL, "deadlock: goroutine", PREEMPT_ANYCODE, NULL , NULL });
 	add((struct scenario){ "preempt.pthread-mutex",
 		"clause 4: preempted holding a pthread mutex; off: without gort_preempt_disable",
-		ANY, 1, 1, mutex_run, NULL, NULL, "deadlock: goroutine", 0, NULL });
+		ANY, 1, 1, mutex_run, NULL, NULL, "deadlock: goroutine", 0, NULL , NULL });
 	add((struct scenario){ "preempt.tls-migrate",
 		"the thread rule: a __thread address held across a preemption; off: any M resumes it",
-		ANY, GORT_DEBUG_RUNTIME, 2, tls_run, NULL, NULL, "thread rule broken", PREEMPT_MIGRATE, NULL });
+		ANY, GORT_DEBUG_RUNTIME, 2, tls_run, NULL, NULL, "thread rule broken", PREEMPT_MIGRATE, NULL , NULL });
 	add((struct scenario){ "preempt.sigprof-in-trampoline",
 		"SIGPROF at the preemption trampoline's first instruction, 50 times: samples unwind",
-		ANY, 0, 1, tramp_run, NULL, NULL, NULL, 0, NULL });
+		ANY, 0, 1, tramp_run, NULL, NULL, NULL, 0, NULL , NULL });
 	add((struct scenario){ "preempt.single-step",
 		"every instruction from the trampoline into the scheduler and back: each walk names the "
 		"interrupted function (trap flag)",
-		TRAPFLAG, 0, 1, sstep_run, NULL, NULL, NULL, 0, NULL });
+		TRAPFLAG, 0, 1, sstep_run, NULL, NULL, NULL, 0, NULL , NULL });
 	add((struct scenario){ "preempt.profiled",
 		"goroutines preempted thousands of times a second under 10 kHz profiling and hand-sent SIGPROFs",
-		ANY, 0, 2, profiled_run, NULL, NULL, NULL, 0, NULL });
+		ANY, 0, 2, profiled_run, NULL, NULL, NULL, 0, NULL , NULL });
 	add((struct scenario){ "netpoll.loopback-server",
 		"a loopback echo server and 12 clients at 1 kHz: samples in the server's goroutines",
-		ANY, 0, 2, server_run, NULL, NULL, NULL, 0, NULL });
+		ANY, 0, 2, server_run, NULL, NULL, NULL, 0, NULL , NULL });
 }
 
 static const char *not_applicable(const struct scenario *s)
@@ -2606,7 +2898,10 @@ static const struct scenario *child_scenario;
 static void child_main(const struct scenario *s, int fix)
 {
 	char env[128];
-	snprintf(env, sizeof env, "lostatomic64=%d%s%s", fix, s->env ? "," : "", s->env ? s->env : "");
+	if (s->offenv)
+		snprintf(env, sizeof env, "%s%s%s", fix ? "" : s->offenv, s->env ? "," : "", s->env ? s->env : "");
+	else
+		snprintf(env, sizeof env, "lostatomic64=%d%s%s", fix, s->env ? "," : "", s->env ? s->env : "");
 	setenv("GORTDEBUG", env, 1);
 	gort_runtime_debug_init();
 	gort_gomaxprocs(s->procs);
