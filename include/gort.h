@@ -177,8 +177,9 @@ GORT_API uint64_t gort_go(void (*fn)(void *arg), void *arg);
  * code that overflows was compiled with the flags `pkg-config --cflags
  * gort` gives (or the meson dependency carries): -fstack-clash-protection
  * makes a large frame touch every page as it grows, so it cannot step
- * over the guard, and -fno-omit-frame-pointer lets tracebacks and the
- * profiler see your frames.  Stacks beyond that many come from shared
+ * over the guard, and -fasynchronous-unwind-tables (with frame pointers
+ * where there is no table) lets tracebacks and the profiler see your
+ * frames.  Stacks beyond that many come from shared
  * slabs with a canary instead, checked at every switch: best effort (see
  * docs/api.md). */
 #define GORT_STACK_MAX ((size_t)1 << (sizeof(void *) >= 8 ? 30 : 28))

@@ -73,12 +73,13 @@ out=$("$tmp/hello-static")
 echo "static link with pkg-config --static --libs gort: ok"
 
 # The code-generation flags a program needs (meson.build's gort_cflags)
-# come with the --cflags: frame pointers, for tracebacks and the profiler;
+# come with the --cflags: unwind tables and frame pointers, for tracebacks
+# and the profiler;
 # stack probes, so that a frame larger than the guard under a goroutine's
 # stack meets the guard instead of stepping over it.
 cflags=$(pkg-config --cflags gort)
 echo "pkg-config --cflags gort: $cflags"
-for flag in -fno-omit-frame-pointer -fstack-clash-protection; do
+for flag in -fasynchronous-unwind-tables -fno-omit-frame-pointer -fstack-clash-protection; do
 	case " $cflags " in
 	*" $flag "*) ;;
 	*) echo "install_test: pkg-config --cflags gort lacks $flag"; exit 1 ;;
@@ -144,7 +145,7 @@ out=$("$tmp/app/build/hello")
 echo "$out"
 [ "$out" = "sum of squares: 14" ]
 # The dependency carries the same flags to the program's own code.
-for flag in -fno-omit-frame-pointer -fstack-clash-protection; do
+for flag in -fasynchronous-unwind-tables -fno-omit-frame-pointer -fstack-clash-protection; do
 	grep '"file": ".*hello\.c"' -B2 "$tmp/app/build/compile_commands.json" | grep -q -- "$flag" ||
 		{ echo "install_test: the gort dependency does not give hello.c $flag"; exit 1; }
 done
