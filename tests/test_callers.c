@@ -30,9 +30,11 @@
  *     linker's stubs, whose unwind rule (where there is one) is a DWARF
  *     expression over the PC's low bits, that an unwinder need not
  *     evaluate; or
- *   - at a PC no FDE covers (_Unwind_Find_FDE finds none): a libc
- *     function assembled without CFI, which no unwinder can step through
- *     without guessing.
+ *   - in a shared object (libc), at a PC no FDE covers (_Unwind_Find_FDE
+ *     finds none): a function assembled without CFI, which no unwinder
+ *     can step through without guessing.  Not in the test's own code,
+ *     which is built with gort's flags, as a user's is: on MIPS gcc
+ *     writes no CFI for C at all, and gort's unwinder reads prologues.
  * Any other sample without its caller and its root fails the test.
  *
  * Today this fails: gort walks frame pointers only, and Debian's libc is
@@ -120,6 +122,10 @@ NAMED void caller_malloc(int64_t ns)
 		free(slot[k]);
 }
 
+/* Called through a pointer: gcc for MIPS turns a memcpy of a known size
+ * into a loop of its own. */
+static void *(*volatile copy)(void *, const void *, size_t) = memcpy;
+
 NAMED void caller_memcpy(int64_t ns)
 {
 	static char a[256 << 10], b[256 << 10];   /* one goroutine copies */
@@ -128,18 +134,20 @@ NAMED void caller_memcpy(int64_t ns)
 	do {
 		for (int j = 0; j < 16; j++, i++) {
 			a[i % sizeof a] = (char)i;
-			memcpy(i % 2 ? a : b, i % 2 ? b : a, sizeof a);
+			copy(i % 2 ? a : b, i % 2 ? b : a, sizeof a);
 		}
 	} while (thread_cpu_ns() - t0 < ns);
 	sink = (uint64_t)a[1] + (uint64_t)b[2];
 }
 
+/* Its clock checks are rarer still: a sample in the clock (the vDSO)
+ * loses the caller today, and the control must pass. */
 NAMED void caller_self(int64_t ns)
 {
 	uint64_t x = 3;
 	int64_t t0 = thread_cpu_ns();
 	do {
-		for (int i = 0; i < 100000; i++)
+		for (int i = 0; i < 5000000; i++)
 			x = x * 6364136223846793005ull + (uint64_t)i;
 	} while (thread_cpu_ns() - t0 < ns);
 	sink = x;
@@ -205,7 +213,7 @@ static int has_fde(uintptr_t pc)
 
 struct object {
 	uintptr_t pc, bias;
-	const char *name;
+	const char *name;   /* "" for the executable */
 	int found;
 };
 
@@ -224,6 +232,13 @@ static int find_object(struct dl_phdr_info *info, size_t size, void *arg)
 		}
 	}
 	return 0;
+}
+
+static int in_program(uintptr_t pc)
+{
+	struct object o = { .pc = pc };
+	dl_iterate_phdr(find_object, &o);
+	return o.found && (!o.name || !*o.name);
 }
 
 /* Does pc lie in a PLT section of the object that holds it?  Read from
@@ -332,7 +347,7 @@ static void check_entry(const struct kind *k, const struct profentry *e, struct 
 		return;
 	t->nocaller += caller ? 0 : e->count;
 	t->noroot += root ? 0 : e->count;
-	if (in_plt(leaf) || !has_fde(leaf)) {
+	if (in_plt(leaf) || (!in_program(leaf) && !has_fde(leaf))) {
 		t->excused += e->count;
 		return;
 	}
@@ -368,13 +383,14 @@ static int kind_main(void *arg)
 	fflush(stdout);
 
 	/* At 250 signals per CPU-second (the kernel's tick), the burn gives
-	 * about 100 samples, a tenth of that under qemu. */
+	 * about 100 samples, a tenth of that under qemu -- where a third of
+	 * qsort's ten may land in libc, or none: only natively must some. */
 	uint64_t least = 40 / (uint64_t)SCALE;
 	ck_assert_msg(t.burn >= least, "%s: only %llu samples in the burn (want %llu)", k->name,
 		(unsigned long long)t.burn, (unsigned long long)least);
 #ifndef GORT_TEST_SANITIZED   /* a sanitizer's malloc and memcpy are not libc's */
-	ck_assert_msg(!k->libc || t.libc >= least / 4, "%s: only %llu samples with a leaf in libc", k->name,
-		(unsigned long long)t.libc);
+	ck_assert_msg(!k->libc || SCALE > 1 || t.libc >= 10, "%s: only %llu samples with a leaf in libc",
+		k->name, (unsigned long long)t.libc);
 #endif
 	ck_assert_msg(t.failed == 0 && t.excused * 100 <= t.burn * EXCUSED_PCT,
 		"%s: of %llu samples in the burn (%llu with a leaf in libc), %llu lack caller_%s and "
