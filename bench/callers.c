@@ -56,11 +56,11 @@
  * round trip to an empty SIGUSR1 handler), with the goroutine's stack N
  * frames deep in our own code (handler_own_<N>frames), and with qsort
  * between two halves of N/2 frames (handler_libc_<N>frames: the signals
- * are sent from inside the comparator).  Time is this thread's CPU time,
- * so that other processes on a shared machine do not count.  One line per
- * case, case=<name> value=<ns> unit=ns, each the median of 3 *
- * GORT_BENCH_RUNS (at least 15) differences between a measurement with
- * SIGPROF and the same with SIGUSR1 right after it.
+ * are sent from inside the comparator), N = 4, 16, 32, 64.  Time is this
+ * thread's CPU time, so that other processes on a shared machine do not
+ * count.  One line per case, case=<name> value=<ns> unit=ns, each the
+ * median of 3 * GORT_BENCH_RUNS (at least 15) differences between a
+ * measurement with SIGPROF and the same with SIGUSR1 right after it.
  */
 #include <dlfcn.h>
 #include <pthread.h>
@@ -332,7 +332,7 @@ static void handler_cost(void)
 	int reps = bench_quick ? 1 : 3 * bench_runs() < 15 ? 15 : 3 * bench_runs();
 	int n = (int)bench_size(5000);
 	reps = reps > 101 ? 101 : reps;
-	static const int depths[] = { 4, 16, 64 };
+	static const int depths[] = { 4, 16, 32, 64 };   /* 32: bench/prof.c's */
 	for (size_t d = 0; d < sizeof depths / sizeof depths[0]; d++) {
 		double own[101], libc[101];
 		int depth = depths[d];

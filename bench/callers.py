@@ -57,6 +57,13 @@ the weight E_k = W * C_k / C, and
              kind=<kind> (gperftools' have no labels: its row "all" only)
     label    weight of the samples labelled kind=<kind>, / E_k: that the
              true share is right, whatever the stacks say (gort and Go)
+    own      of the samples labelled kind=<kind>, the share (by weight)
+             whose stack holds caller_<kind>: the unwinder's figure
+             alone, whatever the profiler's sampling did (gort and Go).
+             Where label is off 1.00, this is the figure to read: Go's
+             malloc kind, whose thread also runs the scheduler for its
+             goroutine while the collector parks it -- CPU time of that
+             thread, but no goroutine's and so no label's
 
 1.00 is right for caller, root and label; 0.00 for 1-frame.  The row
 "all" sums the five kinds (1-frame there: all one-frame samples over W).
@@ -70,7 +77,7 @@ samples a kind was owed (its share of the error: about 1/sqrt(n)).
 
 Then the cost of gort's SIGPROF handler per sample (bench_callers
 handler): own frames only, and through qsort (the signals sent from the
-comparator), at 4, 16 and 64 frames.
+comparator), at 4, 16, 32 and 64 frames.
 
 --md FILE writes the tables as Markdown.  --quick (make test) runs each
 side once with --quick, a thousandth of the work, and checks only that
@@ -207,6 +214,9 @@ def shares(samples, kinds, total):
             mine = [s for s in samples if s[3].get("kind") == k]
             got[(k, "label")] = sum(s[0] for s in mine) / owed if owed else float("nan")
             got[(k, "1-frame")] = sum(s[0] for s in mine if len(s[2]) == 1) / owed if owed else float("nan")
+            wmine = sum(s[0] for s in mine)
+            got[(k, "own")] = (sum(s[0] for s in mine if "caller_" + k in map(bare, s[2])) / wmine
+                               if wmine else float("nan"))
         owed_all += owed
         caller_all += caller
         root_all += root
@@ -215,7 +225,11 @@ def shares(samples, kinds, total):
     got[("all", "root")] = root_all / owed_all if owed_all else float("nan")
     got[("all", "1-frame")] = sum(s[0] for s in samples if len(s[2]) == 1) / W
     if labelled:
-        got[("all", "label")] = sum(s[0] for s in samples if s[3].get("kind") in KINDS) / owed_all
+        mine = [s for s in samples if s[3].get("kind") in KINDS]
+        got[("all", "label")] = sum(s[0] for s in mine) / owed_all
+        wmine = sum(s[0] for s in mine)
+        got[("all", "own")] = (sum(s[0] for s in mine if "caller_" + s[3]["kind"] in map(bare, s[2])) / wmine
+                               if wmine else float("nan"))
     return got
 
 
@@ -254,6 +268,7 @@ TABLES = [
     ("root", "root share: samples with the goroutine's start function root_<kind> under them, over the true share (1.00)"),
     ("1-frame", "one-frame stacks, over the kind's true share (0.00 is right; per kind by label: gort and Go only)"),
     ("label", "label check: samples labelled kind=<kind>, over the true share (1.00: the true share is right)"),
+    ("own", "caller share among the kind's own samples (labelled kind=<kind>; 1.00 is right)"),
     ("n", "samples a kind was owed (n; its error is about 1/sqrt(n))"),
 ]
 
