@@ -37,6 +37,11 @@
  * loaded.  callers.py divides one by the other: the share of CPU a
  * perfect profile would give the kind.
  *
+ * gort weighs each sample by the CPU time it stands for, so mode gort
+ * also prints the CPU time its whole profile stands for (gort_prof_stats),
+ *
+ *     callers sampled cpu_ns=<n>
+ *
  * gperftools' per-thread timers (CPUPROFILE_PER_THREAD_TIMERS=1) sample
  * only the threads that call its ProfilerRegisterThread, and the initial
  * thread, which it registers itself.  So in mode plain, when that function
@@ -377,6 +382,9 @@ static int bench_main(void *arg)
 			return 1;
 		}
 		print_kinds(total);
+		struct gort_prof_stats st;
+		if (gort_prof_stats(&st) == 0)
+			printf("callers sampled cpu_ns=%lld\n", (long long)st.cpu_ns);
 	} else {
 		*(void **)&register_thread = dlsym(RTLD_DEFAULT, "ProfilerRegisterThread");
 		run_kinds();

@@ -47,8 +47,17 @@ gort_prof_start or StartCPUProfile to their stop, and for gperftools,
 which starts as the process is loaded, from the process's start.
 Column gperftools samples only the threads that registered and the
 initial thread: there C is those threads' CPU time (the program's
-`callers registered` line).  A profile of total weight W then owes kind k
-the weight E_k = W * C_k / C, and
+`callers registered` line).  gort weighs each sample by the CPU time it
+stands for (its timers' overruns), so gort's profile is held to account
+in nanoseconds: there C is the CPU time the whole profile stands for
+(`callers sampled`, from gort_prof_stats), and E_k is C_k itself; the
+others weigh a sample at the period asked, which the kernel's tick does
+not deliver, so they are held to shares.  (Of the process's CPU time,
+gort's profile stands for some 97%: its reader thread is no M, and each
+thread's last part of a period goes unsampled.  Held to the process's
+CPU time, every kind of a perfect gort profile would read 1.03.)  A
+profile of total weight W then owes kind k the weight E_k = W * C_k / C,
+and
 
     caller   weight of the samples whose stack holds caller_<kind>, / E_k
     root     weight of the samples whose stack holds root_<kind>, / E_k
@@ -101,7 +110,7 @@ KINDS = ["malloc", "qsort", "clock", "memcpy", "self"]
 SIDES = ["gort", "gperftools", "itimer", "go"]
 SKIP = 77   # meson's exit status for a skipped test
 
-CPU_LINE = re.compile(r"^callers (?:kind=(\S+)|(total|registered)) cpu_ns=(\d+)$")
+CPU_LINE = re.compile(r"^callers (?:kind=(\S+)|(total|registered|sampled)) cpu_ns=(\d+)$")
 SAMPLE = re.compile(r"^\s*(\d+(?:\s+\d+)*):((?:\s+\d+)*)\s*$")
 LABEL = re.compile(r"^\s+(\S+):\[(.*)\]\s*$")
 LOCATION = re.compile(r"^\s*(\d+): 0x[0-9a-f]+ M=(\d+)\s*(.*)$")
@@ -133,8 +142,9 @@ def run(cmd, env=None):
 
 
 def cpu_times(out, cmd, which):
-    """Each kind's CPU time, and the whole's: which is "total" or
-    "registered" (the threads gperftools' per-thread timers sample)."""
+    """Each kind's CPU time, and the whole's: which is "total",
+    "registered" (the threads gperftools' per-thread timers sample) or
+    "sampled" (the CPU time gort's profile stands for)."""
     kinds, whole = {}, {}
     for line in out.splitlines():
         m = CPU_LINE.match(line.strip())
@@ -240,7 +250,7 @@ def one_run(side, gort, go, args, hz, tmp, profiler):
     which = "total"
     if side == "gort":
         cmd = [gort] + args + ["gort", str(hz), path]
-        out, binary = run(cmd), None
+        out, binary, which = run(cmd), None, "sampled"
     elif side in ("gperftools", "itimer"):
         cmd = [gort] + args + ["plain"]
         env = {"LD_PRELOAD": profiler, "CPUPROFILE": path, "CPUPROFILE_FREQUENCY": str(hz)}
