@@ -12,14 +12,15 @@
 #                (bench/meson.build), so that make bench cannot break unseen
 #
 # Also: make test-native, make test-mipsel, make test-arm64, make test-mips,
-# make test-docs, make test-valgrind, make bench (its last section alone: make
-# bench-programs), make clean.  Each target installs what it is missing first
-# (scripts/deps.sh, apt-get, saying what it installs).
+# make test-docs, make test-valgrind, make bench (two of its sections alone:
+# make bench-callers, make bench-programs), make clean.  Each target
+# installs what it is missing first (scripts/deps.sh, apt-get, saying what
+# it installs).
 
 B := build
 NATIVE := $(B)/native $(B)/spinlock $(B)/spinlock32 $(B)/asan
 
-.PHONY: demo test test-native test-mipsel test-arm64 test-mips test-valgrind test-docs bench bench-programs clean
+.PHONY: demo test test-native test-mipsel test-arm64 test-mips test-valgrind test-docs bench bench-callers bench-programs clean
 
 demo: $(B)/native/build.ninja
 	ninja -C $(B)/native
@@ -91,7 +92,26 @@ bench: $(B)/native/build.ninja $(B)/spinlock/build.ninja $(B)/spinlock32/build.n
 	$(B)/spinlock/bench/bench_prof | grep sigprof_handler
 	@echo "   native32 positions (never meets the lock):"
 	$(B)/spinlock32/bench/bench_prof | grep sigprof_handler
+	$(bench_callers)
 	$(bench_programs)
+
+# Do the profiles keep the callers of libc (issue 13)?  gort's profiler,
+# gperftools' (per-thread timers, and its setitimer default) and Go's, on
+# the same five kinds of call (bench/callers.py; GORT_BENCH_RUNS runs
+# each, default 5, about a minute); the tables also go to
+# build/native/bench/callers.md.
+define bench_callers
+	@echo "== callers of libc in the profile: gort, gperftools (DWARF CFI via libunwind) and Go 1.19"
+	@echo "   (each kind's true share from its thread's CPU clock; medians of alternating runs)"
+	ninja -C $(B)/native bench/bench_callers bench/bench_callers_go
+	bench/callers.py --md $(B)/native/bench/callers.md \
+		$(B)/native/bench/bench_callers $(B)/native/bench/bench_callers_go
+endef
+
+bench-callers: $(B)/native/build.ninja
+	scripts/deps.sh build bench
+	$(call with_go,$(B)/native)
+	$(bench_callers)
 
 # The last section of make bench, alone: make bench-programs.  Each case is
 # a process, run at 1 P, all CPUs, 4 and 8, alternating with Go's

@@ -4,10 +4,12 @@
 #   build   compile and run gort natively
 #   test    the Check suites, the sanitizer build (clang), Go for the
 #           benchmark counterparts and pprof checks, gdb for its helper,
-#           curl for the HTTP example's test
+#           curl for the HTTP example's test, gperftools for the quick
+#           run of bench/callers.py (suite bench)
 #   bench   Go, for the benchmarks' Go counterparts; wrk, the HTTP load
 #           generator bench/http.py drives; strace, which counts the
-#           system calls of bench/whole.py's programs
+#           system calls of bench/whole.py's programs; gperftools' CPU
+#           profiler, which bench/callers.py compares gort's with
 #   mipsel  cross compiler and qemu for 32-bit little-endian MIPS
 #   mips    the same, big-endian
 #   arm64   the same, aarch64
@@ -16,8 +18,8 @@ want=
 for set in "$@"; do
 	case $set in
 	build)  want="$want gcc make meson ninja-build pkg-config libatomic-ops-dev check zlib1g-dev binutils" ;;
-	test)   want="$want clang libclang-rt-14-dev golang-go valgrind gdb curl" ;;
-	bench)  want="$want golang-go wrk strace" ;;
+	test)   want="$want clang libclang-rt-14-dev golang-go valgrind gdb curl libgoogle-perftools-dev" ;;
+	bench)  want="$want golang-go wrk strace libgoogle-perftools-dev" ;;
 	mipsel) want="$want gcc-mipsel-linux-gnu libc6-dev-mipsel-cross qemu-user" ;;
 	mips)   want="$want gcc-mips-linux-gnu libc6-dev-mips-cross qemu-user" ;;
 	arm64)  want="$want gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user" ;;
