@@ -89,6 +89,8 @@ struct gort_obj;
 const struct gort_obj *gort_runtime_findobj(uintptr_t pc);
 /* The unwind row for pc, or NULL; *base is its object's first code byte. */
 const struct gort_cfirow *gort_runtime_findrow(uintptr_t pc, uintptr_t *base);
+/* The span of code of the object that holds pc: 1, or 0 if none does. */
+int gort_runtime_objcode(uintptr_t pc, uintptr_t *lo, uintptr_t *hi);
 /* Every row of the object that holds pc (tests): 1, or 0 if none does. */
 int gort_runtime_objrows(uintptr_t pc, const struct gort_cfirow **rows, size_t *n, uintptr_t *base);
 const struct gort_func *gort_runtime_findfunc(uintptr_t pc);

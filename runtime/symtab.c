@@ -599,6 +599,16 @@ const struct gort_cfirow *gort_runtime_findrow(uintptr_t pc, uintptr_t *base)
 	return &o->rows[lo - 1];
 }
 
+int gort_runtime_objcode(uintptr_t pc, uintptr_t *lo, uintptr_t *hi)
+{
+	const struct gort_obj *o = gort_runtime_findobj(pc);
+	if (!o)
+		return 0;
+	*lo = o->lo;
+	*hi = o->hi;
+	return 1;
+}
+
 int gort_runtime_objrows(uintptr_t pc, const struct gort_cfirow **rows, size_t *n, uintptr_t *base)
 {
 	const struct gort_obj *o = gort_runtime_findobj(pc);

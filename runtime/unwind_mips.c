@@ -132,6 +132,55 @@ static int popped(uintptr_t entry, uintptr_t pc)
 	return 0;
 }
 
+/* Where does the function holding pc begin, when the symbol table does
+ * not say?  A static function of a stripped library has no symbol, and
+ * Debian's MIPS libc has unwind tables for only a quarter of its code
+ * (its qsort's merge sort, its _int_malloc have none).  A function with a
+ * frame makes it first thing, with the one `addiu $sp,$sp,-N` it has (gcc
+ * moves $sp elsewhere only to pop the frame, upward): so the nearest such
+ * instruction behind pc is the frame's, if pc's function has a frame --
+ * or the function before's, if it has none.  The caller decides which
+ * (guessed_frame_holds).  Never behind the start of the object's code. */
+static uintptr_t guess_entry(uintptr_t pc)
+{
+	uintptr_t lo, hi;
+	if (!gort_runtime_objcode(pc, &lo, &hi) || pc % 4 != 0)
+		return 0;
+	for (uintptr_t k = 1; k <= 4096 && pc - lo >= 4 * k; k++) {
+		uintptr_t a = pc - 4 * k;
+		uint32_t i = *(const uint32_t *)a;
+		if ((i & 0xffff0000u) == ADDIU_SP_SP && (int16_t)(i & 0xffff) < 0)
+			return a;
+	}
+	return 0;
+}
+
+/* Is ret a return address: just past a call and its delay slot? */
+static int after_call(uintptr_t ret)
+{
+	uintptr_t lo, hi;
+	if (ret % 4 != 0 || !gort_runtime_objcode(ret - 8, &lo, &hi) || ret - 8 < lo)
+		return 0;
+	uint32_t i = *(const uint32_t *)(ret - 8), op = i >> 26;
+	return op == 3 ||                              /* jal */
+		(op == 0 && (i & 0x3f) == 0x09) ||     /* jalr */
+		(op == 1 && ((i >> 16) & 0x1f) == 0x11); /* bal, bgezal */
+}
+
+/* A guessed frame (guess_entry) whose $ra slot holds saved: is it pc's
+ * own?  The slot must hold a return address.  A return address (not
+ * live) is then enough: its function called, so it has a frame.  An
+ * interrupted pc may be a leaf, and the frame the function before's: it
+ * is pc's own if the slot holds the very $ra the registers hold (saved,
+ * and nothing called since), or if $ra points into the function itself
+ * (it has called since: the slot is where the caller's went). */
+static int guessed_frame_holds(const struct gort_frame *f, uintptr_t entry, uintptr_t saved)
+{
+	if (!after_call(saved))
+		return 0;
+	return !f->live || saved == f->lr || (f->lr > entry && f->lr <= f->pc + 8);
+}
+
 static int load(uintptr_t a, uintptr_t lo, uintptr_t hi, uintptr_t *v)
 {
 	if (a < lo || a > hi - 4 || a % 4 != 0)
@@ -149,9 +198,9 @@ int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 		return t;
 	int live = f->live;
 	const struct gort_func *fn = gort_runtime_findfunc(f->pc - (live ? 0 : 1));
-	uintptr_t ret, sp, fp = f->fp;
+	uintptr_t ret, sp, fp = f->fp, entry = fn ? fn->entry : guess_entry(f->pc - (live ? 0 : 4));
 
-	if (!fn) {
+	if (!entry) {
 		/* Unknown code.  With live registers $ra still names the caller
 		 * (this is the two-frame sample of an unknown leaf); without,
 		 * there is nothing safe to read. */
@@ -160,14 +209,25 @@ int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 		*f = (struct gort_frame){ f->lr, f->sp, f->fp, 0, 0 };
 		return 1;
 	}
-	if (live && popped(fn->entry, f->pc)) {
+	if (live && popped(entry, f->pc)) {
 		*f = (struct gort_frame){ f->lr, f->sp, f->fp, 0, 0 };
 		return 1;
 	}
 
 	struct prologue p;
-	scan(fn->entry, f->pc, &p, !live);
-	uintptr_t base = p.fp_set && !(live && fp_reloaded(fn->entry, f->pc)) ? f->fp : f->sp;
+	scan(entry, f->pc, &p, !live);
+	uintptr_t base = p.fp_set && !(live && fp_reloaded(entry, f->pc)) ? f->fp : f->sp;
+	if (!fn) {
+		uintptr_t saved;
+		if (!(p.frame > 0 && p.ra_off >= 0 && load(base + (uintptr_t)p.ra_off, lo, hi, &saved) &&
+		      guessed_frame_holds(f, entry, saved))) {
+			if (!live)
+				return 0;
+			/* a leaf that made no frame: $ra names the caller */
+			*f = (struct gort_frame){ f->lr, f->sp, f->fp, 0, 0 };
+			return 1;
+		}
+	}
 	if (p.ra_off >= 0) {
 		if (!load(base + (uintptr_t)p.ra_off, lo, hi, &ret))
 			return 0;
