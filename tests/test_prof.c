@@ -1047,6 +1047,90 @@ START_TEST(malloc_in_handler_is_fatal)
 }
 END_TEST
 
+/* --- symbolize.c: names, files and lines at write time ---------------------- */
+
+START_TEST(clone_suffixes_folded)
+{
+	static const struct {
+		const char *raw;
+		size_t clean;
+	} cases[] = {
+		{ "burn_inl.constprop.0", 8 },
+		{ "burn.isra.0", 4 },
+		{ "burn.part.12", 4 },
+		{ "burn.cold", 4 },
+		{ "burn.cold.3", 4 },
+		{ "burn.lto_priv.0", 4 },
+		{ "burn.constprop.0.isra.0", 4 },
+		{ "burn.isra.0.cold", 4 },
+		{ "burn.part.0.constprop.1.cold", 4 },
+		{ "burn.llvm.8812345", 4 },
+		{ "memcpy@@GLIBC_2.14", 6 },
+		{ "clock_gettime@GLIBC_2.2.5", 13 },
+		{ "burn", 4 },
+		{ ".cold", 5 },            /* nothing in front: a name of its own */
+		{ "burn.0", 6 },           /* a number alone is no clone's */
+		{ "burn.constpropx.0", 17 },
+		{ "burn.notaclone", 14 },
+		{ "constprop", 9 },
+		{ "", 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ck_assert_msg(gort_prof_cleanlen(cases[i].raw) == cases[i].clean,
+			"gort_prof_cleanlen(\"%s\") = %zu, not %zu", cases[i].raw,
+			gort_prof_cleanlen(cases[i].raw), cases[i].clean);
+}
+END_TEST
+
+static uintptr_t probe_ret;
+
+static __attribute__((noinline)) void probe(void)
+{
+	probe_ret = (uintptr_t)__builtin_return_address(0);
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static __attribute__((noinline)) int probe_caller(void)
+{
+	probe(); int line = __LINE__;   /* the call and its line, on one line */
+	__asm__ __volatile__("" ::: "memory");
+	return line;
+}
+
+/* A return address - 1 is the call: the symbolizer names the caller, and
+ * with libdw gives this file and the call's line. */
+START_TEST(symbolizes_a_call)
+{
+	int line = probe_caller();
+	struct symbolizer *s = gort_prof_sym_open();
+	ck_assert_ptr_nonnull(s);
+	struct symframe f[8];
+	size_t map = 0;
+	unsigned flags = 0;
+	int n = gort_prof_sym_lookup(s, probe_ret - 1, f, 8, &map, &flags);
+	ck_assert_int_ge(n, 1);
+	ck_assert_uint_ne(map, 0);
+	const struct symmap *m = gort_prof_sym_map(s, map - 1);
+	ck_assert_msg(probe_ret - 1 >= m->start && probe_ret - 1 < m->limit, "the address lies outside its mapping");
+	ck_assert_str_eq(f[n - 1].name, "probe_caller");
+	ck_assert(flags & SYM_FUNCTION);
+#if GORT_HAVE_LIBDW
+	ck_assert_uint_eq(flags, SYM_FUNCTION | SYM_FILE | SYM_LINE | SYM_INLINE);
+	ck_assert_ptr_nonnull(f[n - 1].file);
+	ck_assert_msg(strstr(f[n - 1].file, "/tests/test_prof.c"), "file %s", f[n - 1].file);
+	ck_assert_msg(!strstr(f[n - 1].file, "/../"), "file %s is not clean", f[n - 1].file);
+	ck_assert_int_eq(f[n - 1].line, line);
+	ck_assert_int_gt(f[n - 1].start_line, 0);
+	ck_assert_int_lt(f[n - 1].start_line, line);
+#else
+	ck_assert_uint_eq(flags, SYM_FUNCTION);   /* names only, and says so */
+	ck_assert_ptr_null(f[n - 1].file);
+	(void)line;
+#endif
+	gort_prof_sym_close(s);
+}
+END_TEST
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -1073,6 +1157,12 @@ int main(void)
 	tcase_add_loop_test(tc, temporary_removed_when_dying, 0, NDEATHS);
 	tcase_add_test(tc, gorttrace_bad_path_reported_at_start);
 	tcase_add_test(tc, gortprof_long_path_named_as_such);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("symbolize");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, clone_suffixes_folded);
+	tcase_add_test(tc, symbolizes_a_call);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("seed");
