@@ -643,12 +643,24 @@ static const char *compdir(Dwarf_Die *cu)
 	return dwarf_formstring(dwarf_attr(cu, DW_AT_comp_dir, &a));
 }
 
+static int isfunc(Dwarf_Die *d)
+{
+	int tag = dwarf_tag(d);
+	return tag == DW_TAG_inlined_subroutine || tag == DW_TAG_subprogram;
+}
+
 /* The frames of addr from DWARF, innermost first; 0 if no CU covers it. */
 static int dwarf_frames(struct symbolizer *s, struct object *o, uintptr_t addr, const char *sym,
 	struct symframe *out, int max)
 {
 	Dwarf_Addr bias;
 	Dwarf_Die *cu = dwfl_module_addrdie(o->mod, addr, &bias);
+	/* That asks .debug_aranges, which clang does not write (and libdw
+	 * before 0.189 does not make up from the CUs): then each CU is
+	 * asked whether it holds addr. */
+	for (Dwarf_Die *c = NULL; !cu && (c = dwfl_module_nextcu(o->mod, c, &bias));)
+		if (dwarf_haspc(c, addr - bias) > 0)
+			cu = c;
 	if (!cu)
 		return 0;
 	const char *dir = compdir(cu);
@@ -659,54 +671,80 @@ static int dwarf_frames(struct symbolizer *s, struct object *o, uintptr_t addr, 
 
 	const char *file = NULL;
 	int line = 0;
-	Dwfl_Line *l = dwfl_module_getsrc(o->mod, addr);
-	if (l)
-		file = dwfl_lineinfo(l, NULL, &line, NULL, NULL, NULL);
+	Dwarf_Line *l = dwarf_getsrc_die(cu, addr - bias);
+	if (l) {
+		file = dwarf_linesrc(l, NULL, NULL);
+		dwarf_lineno(l, &line);
+	}
 	file = cleanpath(s, dir, file);
 
-	Dwarf_Die *scopes = NULL;
-	int nscopes = dwarf_getscopes(cu, addr - bias, &scopes);
+	/* The innermost function scope around addr.  dwarf_getscopes goes on
+	 * from an inlined subroutine into its abstract origin's scopes (where
+	 * the inlined function is defined), not to where it was inlined; so
+	 * each caller is found by asking for the scopes around the inlined
+	 * DIE itself (dwarf_getscopes_die), as eu-addr2line -i does. */
+	Dwarf_Die *scopes = NULL, cur;
+	int nscopes = dwarf_getscopes(cu, addr - bias, &scopes), have = 0;
+	for (int i = 0; i < nscopes && !have; i++)
+		if (isfunc(&scopes[i])) {
+			cur = scopes[i];
+			have = 1;
+		}
+	free(scopes);
 	int n = 0;
-	for (int i = 0; i < nscopes && n < max; i++) {
-		Dwarf_Die *d = &scopes[i];
-		int tag = dwarf_tag(d);
-		if (tag != DW_TAG_inlined_subroutine && tag != DW_TAG_subprogram)
-			continue;
+	while (have && n < max) {
+		int tag = dwarf_tag(&cur);
 		/* out of room: keep the physical function last, whatever is lost */
-		if (tag == DW_TAG_inlined_subroutine && n == max - 1)
-			continue;
-		const char *name = dwarf_diename(d);
-		struct symframe *f = &out[n++];
-		int decl = 0;
-		dwarf_decl_line(d, &decl);
-		f->name = keepstr(s, name);
-		f->sysname = f->name;
-		f->file = file;
-		f->line = line;
-		/* pprof gives a Line no file of its own, only its function's:
-		 * where DWARF has no declaration (assembly), the code's file */
-		f->decl_file = cleanpath(s, dir, dwarf_decl_file(d));
-		if (!f->decl_file)
-			f->decl_file = file;
-		f->start_line = decl;
-		if (tag == DW_TAG_subprogram) {
-			/* the physical function: its symbol is the system's name,
-			 * and names it when DWARF does not */
-			if (sym)
-				f->sysname = keepstr(s, sym);
-			if (!f->name && sym)
-				f->name = keep(s, sym, gort_prof_cleanlen(sym));
-			break;
+		if (tag != DW_TAG_inlined_subroutine || n < max - 1) {
+			struct symframe *f = &out[n++];
+			int decl = 0;
+			dwarf_decl_line(&cur, &decl);
+			f->name = keepstr(s, dwarf_diename(&cur));
+			f->sysname = f->name;
+			f->file = file;
+			f->line = line;
+			/* pprof gives a Line no file of its own, only its
+			 * function's: where DWARF has no declaration
+			 * (assembly), the code's file */
+			f->decl_file = cleanpath(s, dir, dwarf_decl_file(&cur));
+			if (!f->decl_file)
+				f->decl_file = file;
+			f->start_line = decl;
+			if (tag != DW_TAG_inlined_subroutine) {
+				/* the physical function: its symbol is the
+				 * system's name, and names it when DWARF does not */
+				if (sym)
+					f->sysname = keepstr(s, sym);
+				if (!f->name && sym)
+					f->name = keep(s, sym, gort_prof_cleanlen(sym));
+				break;
+			}
 		}
 		/* the next frame out is where this one was inlined */
 		Dwarf_Attribute a;
 		Dwarf_Word cf = 0, cl = 0;
-		dwarf_formudata(dwarf_attr(d, DW_AT_call_file, &a), &cf);
-		dwarf_formudata(dwarf_attr(d, DW_AT_call_line, &a), &cl);
+		dwarf_formudata(dwarf_attr(&cur, DW_AT_call_file, &a), &cf);
+		dwarf_formudata(dwarf_attr(&cur, DW_AT_call_line, &a), &cl);
 		file = files && cf < nfiles ? cleanpath(s, dir, dwarf_filesrc(files, cf, NULL, NULL)) : NULL;
 		line = (int)cl;
+		Dwarf_Die *up = NULL;
+		int nup = dwarf_getscopes_die(&cur, &up);
+		have = 0;
+		for (int i = 1; i < nup && !have; i++)   /* up[0] is cur itself */
+			if (isfunc(&up[i])) {
+				cur = up[i];
+				have = 1;
+			}
+		free(up);
 	}
-	free(scopes);
+	/* A CU with lines but no function around addr: clang's assembler
+	 * writes DW_TAG_label, not DW_TAG_subprogram, for a .S file's
+	 * functions.  The symbol names it, the line table places it. */
+	if (n == 0 && sym && file && line > 0) {
+		out[0] = (struct symframe){ .name = keep(s, sym, gort_prof_cleanlen(sym)),
+			.sysname = keepstr(s, sym), .file = file, .line = line, .decl_file = file };
+		n = 1;
+	}
 	return n;
 }
 #endif /* GORT_HAVE_LIBDW */
