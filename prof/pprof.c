@@ -1,22 +1,35 @@
 /*
  * pprof.c -- writing a profile as pprof's gzip'd protocol buffer (Go:
- * runtime/pprof's proto.go and protobuf.go).
+ * runtime/pprof's proto.go and protobuf.go): one writer for every kind of
+ * profile, gort_prof_write, and the CPU profile as its first user.
  *
  * The format (github.com/google/pprof, proto/profile.proto) is a Profile
  * message with repeated Samples, each a list of Location ids and values;
  * Locations are addresses in a Mapping (a loaded file) with Lines naming
- * Functions; every string is an index into one string table.  gort writes:
+ * Functions; every string is an index into one string table.  The writer
+ * is given a spec (the value types, the period, comments, whether a
+ * stack's leaf is an exact PC) and pulls the samples; it writes
  *
- *   sample_type   [samples/count, cpu/nanoseconds], period_type
- *                 cpu/nanoseconds, period 1e9/hz, time, duration
- *   sample        one per distinct (stack, labels), with its labels
- *   location      one per distinct PC: the leaf's PC as sampled, each
- *                 caller's return address minus one (the call itself)
- *   function      one per name, from gort's own symbol table, so the file
- *                 reads without the binary (has_functions on each mapping)
+ *   sample_type   the spec's, and default_sample_type if it names one
+ *   sample        as pulled: location ids, values, string labels, one
+ *                 numeric label
+ *   location      one per distinct address: an exact leaf PC as it is,
+ *                 every return address minus one (the call itself, whose
+ *                 line is the call's); its Lines the functions at that
+ *                 address, innermost inlined one first (symbolize.c)
+ *   function      one per (name, system name, file, first line)
  *   mapping       every loaded object with its path, offset and GNU build
- *                 ID, so `go tool pprof` can add file:line from the binary
- *   comment       the requested and achieved rates, and the ledger
+ *                 ID, and has_functions, has_filenames, has_line_numbers,
+ *                 has_inline_frames only if each held for every location
+ *                 in it -- pprof symbolizes again only a mapping that
+ *                 claims none, so a false claim would hide what the
+ *                 binary could still tell
+ *   comment       the spec's
+ *
+ * Two passes: the samples are encoded as they come, each frame becoming a
+ * location id (a hash lookup; the location's address only); then every
+ * location is symbolized once, on a thread with a stack big enough for
+ * libdw, and the locations, functions and mappings follow.
  *
  * The encoder below writes protobuf's wire format by hand: a varint key
  * (field << 3 | wire type), then a varint or a length-delimited payload.
@@ -230,6 +243,9 @@ struct mapinfo {
 	unsigned all;
 };
 
+/* Everything one write builds.  Owned by the writing thread; while the
+ * symbolizer's thread runs (symbolize_on_thread) it is that thread's
+ * alone, and pthread_join hands it back. */
 struct tables {
 	struct strtab st;
 	struct loc *loc;

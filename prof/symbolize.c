@@ -194,6 +194,9 @@ struct chunk {
 	char b[];
 };
 
+/* One write's view of the process.  Owned by the one thread that opened
+ * it (pprof.c's symbolizing thread) and never shared: two profiles
+ * written at once each have their own, libdw's Dwfl included. */
 struct symbolizer {
 	struct object *obj;
 	size_t nobj, capobj;

@@ -193,7 +193,8 @@ def main():
                 fail(f"-raw of the written profile lacks {want!r}", araw)
         print("ok: files, lines, inline frames, clean names, PLT and vDSO in the profile")
     finally:
-        if not os.environ.get("LINES_KEEP"): shutil.rmtree(tmp, ignore_errors=True)
+        if not os.environ.get("LINES_KEEP"):   # LINES_KEEP=1: leave the profiles to look at
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
 main()
