@@ -442,6 +442,7 @@ static void addstub(struct symbolizer *s, struct object *o, uintptr_t lo, uintpt
 	o->stubs[o->nstubs++] = (struct stub){ lo, hi, k, bind };
 }
 
+#if defined(__x86_64__)
 /* The symbol whose GOT slot is at got, from the relocations that fill it:
  * .rela.plt's JUMP_SLOTs for lazily bound calls, .rela.dyn's GLOB_DATs for
  * .plt.got's eagerly bound ones. */
@@ -462,7 +463,6 @@ static const char *got_owner(const struct elfimg *e, const struct dynsyms *d, ui
 
 static void read_plt(struct symbolizer *s, struct object *o, const struct elfimg *e)
 {
-#if defined(__x86_64__)
 	struct dynsyms d;
 	if (!elf_dynsyms(e, &d))
 		return;
@@ -492,10 +492,13 @@ static void read_plt(struct symbolizer *s, struct object *o, const struct elfimg
 			}
 		}
 	}
-#else
-	(void)s, (void)o, (void)e;   /* other PLT layouts are not decoded (yet) */
-#endif
 }
+#else
+static void read_plt(struct symbolizer *s, struct object *o, const struct elfimg *e)
+{
+	(void)s, (void)o, (void)e;   /* other PLT layouts are not decoded (yet) */
+}
+#endif
 
 static void read_vdso(struct symbolizer *s, struct object *o, const struct elfimg *e)
 {
