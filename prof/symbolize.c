@@ -23,7 +23,9 @@
  * So an address's frames are the scopes that contain it, innermost
  * first, keeping only inlined subroutines and the subprogram around them;
  * the innermost takes its line from the line table, each outer one the
- * call line of the inlined frame inside it.
+ * call line of the inlined frame inside it.  Each CU's scopes are read
+ * into an array in one walk of its DIE tree, the first time an address
+ * falls in it (struct cuindex): a walk per address cost 0.15 ms each.
  *
  * **When.** Only at write time, never in the SIGPROF handler: reading
  * DWARF allocates, opens files and walks trees, none of which a handler
@@ -38,11 +40,12 @@
  * debug sections, and reads DWARF 2 to 5 (GCC 12 writes DWARF 5 forms:
  * strx, line_strp, rnglists), including split DWARF.  The alternatives,
  * weighed:
- *   - libbacktrace (GCC's) reads .debug_line and inline frames too, but
- *     is not packaged for Debian as a library to link against, finds
- *     separate debug files only by build id and debuglink of its own
- *     executable's, and is built around one state per program, not per
- *     profile written;
+ *   - libbacktrace (GCC's) reads lines and inline frames too, but Debian
+ *     packages it as no library to link against (it is meant to be copied
+ *     into a project's tree, as GCC and Go's cgo tools do), and a state it
+ *     creates can never be freed: it is built for one process-wide state
+ *     that lives for ever, where a profile's symbolizer is opened and
+ *     closed with each write;
  *   - reading .debug_line by hand gives lines but no inline frames (those
  *     live in .debug_info, a tree of abbreviations and forms), and every
  *     DWARF 5 form, compression and split-DWARF case would be ours to
