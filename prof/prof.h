@@ -158,7 +158,9 @@ struct pprof_sample {
 
 /* Write a profile to fd: next(arg, &s) fills s and returns 1, or returns
  * 0 at the end; what s points at need only live until the next call.
- * Returns 0 or -errno. */
+ * next is called on the caller's thread only, before any symbolization
+ * (which runs on a thread of the writer's own, for libdw's stack: the
+ * caller may be a goroutine).  Returns 0 or -errno. */
 int gort_prof_write(const struct pprof_spec *spec, int (*next)(void *arg, struct pprof_sample *s),
 	void *arg, int fd);
 

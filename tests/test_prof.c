@@ -1131,6 +1131,92 @@ START_TEST(symbolizes_a_call)
 }
 END_TEST
 
+/* gort_prof_write at the scale of a goroutine profile: thousands of
+ * samples over thousands of addresses, every frame a return address
+ * (leaf_exact 0).  pprof must find each address once, as the call before
+ * it, and every sample: the hash tables grow many times on the way. */
+#define WSAMPLES 5000
+#define WADDRS 3000
+#define WDEPTH 8
+
+struct wgen {
+	uintptr_t addr[WADDRS];
+	unsigned char used[WADDRS];
+	uintptr_t stk[WDEPTH];
+	int64_t v[1];
+	uint32_t seed;
+	int i;
+};
+
+static int wnext(void *arg, struct pprof_sample *s)
+{
+	struct wgen *g = arg;
+	if (g->i++ == WSAMPLES)
+		return 0;
+	for (int k = 0; k < WDEPTH; k++) {
+		g->seed = g->seed * 1103515245 + 12345;
+		int j = (int)((g->seed >> 8) % WADDRS);
+		g->used[j] = 1;
+		g->stk[k] = g->addr[j];
+	}
+	g->v[0] = g->i;
+	*s = (struct pprof_sample){ .stk = g->stk, .nstk = WDEPTH, .values = g->v };
+	return 1;
+}
+
+START_TEST(writer_at_scale)
+{
+	static struct wgen g;
+	struct symbolizer *sym = gort_prof_sym_open();
+	ck_assert_ptr_nonnull(sym);
+	const struct symmap *m = gort_prof_sym_map(sym, 0);   /* this executable's code */
+	for (int i = 0; i < WADDRS; i++)
+		g.addr[i] = m->start + 1 + (uintptr_t)i * ((m->limit - m->start - 1) / WADDRS);
+	gort_prof_sym_close(sym);
+	g.seed = 7;
+	static const struct pprof_valtype types[1] = { { "goroutine", "count" } };
+	struct pprof_spec spec = { .types = types, .ntypes = 1, .period_type = { "goroutine", "count" },
+		.period = 1, .leaf_exact = 0 };
+	const char *path = tmpfile_named("scale.prof");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(gort_prof_write(&spec, wnext, &g, fd), 0);
+	close(fd);
+	if (system("go version >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "writer_at_scale: SKIPPED: no `go` on this machine (make test installs it)\n");
+		return;
+	}
+	int distinct = 0;
+	for (int i = 0; i < WADDRS; i++)
+		distinct += g.used[i];
+	char cmd[512], line[4096];
+	snprintf(cmd, sizeof cmd, "go tool pprof -raw %s 2>&1", path);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	int section = 0, samples = 0, locs = 0, found = 0;
+	char want[32];
+	snprintf(want, sizeof want, " 0x%lx ", (unsigned long)(g.stk[0] - 1));
+	while (fgets(line, sizeof line, p)) {
+		if (strncmp(line, "Samples:", 8) == 0)
+			section = 1;
+		else if (strncmp(line, "Locations", 9) == 0)
+			section = 2;
+		else if (strncmp(line, "Mappings", 8) == 0)
+			section = 3;
+		else if (section == 1 && strchr(line, ':') && line[0] == ' ')
+			samples++;
+		else if (section == 2 && strstr(line, ": 0x")) {
+			locs++;
+			found |= strstr(line, want) != NULL;
+		}
+	}
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert_int_eq(samples, WSAMPLES);
+	ck_assert_int_eq(locs, distinct);
+	ck_assert_msg(found, "no location at the last frame's return address - 1 (%s)", want);
+}
+END_TEST
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -1163,6 +1249,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, clone_suffixes_folded);
 	tcase_add_test(tc, symbolizes_a_call);
+	tcase_add_test(tc, writer_at_scale);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("seed");
