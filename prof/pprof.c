@@ -1,31 +1,43 @@
 /*
  * pprof.c -- writing a profile as pprof's gzip'd protocol buffer (Go:
- * runtime/pprof's proto.go and protobuf.go).
+ * runtime/pprof's proto.go and protobuf.go): one writer for every kind of
+ * profile, gort_prof_write, and the CPU profile as its first user.
  *
  * The format (github.com/google/pprof, proto/profile.proto) is a Profile
  * message with repeated Samples, each a list of Location ids and values;
  * Locations are addresses in a Mapping (a loaded file) with Lines naming
- * Functions; every string is an index into one string table.  gort writes:
+ * Functions; every string is an index into one string table.  The writer
+ * is given a spec (the value types, the period, comments, whether a
+ * stack's leaf is an exact PC) and pulls the samples; it writes
  *
- *   sample_type   [samples/count, cpu/nanoseconds], period_type
- *                 cpu/nanoseconds, period 1e9/hz, time, duration
- *   sample        one per distinct (stack, labels), with its labels
- *   location      one per distinct PC: the leaf's PC as sampled, each
- *                 caller's return address minus one (the call itself)
- *   function      one per name, from gort's own symbol table, so the file
- *                 reads without the binary (has_functions on each mapping)
+ *   sample_type   the spec's, and default_sample_type if it names one
+ *   sample        as pulled: location ids, values, string labels, one
+ *                 numeric label
+ *   location      one per distinct address: an exact leaf PC as it is,
+ *                 every return address minus one (the call itself, whose
+ *                 line is the call's); its Lines the functions at that
+ *                 address, innermost inlined one first (symbolize.c)
+ *   function      one per (name, system name, file, first line)
  *   mapping       every loaded object with its path, offset and GNU build
- *                 ID, so `go tool pprof` can add file:line from the binary
- *   comment       the requested and achieved rates, and the ledger
+ *                 ID, and has_functions, has_filenames, has_line_numbers,
+ *                 has_inline_frames only if each held for every location
+ *                 in it -- pprof symbolizes again only a mapping that
+ *                 claims none, so a false claim would hide what the
+ *                 binary could still tell
+ *   comment       the spec's
+ *
+ * Two passes: the samples are encoded as they come, each frame becoming a
+ * location id (a hash lookup; the location's address only); then every
+ * location is symbolized once, on a thread with a stack big enough for
+ * libdw, and the locations, functions and mappings follow.
  *
  * The encoder below writes protobuf's wire format by hand: a varint key
  * (field << 3 | wire type), then a varint or a length-delimited payload.
  * A nested message is built in a buffer of its own first, since its
  * length comes before it.  Then zlib gzips the whole.
  */
-#include <elf.h>
 #include <errno.h>
-#include <link.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -103,134 +115,261 @@ static void pb_msg(struct pb *p, int field, struct pb *sub)
 	sub->len = 0;
 }
 
+/* --- hash tables of ids ------------------------------------------------------
+ *
+ * The string table, the locations and the functions are each an array,
+ * id i+1 its element i, and a hash table over it from key to id: open
+ * addressing, linear probing, at most half full, each slot keeping its
+ * key's hash beside the id so that growing never rehashes a key.  A
+ * profile of 100,000 goroutines has as many samples, and each of their
+ * frames is looked up once per sample: a linear scan per lookup (this
+ * file's first version) made writing it quadratic. */
+
+struct slot {
+	uint64_t hash;
+	uint32_t id;              /* 0: empty */
+};
+
+struct idtab {
+	struct slot *slot;
+	size_t cap, n;            /* cap a power of two, or 0 */
+};
+
+/* The slot for a key of this hash: the one holding it (eq says so) or the
+ * empty one where it would go.  NULL when out of memory. */
+static struct slot *idtab_find(struct idtab *t, uint64_t hash,
+	int (*eq)(const void *ctx, uint32_t id, const void *key), const void *ctx, const void *key)
+{
+	if ((t->n + 1) * 2 > t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 256;
+		struct slot *ns = calloc(cap, sizeof *ns);
+		if (!ns)
+			return NULL;
+		for (size_t i = 0; i < t->cap; i++) {
+			if (!t->slot[i].id)
+				continue;
+			size_t j = t->slot[i].hash & (cap - 1);
+			while (ns[j].id)
+				j = (j + 1) & (cap - 1);
+			ns[j] = t->slot[i];
+		}
+		free(t->slot);
+		t->slot = ns;
+		t->cap = cap;
+	}
+	size_t j = hash & (t->cap - 1);
+	while (t->slot[j].id && !(t->slot[j].hash == hash && eq(ctx, t->slot[j].id, key)))
+		j = (j + 1) & (t->cap - 1);
+	return &t->slot[j];
+}
+
+static void idtab_set(struct idtab *t, struct slot *sl, uint64_t hash, uint32_t id)
+{
+	sl->hash = hash;
+	sl->id = id;
+	t->n++;
+}
+
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdull;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ull;
+	return x ^ (x >> 33);
+}
+
+static uint64_t strhash(const char *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull;   /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return h;
+}
+
 /* --- the string table ---------------------------------------------------- */
 
 struct strtab {
-	const char **s;
+	const char **s;           /* string i; each lives until the write ends */
 	size_t n, cap;
+	struct idtab ix;
 };
 
+static int streq(const void *ctx, uint32_t id, const void *key)
+{
+	const struct strtab *t = ctx;
+	return strcmp(t->s[id - 1], key) == 0;
+}
+
+/* The index of s in the table, adding it; -1 when out of memory. */
 static int64_t str(struct strtab *t, const char *s)
 {
-	for (size_t i = 0; i < t->n; i++)
-		if (strcmp(t->s[i], s) == 0)
-			return (int64_t)i;
+	if (!s)
+		s = "";
+	uint64_t h = strhash(s);
+	struct slot *sl = idtab_find(&t->ix, h, streq, t, s);
+	if (!sl)
+		return -1;
+	if (sl->id)
+		return (int64_t)sl->id - 1;
 	if (gort_runtime_grow(&t->s, &t->cap, t->n + 1, sizeof *t->s))
-		return 0;
-	t->s[t->n] = s;
-	return (int64_t)t->n++;
-}
-
-/* --- mappings: the loaded objects ------------------------------------------ */
-
-struct mapping {
-	uintptr_t start, limit, offset;
-	char file[512];
-	char buildid[80];
-};
-
-struct maps {
-	struct mapping *m;
-	size_t n, cap;
-};
-
-static void buildid(const struct dl_phdr_info *info, char *out, size_t cap)
-{
-	out[0] = '\0';
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_NOTE)
-			continue;
-		const unsigned char *p = (const unsigned char *)(info->dlpi_addr + ph->p_vaddr);
-		const unsigned char *end = p + ph->p_memsz;
-		while (p + sizeof(ElfW(Nhdr)) <= end) {
-			const ElfW(Nhdr) *nh = (const void *)p;
-			const unsigned char *name = p + sizeof *nh;
-			const unsigned char *desc = name + ((nh->n_namesz + 3) & ~3u);
-			if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && memcmp(name, "GNU", 4) == 0) {
-				size_t k = 0;
-				for (uint32_t j = 0; j < nh->n_descsz && k + 3 < cap; j++)
-					k += (size_t)snprintf(out + k, cap - k, "%02x", desc[j]);
-				return;
-			}
-			p = desc + ((nh->n_descsz + 3) & ~3u);
-		}
-	}
-}
-
-static int addmaps(struct dl_phdr_info *info, size_t size, void *arg)
-{
-	(void)size;
-	struct maps *ms = arg;
-	char id[80];
-	buildid(info, id, sizeof id);
-	for (int i = 0; i < info->dlpi_phnum; i++) {
-		const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
-		if (ph->p_type != PT_LOAD || !(ph->p_flags & PF_X))
-			continue;
-		if (gort_runtime_grow(&ms->m, &ms->cap, ms->n + 1, sizeof *ms->m))
-			return 1;
-		struct mapping *m = &ms->m[ms->n++];
-		m->start = info->dlpi_addr + ph->p_vaddr;
-		m->limit = m->start + ph->p_memsz;
-		m->offset = ph->p_offset;
-		const char *name = info->dlpi_name;
-		if (!name || !*name) {
-			ssize_t k = ms->n == 1 ? readlink("/proc/self/exe", m->file, sizeof m->file - 1) : -1;
-			if (k < 0)
-				k = 0;
-			m->file[k] = '\0';
-			if (ms->n > 1)
-				snprintf(m->file, sizeof m->file, "[vdso]");
-		} else {
-			snprintf(m->file, sizeof m->file, "%s", name);
-		}
-		memcpy(m->buildid, id, sizeof id);
-	}
-	return 0;
-}
-
-static size_t findmap(const struct maps *ms, uintptr_t pc)
-{
-	for (size_t i = 0; i < ms->n; i++)
-		if (pc >= ms->m[i].start && pc < ms->m[i].limit)
-			return i + 1;
-	return 0;
+		return -1;
+	t->s[t->n++] = s;
+	idtab_set(&t->ix, sl, h, (uint32_t)t->n);
+	return (int64_t)t->n - 1;
 }
 
 /* --- locations and functions ----------------------------------------------- */
 
-struct locs {
-	uintptr_t *addr;       /* location i+1 is addr[i] */
-	uint64_t *func;        /* its function id, 0 if unknown */
-	size_t n, cap, capfunc;
-	const char **fname;    /* function id j+1 is fname[j] */
-	size_t nf, capf;
+struct func {                     /* the key is all four: string indices */
+	int64_t name, sysname, file, start_line;
 };
 
-static uint64_t funcid(struct locs *l, const char *name)
+struct line {
+	uint64_t func;            /* function id */
+	int64_t line;
+};
+
+struct loc {
+	uintptr_t addr;
+	size_t map;               /* mapping id, 0 if none */
+	size_t line0, nlines;     /* its lines: lines[line0 ...] */
+};
+
+/* Per mapping: how many locations lie in it, and the SYM_* flags that
+ * held for every one (has_functions and the rest). */
+struct mapinfo {
+	size_t nlocs;
+	unsigned all;
+};
+
+/* Everything one write builds.  Owned by the writing thread; while the
+ * symbolizer's thread runs (symbolize_on_thread) it is that thread's
+ * alone, and pthread_join hands it back. */
+struct tables {
+	struct strtab st;
+	struct loc *loc;
+	size_t nloc, caploc;
+	struct idtab locix;
+	struct func *fn;
+	size_t nfn, capfn;
+	struct idtab fnix;
+	struct line *line;
+	size_t nline, capline;
+	struct symbolizer *sym;
+	struct mapinfo *mi;       /* one per mapping of sym */
+	int oom;
+};
+
+static int loceq(const void *ctx, uint32_t id, const void *key)
 {
-	for (size_t j = 0; j < l->nf; j++)
-		if (l->fname[j] == name || strcmp(l->fname[j], name) == 0)
-			return j + 1;
-	if (gort_runtime_grow(&l->fname, &l->capf, l->nf + 1, sizeof *l->fname))
-		return 0;
-	l->fname[l->nf++] = name;
-	return l->nf;
+	const struct tables *t = ctx;
+	return t->loc[id - 1].addr == *(const uintptr_t *)key;
 }
 
-static uint64_t locid(struct locs *l, uintptr_t addr)
+static int fneq(const void *ctx, uint32_t id, const void *key)
 {
-	for (size_t i = l->n; i > 0; i--)   /* recent ones first: stacks share suffixes */
-		if (l->addr[i - 1] == addr)
-			return i;
-	if (gort_runtime_grow(&l->addr, &l->cap, l->n + 1, sizeof *l->addr) ||
-	    gort_runtime_grow(&l->func, &l->capfunc, l->n + 1, sizeof *l->func))
+	const struct tables *t = ctx;
+	return memcmp(&t->fn[id - 1], key, sizeof(struct func)) == 0;
+}
+
+static uint64_t funcid(struct tables *t, const struct symframe *f)
+{
+	struct func k = {
+		str(&t->st, f->name), str(&t->st, f->sysname), str(&t->st, f->decl_file), f->start_line,
+	};
+	if (k.name < 0 || k.sysname < 0 || k.file < 0) {
+		t->oom = 1;
 		return 0;
-	const struct gort_func *f = gort_runtime_findfunc(addr);
-	l->addr[l->n] = addr;
-	l->func[l->n] = f ? funcid(l, f->name) : 0;
-	return ++l->n;
+	}
+	uint64_t h = mix64((uint64_t)k.name ^ mix64((uint64_t)k.sysname ^ mix64((uint64_t)k.file ^
+		mix64((uint64_t)k.start_line))));
+	struct slot *sl = idtab_find(&t->fnix, h, fneq, t, &k);
+	if (!sl || (!sl->id && gort_runtime_grow(&t->fn, &t->capfn, t->nfn + 1, sizeof *t->fn))) {
+		t->oom = 1;
+		return 0;
+	}
+	if (sl->id)
+		return sl->id;
+	t->fn[t->nfn++] = k;
+	idtab_set(&t->fnix, sl, h, (uint32_t)t->nfn);
+	return t->nfn;
+}
+
+/* The id of the location at addr.  Only the address, for now: every
+ * location is symbolized once, after the last sample (symbolize_all). */
+static uint64_t locid(struct tables *t, uintptr_t addr)
+{
+	uint64_t h = mix64(addr);
+	struct slot *sl = idtab_find(&t->locix, h, loceq, t, &addr);
+	if (!sl || (!sl->id && gort_runtime_grow(&t->loc, &t->caploc, t->nloc + 1, sizeof *t->loc))) {
+		t->oom = 1;
+		return 0;
+	}
+	if (sl->id)
+		return sl->id;
+	t->loc[t->nloc++] = (struct loc){ addr, 0, 0, 0 };
+	idtab_set(&t->locix, sl, h, (uint32_t)t->nloc);
+	return t->nloc;
+}
+
+static void symbolize(struct tables *t, struct loc *l)
+{
+	struct symframe fr[PROF_MAXSTACK];
+	unsigned flags = 0;
+	int n = gort_prof_sym_lookup(t->sym, l->addr, fr, PROF_MAXSTACK, &l->map, &flags);
+	l->line0 = t->nline;
+	if (gort_runtime_grow(&t->line, &t->capline, t->nline + (size_t)n, sizeof *t->line)) {
+		t->oom = 1;
+		return;
+	}
+	for (int i = 0; i < n; i++) {
+		uint64_t fid = fr[i].name ? funcid(t, &fr[i]) : 0;
+		if (fid)
+			t->line[t->nline + l->nlines++] = (struct line){ fid, fr[i].line };
+	}
+	t->nline += l->nlines;
+	if (l->map) {
+		struct mapinfo *m = &t->mi[l->map - 1];
+		m->all = m->nlocs++ ? m->all & flags : flags;
+	}
+}
+
+/* Every location's frames, on a thread of its own.  libdw reads a line
+ * table with well over 100 KiB of stack (seen: 150 KiB in
+ * dwarf_getsrclines), and the writer may be called on a goroutine's
+ * stack, which is smaller than that and ends in a guard.  So the
+ * symbolizer runs on a thread with a stack of a thread's usual size,
+ * while the caller waits in pthread_join; the caller's next() never
+ * leaves the caller's thread.  The tables are the helper's alone until
+ * the join, which publishes them back. */
+static void *symbolize_all(void *arg)
+{
+	struct tables *t = arg;
+	t->sym = gort_prof_sym_open();
+	if (!t->sym || !(t->mi = calloc(gort_prof_sym_nmaps(t->sym) + 1, sizeof *t->mi))) {
+		t->oom = 1;
+		return NULL;
+	}
+	for (size_t i = 0; i < t->nloc && !t->oom; i++)
+		symbolize(t, &t->loc[i]);
+	return NULL;
+}
+
+static int symbolize_on_thread(struct tables *t)
+{
+	pthread_attr_t a;
+	pthread_t th;
+	if (pthread_attr_init(&a) != 0)
+		return -ENOMEM;
+	int err = pthread_attr_setstacksize(&a, 8 << 20);
+	if (!err)
+		err = pthread_create(&th, &a, symbolize_all, t);
+	pthread_attr_destroy(&a);
+	if (err)
+		return -err;
+	pthread_join(th, NULL);
+	return t->oom ? -ENOMEM : 0;
 }
 
 /* --- the Profile ------------------------------------------------------------ */
@@ -277,80 +416,166 @@ static int gzip_to(int fd, const struct pb *p)
 #endif
 }
 
-int gort_prof_write_pprof(const struct profile *p, int fd)
+/* One value type: its strings' indices. */
+static void valtype(struct pb *out, int field, struct pb *sub, struct strtab *st,
+	const struct pprof_valtype *v, int *oom)
+{
+	int64_t ty = str(st, v->type), un = str(st, v->unit);
+	if (ty < 0 || un < 0)
+		*oom = 1;
+	pb_uint(sub, 1, (uint64_t)ty);
+	pb_uint(sub, 2, (uint64_t)un);
+	pb_msg(out, field, sub);
+}
+
+int gort_prof_write(const struct pprof_spec *spec, int (*next)(void *arg, struct pprof_sample *s),
+	void *arg, int fd)
 {
 	struct pb out = { 0 }, sub = { 0 }, sub2 = { 0 }, packed = { 0 };
-	struct strtab st = { 0 };
-	struct maps ms = { 0 };
-	struct locs l = { 0 };
-	str(&st, "");
-	dl_iterate_phdr(addmaps, &ms);
+	struct tables t = { 0 };
+	int oom = 0;
+	str(&t.st, "");                 /* string 0 is always "" */
 
-	/* sample_type, twice, then period_type */
-	const char *types[2][2] = { { "samples", "count" }, { "cpu", "nanoseconds" } };
-	for (int i = 0; i < 2; i++) {
-		pb_uint(&sub, 1, (uint64_t)str(&st, types[i][0]));
-		pb_uint(&sub, 2, (uint64_t)str(&st, types[i][1]));
-		pb_msg(&out, 1, &sub);
-	}
+	for (int i = 0; i < spec->ntypes; i++)
+		valtype(&out, 1, &sub, &t.st, &spec->types[i], &oom);
 
-	/* samples */
-	for (size_t b = 0; b < p->nbuckets; b++) {
-		for (const struct profentry *e = p->buckets[b]; e; e = e->next) {
-			for (int i = 0; i < e->nstk; i++) {
-				uintptr_t a = i == 0 ? e->stk[i] : e->stk[i] - 1;
-				pb_varint(&packed, locid(&l, a));
-			}
-			pb_len(&sub, 1, packed.b, packed.len);
-			packed.len = 0;
-			pb_varint(&packed, e->count);
-			pb_varint(&packed, e->cpu_ns);
-			pb_len(&sub, 2, packed.b, packed.len);
-			packed.len = 0;
-			const struct gort_labels *lb = e->tag;
-			for (int k = 0; lb && k < lb->n; k++) {
-				pb_uint(&sub2, 1, (uint64_t)str(&st, lb->kv[k].key));
-				pb_uint(&sub2, 2, (uint64_t)str(&st, lb->kv[k].value));
-				pb_msg(&sub, 3, &sub2);
-			}
-			pb_msg(&out, 2, &sub);
+	/* samples: each frame becomes a location the first time it is seen.
+	 * A return address is written as the call before it (-1 lands in the
+	 * call instruction, whose line is the call's), as pprof expects of
+	 * every caller; an exact leaf PC as it is. */
+	struct pprof_sample s;
+	while (!oom && !t.oom && next(arg, &s)) {
+		for (int i = 0; i < s.nstk; i++) {
+			uintptr_t a = i == 0 && spec->leaf_exact ? s.stk[0] : s.stk[i] - 1;
+			pb_varint(&packed, locid(&t, a));
 		}
+		pb_len(&sub, 1, packed.b, packed.len);
+		packed.len = 0;
+		for (int i = 0; i < spec->ntypes; i++)
+			pb_varint(&packed, (uint64_t)s.values[i]);
+		pb_len(&sub, 2, packed.b, packed.len);
+		packed.len = 0;
+		const struct gort_labels *lb = s.labels;
+		for (int k = 0; lb && k < lb->n; k++) {
+			int64_t key = str(&t.st, lb->kv[k].key), val = str(&t.st, lb->kv[k].value);
+			oom |= key < 0 || val < 0;
+			pb_uint(&sub2, 1, (uint64_t)key);
+			pb_uint(&sub2, 2, (uint64_t)val);
+			pb_msg(&sub, 3, &sub2);
+		}
+		if (s.numkey) {             /* Label{key, num, num_unit} */
+			int64_t key = str(&t.st, s.numkey), unit = s.numunit ? str(&t.st, s.numunit) : 0;
+			oom |= key < 0 || unit < 0;
+			pb_uint(&sub2, 1, (uint64_t)key);
+			pb_uint(&sub2, 3, (uint64_t)s.num);
+			pb_uint_opt(&sub2, 4, (uint64_t)unit);
+			pb_msg(&sub, 3, &sub2);
+		}
+		pb_msg(&out, 2, &sub);
 	}
 
-	/* mappings */
-	for (size_t i = 0; i < ms.n; i++) {
+	int err = oom || t.oom ? -ENOMEM : symbolize_on_thread(&t);
+
+	/* mappings: has_* only where every location in it had that much */
+	for (size_t i = 0; !err && i < gort_prof_sym_nmaps(t.sym); i++) {
+		const struct symmap *m = gort_prof_sym_map(t.sym, i);
+		unsigned all = t.mi[i].nlocs ? t.mi[i].all : 0;
+		int64_t file = str(&t.st, m->file), id = str(&t.st, m->buildid);
+		oom |= file < 0 || id < 0;
 		pb_uint(&sub, 1, i + 1);
-		pb_uint(&sub, 2, ms.m[i].start);
-		pb_uint(&sub, 3, ms.m[i].limit);
-		pb_uint_opt(&sub, 4, ms.m[i].offset);
-		pb_uint(&sub, 5, (uint64_t)str(&st, ms.m[i].file));
-		pb_uint_opt(&sub, 6, (uint64_t)str(&st, ms.m[i].buildid));
-		pb_uint(&sub, 7, 1);   /* has_functions */
+		pb_uint(&sub, 2, m->start);
+		pb_uint(&sub, 3, m->limit);
+		pb_uint_opt(&sub, 4, m->offset);
+		pb_uint(&sub, 5, (uint64_t)file);
+		pb_uint_opt(&sub, 6, (uint64_t)id);
+		pb_uint_opt(&sub, 7, !!(all & SYM_FUNCTION));
+		pb_uint_opt(&sub, 8, !!(all & SYM_FILE));
+		pb_uint_opt(&sub, 9, !!(all & SYM_LINE));
+		pb_uint_opt(&sub, 10, !!(all & SYM_INLINE));
 		pb_msg(&out, 3, &sub);
 	}
 
-	/* locations */
-	for (size_t i = 0; i < l.n; i++) {
+	/* locations: Lines innermost inlined function first, the physical
+	 * function last, as runtime/pprof writes them */
+	for (size_t i = 0; i < t.nloc; i++) {
+		const struct loc *l = &t.loc[i];
 		pb_uint(&sub, 1, i + 1);
-		pb_uint_opt(&sub, 2, findmap(&ms, l.addr[i]));
-		pb_uint(&sub, 3, l.addr[i]);
-		if (l.func[i]) {
-			pb_uint(&sub2, 1, l.func[i]);
+		pb_uint_opt(&sub, 2, l->map);
+		pb_uint(&sub, 3, l->addr);
+		for (size_t k = 0; k < l->nlines; k++) {
+			pb_uint(&sub2, 1, t.line[l->line0 + k].func);
+			pb_uint_opt(&sub2, 2, (uint64_t)t.line[l->line0 + k].line);
 			pb_msg(&sub, 4, &sub2);
 		}
 		pb_msg(&out, 4, &sub);
 	}
 
 	/* functions */
-	for (size_t j = 0; j < l.nf; j++) {
+	for (size_t j = 0; j < t.nfn; j++) {
 		pb_uint(&sub, 1, j + 1);
-		int64_t name = str(&st, l.fname[j]);
-		pb_uint(&sub, 2, (uint64_t)name);
-		pb_uint(&sub, 3, (uint64_t)name);
+		pb_uint_opt(&sub, 2, (uint64_t)t.fn[j].name);
+		pb_uint_opt(&sub, 3, (uint64_t)t.fn[j].sysname);
+		pb_uint_opt(&sub, 4, (uint64_t)t.fn[j].file);
+		pb_uint_opt(&sub, 5, (uint64_t)t.fn[j].start_line);
 		pb_msg(&out, 5, &sub);
 	}
 
-	/* comments */
+	pb_uint_opt(&out, 9, (uint64_t)spec->time_ns);
+	pb_uint_opt(&out, 10, (uint64_t)spec->duration_ns);
+	if (spec->period_type.type)
+		valtype(&out, 11, &sub, &t.st, &spec->period_type, &oom);
+	pb_uint_opt(&out, 12, (uint64_t)spec->period);
+	for (int i = 0; i < spec->ncomments; i++) {
+		int64_t c = str(&t.st, spec->comments[i]);
+		oom |= c < 0;
+		pb_uint(&out, 13, (uint64_t)c);
+	}
+	if (spec->default_type) {
+		int64_t d = str(&t.st, spec->default_type);
+		oom |= d < 0;
+		pb_uint(&out, 14, (uint64_t)d);
+	}
+
+	/* the string table, last: everything above has added to it */
+	for (size_t i = 0; i < t.st.n; i++)
+		pb_len(&out, 6, t.st.s[i], strlen(t.st.s[i]));
+
+	if (!err)
+		err = oom || t.oom || out.oom || sub.oom || sub2.oom || packed.oom ? -ENOMEM : gzip_to(fd, &out);
+	free(out.b), free(sub.b), free(sub2.b), free(packed.b);
+	free(t.st.s), free(t.st.ix.slot), free(t.loc), free(t.locix.slot), free(t.fn), free(t.fnix.slot);
+	free(t.line), free(t.mi);
+	gort_prof_sym_close(t.sym);
+	return err;
+}
+
+/* --- the CPU profile: a user of the general writer --------------------------- */
+
+struct cpuiter {
+	const struct profile *p;
+	size_t b;
+	const struct profentry *e;
+	int64_t v[2];
+};
+
+static int cpu_next(void *arg, struct pprof_sample *s)
+{
+	struct cpuiter *it = arg;
+	while (!it->e && it->b < it->p->nbuckets)
+		it->e = it->p->buckets[it->b++];
+	if (!it->e)
+		return 0;
+	const struct profentry *e = it->e;
+	it->e = e->next;
+	it->v[0] = (int64_t)e->count;
+	it->v[1] = (int64_t)e->cpu_ns;
+	*s = (struct pprof_sample){ .stk = e->stk, .nstk = e->nstk, .values = it->v, .labels = e->tag };
+	return 1;
+}
+
+int gort_prof_write_pprof(const struct profile *p, int fd)
+{
+	static const struct pprof_valtype types[2] = { { "samples", "count" }, { "cpu", "nanoseconds" } };
 	char c1[200], c2[200];
 	const struct gort_prof_stats *s = &p->stats;
 	snprintf(c1, sizeof c1, "gort: requested %d Hz, achieved %.1f Hz per CPU-second (%s)", p->hz,
@@ -360,23 +585,18 @@ int gort_prof_write_pprof(const struct profile *p, int fd)
 		(unsigned long long)s->signals, (unsigned long long)s->samples,
 		(unsigned long long)s->lost_atomic64, (unsigned long long)s->lost_full,
 		(unsigned long long)s->external);
-	int64_t cm1 = str(&st, c1), cm2 = str(&st, c2);
-
-	pb_uint(&out, 9, (uint64_t)p->start_wall_ns);
-	pb_uint(&out, 10, (uint64_t)p->duration_ns);
-	pb_uint(&sub, 1, (uint64_t)str(&st, "cpu"));
-	pb_uint(&sub, 2, (uint64_t)str(&st, "nanoseconds"));
-	pb_msg(&out, 11, &sub);
-	pb_uint(&out, 12, (uint64_t)(p->hz ? 1000000000 / p->hz : 0));
-	pb_uint(&out, 13, (uint64_t)cm1);
-	pb_uint(&out, 13, (uint64_t)cm2);
-
-	/* the string table, last: everything above has added to it */
-	for (size_t i = 0; i < st.n; i++)
-		pb_len(&out, 6, st.s[i], strlen(st.s[i]));
-
-	int err = out.oom || sub.oom || packed.oom ? -ENOMEM : gzip_to(fd, &out);
-	free(out.b), free(sub.b), free(sub2.b), free(packed.b);
-	free(st.s), free(ms.m), free(l.addr), free(l.func), free(l.fname);
-	return err;
+	const char *comments[2] = { c1, c2 };
+	struct pprof_spec spec = {
+		.types = types,
+		.ntypes = 2,
+		.period_type = { "cpu", "nanoseconds" },
+		.period = p->hz ? 1000000000 / p->hz : 0,
+		.time_ns = p->start_wall_ns,
+		.duration_ns = p->duration_ns,
+		.comments = comments,
+		.ncomments = 2,
+		.leaf_exact = 1,             /* a signal's PC, then return addresses */
+	};
+	struct cpuiter it = { .p = p };
+	return gort_prof_write(&spec, cpu_next, &it, fd);
 }

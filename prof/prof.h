@@ -158,9 +158,60 @@ struct pprof_sample {
 
 /* Write a profile to fd: next(arg, &s) fills s and returns 1, or returns
  * 0 at the end; what s points at need only live until the next call.
- * Returns 0 or -errno. */
+ * next is called on the caller's thread only, before any symbolization
+ * (which runs on a thread of the writer's own, for libdw's stack: the
+ * caller may be a goroutine).  Returns 0 or -errno. */
 int gort_prof_write(const struct pprof_spec *spec, int (*next)(void *arg, struct pprof_sample *s),
 	void *arg, int fd);
+
+/* --- symbolize.c: what lies at an address, asked at write time ------------
+ *
+ * The writer's view of the process as it is when a profile is written:
+ * the loaded objects, and for an address the chain of functions it
+ * belongs to, innermost inlined function first and the function the code
+ * physically lies in last (pprof's Location.line order).  Never in a
+ * signal handler: it allocates, opens files and reads DWARF.  One
+ * struct symbolizer belongs to one writer, on one thread. */
+struct symframe {
+	const char *name;         /* clean: burn_inl */
+	const char *sysname;      /* as the object names it: burn_inl.constprop.0 */
+	const char *file;         /* source file, or NULL */
+	int64_t line;             /* 0 if unknown */
+	const char *decl_file;    /* where the function is defined, or NULL */
+	int64_t start_line;       /* its first line, 0 if unknown */
+};
+
+struct symmap {                    /* an executable segment of an object */
+	uintptr_t start, limit, offset;
+	const char *file;         /* its path as loaded; "[vdso]" */
+	const char *buildid;      /* hex, or "" */
+};
+
+enum {                             /* what one lookup knew: gort_prof_sym_lookup */
+	SYM_FUNCTION = 1,         /* every frame is named */
+	SYM_FILE = 2,             /* every frame has a file */
+	SYM_LINE = 4,             /* every frame has a line */
+	SYM_INLINE = 8,           /* inline frames were looked for (DWARF read) */
+};
+
+struct symbolizer;
+/* Returns NULL only when out of memory. */
+struct symbolizer *gort_prof_sym_open(void);
+void gort_prof_sym_close(struct symbolizer *s);
+size_t gort_prof_sym_nmaps(const struct symbolizer *s);
+const struct symmap *gort_prof_sym_map(const struct symbolizer *s, size_t i);
+/* The frames at addr (an exact instruction address: a caller's is its
+ * call's), at most max of them, into out; returns how many (0: nothing
+ * known).  *map is the index + 1 of the segment holding addr, or 0;
+ * *flags the SYM_* that hold for this address.  The strings live until
+ * gort_prof_sym_close. */
+int gort_prof_sym_lookup(struct symbolizer *s, uintptr_t addr, struct symframe *out, int max,
+	size_t *map, unsigned *flags);
+/* The length of raw without the suffixes a compiler adds to the copies it
+ * makes of a function (.constprop.0, .isra.0, .part.0, .cold, .lto_priv.0,
+ * and chains of them), and a symbol version (@@GLIBC_2.14):
+ * "burn.constprop.0.isra.0" -> 4.  Any other dot is kept. */
+size_t gort_prof_cleanlen(const char *raw);
 
 /* --- labels.c ------------------------------------------------------------- */
 

@@ -1,7 +1,8 @@
 #!/bin/sh
 # deps.sh SET... -- install the Debian packages a make target needs, and
 # say what is being installed.  Sets:
-#   build   compile and run gort natively
+#   build   compile and run gort natively (libdw-dev: file and line
+#           in profiles, read from DWARF when one is written)
 #   test    the Check suites, the sanitizer build (clang), Go for the
 #           benchmark counterparts and pprof checks, gdb for its helper,
 #           curl for the HTTP example's test, gperftools for the quick
@@ -17,7 +18,7 @@ set -eu
 want=
 for set in "$@"; do
 	case $set in
-	build)  want="$want gcc make meson ninja-build pkg-config libatomic-ops-dev check zlib1g-dev binutils" ;;
+	build)  want="$want gcc make meson ninja-build pkg-config libatomic-ops-dev check zlib1g-dev libdw-dev binutils" ;;
 	test)   want="$want clang libclang-rt-14-dev golang-go valgrind gdb curl libgoogle-perftools-dev" ;;
 	bench)  want="$want golang-go wrk strace libgoogle-perftools-dev" ;;
 	mipsel) want="$want gcc-mipsel-linux-gnu libc6-dev-mipsel-cross qemu-user" ;;

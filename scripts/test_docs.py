@@ -38,6 +38,15 @@ def tree_text():
     return "\n".join(out)
 
 
+def libdw_libs(build):
+    """What libgort.a needs for libdw (prof/symbolize.c), if it was built with it."""
+    with open(os.path.join(build, "gort_config.h")) as f:
+        if not re.search(r"#define GORT_HAVE_LIBDW 1", f.read()):
+            return []
+    return subprocess.run(["pkg-config", "--libs", "libdw"], capture_output=True, text=True,
+                          check=True).stdout.split()
+
+
 def run_c(code):
     with tempfile.TemporaryDirectory() as tmp:
         src = os.path.join(tmp, "sample.c")
@@ -47,6 +56,7 @@ def run_c(code):
         b = os.path.join(TOP, "build/native")
         cmd = ["cc", "-O2", "-g", "-fno-omit-frame-pointer", "-I", os.path.join(TOP, "include"), "-I", TOP,
                "-I", b, src, os.path.join(b, "libgort.a"), "-latomic_ops", "-lz", "-lpthread", "-o", exe]
+        cmd[-2:-2] = libdw_libs(b)
         r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
         if r.returncode:
             return "does not compile:\n" + r.stderr

@@ -64,7 +64,8 @@ echo "$out"
 [ "$out" = "sum of squares: 14" ]
 
 # Statically, with what --static adds (Libs.private, Requires.private):
-# libgort.a needs zlib, libatomic_ops and threads.
+# libgort.a needs zlib, libatomic_ops, threads and (where it was built
+# with it) libdw, which brings libelf and its compressors.
 cc -Wall -Wextra -Werror "$tmp/hello.c" $(pkg-config --cflags gort) \
 	"$(find "$tmp/root" -name libgort.a | head -1)" \
 	$(pkg-config --static --libs gort | sed 's/ -lgort / /') -o "$tmp/hello-static"

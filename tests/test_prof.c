@@ -1047,6 +1047,176 @@ START_TEST(malloc_in_handler_is_fatal)
 }
 END_TEST
 
+/* --- symbolize.c: names, files and lines at write time ---------------------- */
+
+START_TEST(clone_suffixes_folded)
+{
+	static const struct {
+		const char *raw;
+		size_t clean;
+	} cases[] = {
+		{ "burn_inl.constprop.0", 8 },
+		{ "burn.isra.0", 4 },
+		{ "burn.part.12", 4 },
+		{ "burn.cold", 4 },
+		{ "burn.cold.3", 4 },
+		{ "burn.lto_priv.0", 4 },
+		{ "burn.constprop.0.isra.0", 4 },
+		{ "burn.isra.0.cold", 4 },
+		{ "burn.part.0.constprop.1.cold", 4 },
+		{ "burn.llvm.8812345", 4 },
+		{ "memcpy@@GLIBC_2.14", 6 },
+		{ "clock_gettime@GLIBC_2.2.5", 13 },
+		{ "burn", 4 },
+		{ ".cold", 5 },            /* nothing in front: a name of its own */
+		{ "burn.0", 6 },           /* a number alone is no clone's */
+		{ "burn.constpropx.0", 17 },
+		{ "burn.notaclone", 14 },
+		{ "constprop", 9 },
+		{ "", 0 },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+		ck_assert_msg(gort_prof_cleanlen(cases[i].raw) == cases[i].clean,
+			"gort_prof_cleanlen(\"%s\") = %zu, not %zu", cases[i].raw,
+			gort_prof_cleanlen(cases[i].raw), cases[i].clean);
+}
+END_TEST
+
+static uintptr_t probe_ret;
+
+static __attribute__((noinline)) void probe(void)
+{
+	probe_ret = (uintptr_t)__builtin_return_address(0);
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static __attribute__((noinline)) int probe_caller(void)
+{
+	probe(); int line = __LINE__;   /* the call and its line, on one line */
+	__asm__ __volatile__("" ::: "memory");
+	return line;
+}
+
+/* A return address - 1 is the call: the symbolizer names the caller, and
+ * with libdw gives this file and the call's line. */
+START_TEST(symbolizes_a_call)
+{
+	int line = probe_caller();
+	struct symbolizer *s = gort_prof_sym_open();
+	ck_assert_ptr_nonnull(s);
+	struct symframe f[8];
+	size_t map = 0;
+	unsigned flags = 0;
+	int n = gort_prof_sym_lookup(s, probe_ret - 1, f, 8, &map, &flags);
+	ck_assert_int_ge(n, 1);
+	ck_assert_uint_ne(map, 0);
+	const struct symmap *m = gort_prof_sym_map(s, map - 1);
+	ck_assert_msg(probe_ret - 1 >= m->start && probe_ret - 1 < m->limit, "the address lies outside its mapping");
+	ck_assert_str_eq(f[n - 1].name, "probe_caller");
+	ck_assert(flags & SYM_FUNCTION);
+#if GORT_HAVE_LIBDW
+	ck_assert_uint_eq(flags, SYM_FUNCTION | SYM_FILE | SYM_LINE | SYM_INLINE);
+	ck_assert_ptr_nonnull(f[n - 1].file);
+	ck_assert_msg(strstr(f[n - 1].file, "/tests/test_prof.c"), "file %s", f[n - 1].file);
+	ck_assert_msg(!strstr(f[n - 1].file, "/../"), "file %s is not clean", f[n - 1].file);
+	ck_assert_int_eq(f[n - 1].line, line);
+	ck_assert_int_gt(f[n - 1].start_line, 0);
+	ck_assert_int_lt(f[n - 1].start_line, line);
+#else
+	ck_assert_uint_eq(flags, SYM_FUNCTION);   /* names only, and says so */
+	ck_assert_ptr_null(f[n - 1].file);
+	(void)line;
+#endif
+	gort_prof_sym_close(s);
+}
+END_TEST
+
+/* gort_prof_write at the scale of a goroutine profile: thousands of
+ * samples over thousands of addresses, every frame a return address
+ * (leaf_exact 0).  pprof must find each address once, as the call before
+ * it, and every sample: the hash tables grow many times on the way. */
+#define WSAMPLES 5000
+#define WADDRS 3000
+#define WDEPTH 8
+
+struct wgen {
+	uintptr_t addr[WADDRS];
+	unsigned char used[WADDRS];
+	uintptr_t stk[WDEPTH];
+	int64_t v[1];
+	uint32_t seed;
+	int i;
+};
+
+static int wnext(void *arg, struct pprof_sample *s)
+{
+	struct wgen *g = arg;
+	if (g->i++ == WSAMPLES)
+		return 0;
+	for (int k = 0; k < WDEPTH; k++) {
+		g->seed = g->seed * 1103515245 + 12345;
+		int j = (int)((g->seed >> 8) % WADDRS);
+		g->used[j] = 1;
+		g->stk[k] = g->addr[j];
+	}
+	g->v[0] = g->i;
+	*s = (struct pprof_sample){ .stk = g->stk, .nstk = WDEPTH, .values = g->v };
+	return 1;
+}
+
+START_TEST(writer_at_scale)
+{
+	static struct wgen g;
+	struct symbolizer *sym = gort_prof_sym_open();
+	ck_assert_ptr_nonnull(sym);
+	const struct symmap *m = gort_prof_sym_map(sym, 0);   /* this executable's code */
+	for (int i = 0; i < WADDRS; i++)
+		g.addr[i] = m->start + 1 + (uintptr_t)i * ((m->limit - m->start - 1) / WADDRS);
+	gort_prof_sym_close(sym);
+	g.seed = 7;
+	static const struct pprof_valtype types[1] = { { "goroutine", "count" } };
+	struct pprof_spec spec = { .types = types, .ntypes = 1, .period_type = { "goroutine", "count" },
+		.period = 1, .leaf_exact = 0 };
+	const char *path = tmpfile_named("scale.prof");
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(gort_prof_write(&spec, wnext, &g, fd), 0);
+	close(fd);
+	if (system("go version >/dev/null 2>&1") != 0) {
+		fprintf(stderr, "writer_at_scale: SKIPPED: no `go` on this machine (make test installs it)\n");
+		return;
+	}
+	int distinct = 0;
+	for (int i = 0; i < WADDRS; i++)
+		distinct += g.used[i];
+	char cmd[512], line[4096];
+	snprintf(cmd, sizeof cmd, "go tool pprof -raw %s 2>&1", path);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	int section = 0, samples = 0, locs = 0, found = 0;
+	char want[32];
+	snprintf(want, sizeof want, " 0x%lx ", (unsigned long)(g.stk[0] - 1));
+	while (fgets(line, sizeof line, p)) {
+		if (strncmp(line, "Samples:", 8) == 0)
+			section = 1;
+		else if (strncmp(line, "Locations", 9) == 0)
+			section = 2;
+		else if (strncmp(line, "Mappings", 8) == 0)
+			section = 3;
+		else if (section == 1 && strchr(line, ':') && line[0] == ' ')
+			samples++;
+		else if (section == 2 && strstr(line, ": 0x")) {
+			locs++;
+			found |= strstr(line, want) != NULL;
+		}
+	}
+	ck_assert_int_eq(pclose(p), 0);
+	ck_assert_int_eq(samples, WSAMPLES);
+	ck_assert_int_eq(locs, distinct);
+	ck_assert_msg(found, "no location at the last frame's return address - 1 (%s)", want);
+}
+END_TEST
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -1073,6 +1243,13 @@ int main(void)
 	tcase_add_loop_test(tc, temporary_removed_when_dying, 0, NDEATHS);
 	tcase_add_test(tc, gorttrace_bad_path_reported_at_start);
 	tcase_add_test(tc, gortprof_long_path_named_as_such);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("symbolize");
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, clone_suffixes_folded);
+	tcase_add_test(tc, symbolizes_a_call);
+	tcase_add_test(tc, writer_at_scale);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("seed");
