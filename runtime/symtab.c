@@ -44,6 +44,7 @@
 #include <link.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <sys/auxv.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -106,11 +107,16 @@ static uintptr_t text_limit(const struct collect *c, uintptr_t pc)
 }
 
 static void addsym(struct collect *c, uintptr_t entry, uintptr_t size,
-	const char *name, unsigned char bind)
+	const char *name, unsigned char bind, uintptr_t section_end)
 {
 	uintptr_t limit = text_limit(c, entry);
 	if (!limit)
 		return;
+	/* A symbol with no size stops at the end of its own section: _init,
+	 * sizeless in .init, would otherwise run on over .plt and name every
+	 * PLT stub. */
+	if (section_end > entry && section_end < limit)
+		limit = section_end;
 	if (size > limit - entry)
 		size = limit - entry;
 	size_t len = strlen(name) + 1;
@@ -163,7 +169,10 @@ static void read_image(struct collect *c, const unsigned char *img, size_t len, 
 		const char *name = str + sym[i].st_name;
 		if (!memchr(name, '\0', strsec->sh_size - sym[i].st_name) || !*name)
 			continue;
-		addsym(c, bias + sym[i].st_value, sym[i].st_size, name, ST_BIND(sym[i].st_info));
+		uintptr_t send = 0;
+		if (sym[i].st_shndx < eh->e_shnum && sh[sym[i].st_shndx].sh_addr != 0)
+			send = bias + sh[sym[i].st_shndx].sh_addr + sh[sym[i].st_shndx].sh_size;
+		addsym(c, bias + sym[i].st_value, sym[i].st_size, name, ST_BIND(sym[i].st_info), send);
 	}
 }
 
@@ -193,20 +202,33 @@ static void read_symbols(struct collect *c, const struct dl_phdr_info *o, int id
 		read_file(c, name, o->dlpi_addr);
 		return;
 	}
-	/* The first object, nameless, is the executable; a nameless one
-	 * after it is the vDSO, read where the kernel mapped it. */
+	/* The first object, nameless, is the executable. */
 	if (idx == 0) {
 		read_file(c, "/proc/self/exe", o->dlpi_addr);
 		return;
 	}
-	for (int i = 0; i < o->dlpi_phnum; i++) {
+}
+
+/* The vDSO has no file (glibc names it linux-vdso.so.1, a name no file
+ * has): it is read where the kernel mapped it, the ELF image at
+ * AT_SYSINFO_EHDR, section headers and all -- which lie past the end of
+ * its PT_LOAD's file size, but inside the pages mapped for it. */
+static int read_vdso(struct collect *c, const struct dl_phdr_info *o)
+{
+	uintptr_t ehdr = (uintptr_t)getauxval(AT_SYSINFO_EHDR);
+	for (int i = 0; ehdr && i < o->dlpi_phnum; i++) {
 		const ElfW(Phdr) *ph = &o->dlpi_phdr[i];
-		if (ph->p_type == PT_LOAD && ph->p_offset == 0) {
-			read_image(c, (const void *)(o->dlpi_addr + ph->p_vaddr), ph->p_filesz,
-				o->dlpi_addr);
-			break;
-		}
+		if (ph->p_type != PT_LOAD || ph->p_offset != 0 || o->dlpi_addr + ph->p_vaddr != ehdr)
+			continue;
+		long page = sysconf(_SC_PAGESIZE);
+		size_t mapped = ((size_t)ph->p_memsz + (size_t)page - 1) & ~((size_t)page - 1);
+		const ElfW(Ehdr) *eh = (const void *)ehdr;
+		size_t len = (size_t)eh->e_shoff + (size_t)eh->e_shnum * sizeof(ElfW(Shdr));
+		c->obj = o;
+		read_image(c, (const void *)ehdr, len <= mapped ? len : ph->p_filesz, o->dlpi_addr);
+		return 1;
 	}
+	return 0;
 }
 
 static const char *collect_names;
@@ -373,7 +395,8 @@ static struct gort_obj *build_obj(const struct dl_phdr_info *info, int idx)
 		return NULL;                 /* no code: nothing to name or unwind */
 	}
 	struct collect c = { 0 };
-	read_symbols(&c, info, idx);
+	if (!read_vdso(&c, info))
+		read_symbols(&c, info, idx);
 	int err = c.failed || make_funcs(&c, o);
 	free(c.syms);
 	free(c.names);

@@ -7,9 +7,16 @@
  *   GORT_NM_FILE         `nm -f sysv --defined-only` of this executable
  *   GORT_SYMTAB_STRIPPED set when this is the stripped copy
  */
+#include <dlfcn.h>
+#include <elf.h>
+#include <fcntl.h>
+#include <link.h>
 #include <pthread.h>
 #include <signal.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "atomic/atomic.h"
 #include "runtime/runtime.h"
@@ -436,6 +443,134 @@ START_TEST(stripped)
 }
 END_TEST
 
+
+/* --- objects: the vDSO, the PLT, objects loaded later ------------------------ */
+
+/* The vDSO's functions are named from its image in memory. */
+START_TEST(vdso_named)
+{
+	if (!getauxval(AT_SYSINFO_EHDR))
+		return;   /* no vDSO (some qemu-user targets) */
+	void *h = dlopen("linux-vdso.so.1", RTLD_NOW | RTLD_NOLOAD);
+	ck_assert_msg(h, "the vDSO is not in the loader's list");
+	const char *const names[] = { "__vdso_clock_gettime", "__kernel_clock_gettime", NULL };
+	void *fn = NULL;
+	for (int i = 0; names[i] && !fn; i++)
+		fn = dlsym(h, names[i]);
+	ck_assert_msg(fn, "no clock_gettime in the vDSO");
+	struct gort_funcinfo fi;
+	ck_assert_msg(gort_funcinfo_for_pc((uintptr_t)fn + 4, &fi), "the vDSO's clock_gettime has no name");
+	ck_assert_msg(strstr(fi.name, "clock_gettime"), "the vDSO's clock_gettime is named %s", fi.name);
+	dlclose(h);
+}
+END_TEST
+
+/* A PLT stub is no function's: not _init's, which has no size and used
+ * to be stretched over .plt. */
+static int plt_addr(uintptr_t *out)
+{
+	int fd = open("/proc/self/exe", O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return 0;
+	const unsigned char *img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (img == MAP_FAILED)
+		return 0;
+	const ElfW(Ehdr) *eh = (const void *)img;
+	const ElfW(Shdr) *sh = (const void *)(img + eh->e_shoff);
+	const char *shstr = (const char *)img + sh[eh->e_shstrndx].sh_offset;
+	int found = 0;
+	for (int i = 0; i < eh->e_shnum && !found; i++)
+		if (strcmp(shstr + sh[i].sh_name, ".plt") == 0 && sh[i].sh_size >= 32) {
+			*out = _r_debug.r_map->l_addr + sh[i].sh_addr + 16;
+			found = 1;
+		}
+	munmap((void *)img, (size_t)st.st_size);
+	return found;
+}
+
+START_TEST(plt_not_init)
+{
+	uintptr_t plt;
+	if (!plt_addr(&plt))
+		return;   /* linked without a lazy PLT */
+	struct gort_funcinfo fi;
+	if (gort_funcinfo_for_pc(plt, &fi))
+		ck_assert_msg(strcmp(fi.name, "_init") != 0, "a PLT stub at %#lx is named _init",
+			(unsigned long)plt);
+}
+END_TEST
+
+/* An object loaded with dlopen joins the table at a refresh -- its
+ * functions and its unwind rows -- and leaves it at the refresh after its
+ * dlclose.  It is built without frame pointers: a walk from inside it
+ * must come back out through all its frames by the rows. */
+static long (*nofp_deep)(int, long (*)(void *), void *);
+static uintptr_t walked[64];
+static int nwalked;
+
+static __attribute__((noinline)) long walk_here(void *arg)
+{
+	(void)arg;
+	struct gort_frame f;
+	gort_runtime_frame_caller(&f);
+	uintptr_t lo = f.sp, hi = f.sp + (1 << 20);
+	pthread_attr_t a;
+	void *addr;
+	size_t size;
+	if (pthread_getattr_np(pthread_self(), &a) == 0) {
+		if (pthread_attr_getstack(&a, &addr, &size) == 0) {
+			lo = (uintptr_t)addr;
+			hi = lo + size;
+		}
+		pthread_attr_destroy(&a);
+	}
+	nwalked = gort_runtime_unwind(f, lo, hi, walked, 64);
+	return 0;
+}
+
+static __attribute__((noinline)) void walk_through(void)
+{
+	nofp_deep(5, walk_here, NULL);
+	__asm__ __volatile__("" ::: "memory");
+}
+
+START_TEST(dlopen_joins)
+{
+	const char *path = getenv("GORT_NOFP_SO");
+	if (!path)
+		return;   /* run outside meson */
+	void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
+	ck_assert_msg(h, "dlopen %s: %s", path, dlerror());
+	nofp_deep = (long (*)(int, long (*)(void *), void *))dlsym(h, "nofp_deep");
+	ck_assert(nofp_deep);
+	struct gort_funcinfo fi;
+	ck_assert_msg(!gort_funcinfo_for_pc((uintptr_t)nofp_deep, &fi),
+		"the new object is named before any refresh");
+	ck_assert_int_eq(gort_symtab_refresh(), 0);
+	ck_assert_msg(gort_funcinfo_for_pc((uintptr_t)nofp_deep, &fi) && strcmp(fi.name, "nofp_deep") == 0,
+		"the new object is not named after a refresh");
+	uintptr_t base;
+	ck_assert_msg(gort_runtime_findrow((uintptr_t)nofp_deep + 4, &base), "the new object has no unwind rows");
+	walk_through();
+	int deep = 0, through = 0;
+	for (int i = 1; i < nwalked; i++) {
+		if (gort_funcinfo_for_pc(walked[i] - 1, &fi)) {
+			deep += strcmp(fi.name, "nofp_deep") == 0;
+			through |= fi.entry == (uintptr_t)walk_through;
+		}
+	}
+	ck_assert_msg(deep == 5 && through, "a walk out of the new object saw %d of its 5 frames%s",
+		deep, through ? "" : ", and not its caller");
+	/* gone again at the refresh after dlclose */
+	uintptr_t gone = (uintptr_t)nofp_deep;
+	ck_assert_int_eq(dlclose(h), 0);
+	ck_assert_int_eq(gort_symtab_refresh(), 0);
+	ck_assert_msg(!gort_funcinfo_for_pc(gone, &fi), "an unloaded object is still named (%s)", fi.name);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("symtab");
@@ -448,6 +583,9 @@ int main(void)
 		tcase_add_test(tc, packages);
 		tcase_add_test(tc, from_signal_handler);
 		tcase_add_test(tc, through_the_trampoline);
+		tcase_add_test(tc, vdso_named);
+		tcase_add_test(tc, plt_not_init);
+		tcase_add_test(tc, dlopen_joins);
 	}
 	suite_add_tcase(s, tc);
 	return run_suite(s);
