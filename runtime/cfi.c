@@ -216,7 +216,7 @@ static int read_cie(const unsigned char *at, const unsigned char *seg_end, struc
 			switch (*a) {
 			case 'L': u8(&r); break;
 			case 'R': c->fde_enc = (int)u8(&r); break;
-			case 'P': { int e = (int)u8(&r); ptr(&r, e & ~PE_INDIRECT, 0); r.bad = 0; break; }
+			case 'P': { int e = (int)u8(&r); ptr(&r, e & ~PE_INDIRECT, 0); break; }
 			case 'S': c->signal = 1; break;
 			default: break;   /* 'B', 'G' (aarch64): no data */
 			}
@@ -331,6 +331,15 @@ static struct reg *reg_of(struct state *s, uint64_t r)
 	return r == REG_RA ? &s->ra : r == REG_FP ? &s->fp : NULL;
 }
 
+/* DW_CFA_restore: the rule the CIE's initial instructions gave reg. */
+static void restore(struct state *s, const struct state *init, uint64_t r)
+{
+	if (r == REG_RA)
+		s->ra = init->ra;
+	else if (r == REG_FP)
+		s->fp = init->fp;
+}
+
 /* The x86-64 lazy PLT's CFA: rsp + 8 + ((rip & 15) >= k ? 8 : 0), written
  * as  breg7 8; breg16 0; lit15; and; lit<k>; ge; lit3; shl; plus.  Its k,
  * or 0 for any other expression. */
@@ -376,8 +385,7 @@ static int run(struct out *o, const struct cie *c, const unsigned char *p, const
 				*k = (struct reg){ RULE_AT, off };
 			continue;
 		case 3:                                  /* restore */
-			if ((k = reg_of(s, low)))
-				*k = *reg_of((struct state *)init, low);
+			restore(s, init, low);
 			continue;
 		}
 		switch (op) {
@@ -409,9 +417,7 @@ static int run(struct out *o, const struct cie *c, const unsigned char *p, const
 				*k = (struct reg){ RULE_AT, off };
 			break;
 		case 0x06:                               /* restore_extended */
-			reg = uleb(&r);
-			if ((k = reg_of(s, reg)))
-				*k = *reg_of((struct state *)init, reg);
+			restore(s, init, uleb(&r));
 			break;
 		case 0x07:                               /* undefined */
 			if ((k = reg_of(s, uleb(&r))))
@@ -433,13 +439,10 @@ static int run(struct out *o, const struct cie *c, const unsigned char *p, const
 				return 0;
 			stack[depth++] = *s;
 			break;
-		case 0x0b:                               /* restore_state */
+		case 0x0b:                               /* restore_state: the CFA rule too */
 			if (depth == 0)
 				return 0;
-			{
-				/* the CFA rule is part of the state too */
-				*s = stack[--depth];
-			}
+			*s = stack[--depth];
 			break;
 		case 0x0c:                               /* def_cfa */
 			s->cfa_reg = (int)uleb(&r);
@@ -548,9 +551,8 @@ static void compile_fde(struct out *o, const unsigned char *fde, const unsigned 
 	};
 	if (c.ra_reg != REG_RA)
 		init.ra.how = RULE_OTHER;    /* the RA in a register we do not track */
-	struct out scratch = { 0 };
-	if (!run(&scratch, &c, c.insns, c.insns_end, start, end, &init, &init, 0))
-		return;
+	if (!run(o, &c, c.insns, c.insns_end, start, end, &init, &init, 0))
+		return;                          /* (fde = 0: it emits nothing) */
 	struct state s = init;
 	size_t first = o->n;
 	if (!run(o, &c, r.p, r.end, start, end, &s, &init, 1)) {

@@ -341,8 +341,10 @@ enum { WORLD_LIVE = 0x5e1ec7ed, WORLD_DEAD = 0xdeadf00d };
 /* The current snapshot: written (one release store) by a refresh with
  * build_mu held; read with acquire loads by anyone. */
 static struct world *volatile world;
-/* Readers inside a snapshot now (seq-cst atomics). */
-static volatile uint32_t readers;
+/* Readers inside a snapshot now (seq-cst atomics).  On a line of its
+ * own: every handler writes it, and world, beside it, is read by every
+ * lookup. */
+static volatile uint32_t readers __attribute__((aligned(64)));
 /* Serialises refreshes, and guards the retired lists. */
 static pthread_mutex_t build_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct world *retired_worlds;
