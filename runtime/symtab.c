@@ -65,6 +65,13 @@ struct gort_obj {
 	size_t nfuncs;
 	const struct gort_cfirow *rows;  /* sorted by pc, offsets from lo */
 	size_t nrows;
+	/* A search index over the rows, one entry per BLOCK bytes of code:
+	 * block[b] is the number of rows that start at or before b * BLOCK.
+	 * The row for an offset in block b is among rows[block[b] - 1 ..
+	 * block[b + 1]], a handful: a walk's lookup touches two cache lines
+	 * of the index and one of rows, not the fifteen a binary search over
+	 * libc's 25,000 rows would. */
+	uint32_t *block;
 	char *names;
 	/* who it is in the loader's list: the same load address and program
 	 * headers are the same object */
@@ -369,8 +376,28 @@ static void free_obj(struct gort_obj *o)
 {
 	free((void *)o->funcs);
 	free((void *)o->rows);
+	free(o->block);
 	free(o->names);
 	free(o);
+}
+
+#define BLOCK_SHIFT 10
+
+static int index_rows(struct gort_obj *o)
+{
+	size_t nblocks = ((o->hi - o->lo) >> BLOCK_SHIFT) + 2;
+	if (o->nrows == 0)
+		return 0;
+	if (o->nrows > UINT32_MAX || !(o->block = malloc(nblocks * sizeof *o->block)))
+		return -1;
+	size_t r = 0;
+	for (size_t b = 0; b < nblocks; b++) {
+		uintptr_t at = (uintptr_t)b << BLOCK_SHIFT;
+		while (r < o->nrows && o->rows[r].pc <= at)
+			r++;
+		o->block[b] = (uint32_t)r;
+	}
+	return 0;
 }
 
 /* Read one loaded object: its symbols and its unwind rows. */
@@ -404,8 +431,14 @@ static struct gort_obj *build_obj(const struct dl_phdr_info *info, int idx)
 	free(c.names);
 	struct gort_cfirow *rows;
 	if (!err && gort_runtime_debug("cfi", 1) &&
-	    gort_runtime_cfi_compile(info, o->lo, o->lo, o->hi, &rows, &o->nrows) == 0)
+	    gort_runtime_cfi_compile(info, o->lo, o->lo, o->hi, &rows, &o->nrows) == 0) {
 		o->rows = rows;
+		if (index_rows(o) != 0) {   /* no memory for the index: no rows */
+			free(rows);
+			o->rows = NULL;
+			o->nrows = 0;
+		}
+	}
 	if (err) {
 		free_obj(o);
 		return NULL;
@@ -609,8 +642,9 @@ const struct gort_cfirow *gort_runtime_findrow(uintptr_t pc, uintptr_t *base)
 	const struct gort_obj *o = gort_runtime_findobj(pc);
 	if (!o || o->nrows == 0)
 		return NULL;
-	uintptr_t off = pc - o->lo;
-	size_t lo = 0, hi = o->nrows;
+	uintptr_t off = pc - o->lo, b = off >> BLOCK_SHIFT;
+	/* the first row starting after off lies in [block[b], block[b + 1]] */
+	size_t lo = o->block[b], hi = o->block[b + 1];
 	while (lo < hi) {                /* first row starting after off */
 		size_t mid = lo + (hi - lo) / 2;
 		if (o->rows[mid].pc <= off)
