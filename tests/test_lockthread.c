@@ -29,6 +29,19 @@ static int tid(void)
 
 static __thread uintptr_t mine;   /* each thread's own: who set it last */
 
+/* Where this thread's `mine` is, asked anew at each call.  The compiler
+ * may compute a thread-local's address once per function -- C says a
+ * function runs on one thread -- and `other`, which yields in a loop and
+ * moves between threads, would then go on scribbling on the first
+ * thread's copy: the wired thread's, if it began there.  The volatile asm
+ * keeps each call from being folded into the last. */
+static __attribute__((noinline)) uintptr_t *mine_here(void)
+{
+	uintptr_t *p = &mine;
+	__asm__ __volatile__("" : "+r"(p));
+	return p;
+}
+
 /* --- a wired goroutine stays, and is alone on its thread -------------------- */
 
 #define ROUNDS (400 / SCALE + 20)
@@ -42,7 +55,7 @@ static void other(void *ch)
 		/* the wired thread runs nobody else: if we are on it, it does */
 		if (atomic_load32(&wired_on) && (uint32_t)tid() == atomic_load32(&wired_tid))
 			atomic_add32(&strangers, 1);
-		mine = (uintptr_t)&mine;   /* scribble on whichever thread this is */
+		*mine_here() = (uintptr_t)mine_here();   /* scribble on whichever thread this is */
 		atomic_add32(&others_ran, 1);
 		if (others_ran % 3)
 			gort_yield();
@@ -71,7 +84,7 @@ static int wired_main(void *arg)
 	gort_lock_thread();
 	int me = tid();
 	const uintptr_t stamp = 0x5eed;
-	mine = stamp;
+	*mine_here() = stamp;
 	atomic_store32(&wired_tid, (uint32_t)me);
 	atomic_store32(&wired_on, 1);
 	for (int i = 0; i < ROUNDS; i++) {
@@ -84,7 +97,7 @@ static int wired_main(void *arg)
 			gort_chan_recv(ch, &v);
 			ck_assert_int_eq(v, i);
 		}
-		if (tid() != me || mine != stamp)
+		if (tid() != me || *mine_here() != stamp)
 			atomic_store32(&wired_moved, 1);
 	}
 	atomic_store32(&wired_on, 0);
