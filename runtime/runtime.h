@@ -87,8 +87,9 @@ extern void (*gort_runtime_symtab_hook)(void);   /* test hook, debug runtime */
 size_t gort_runtime_cfi_rows(void);                    /* rows in the table */
 struct gort_obj;
 const struct gort_obj *gort_runtime_findobj(uintptr_t pc);
-/* The unwind row for pc, or NULL; *base is its object's first code byte. */
-const struct gort_cfirow *gort_runtime_findrow(uintptr_t pc, uintptr_t *base);
+/* The unwind row for pc, or NULL; *base is its object's first code byte.
+ * cache as for gort_runtime_unwind_step (or NULL). */
+const struct gort_cfirow *gort_runtime_findrow(uintptr_t pc, uintptr_t *base, const struct gort_obj **cache);
 /* The span of code of the object that holds pc: 1, or 0 if none does. */
 int gort_runtime_objcode(uintptr_t pc, uintptr_t *lo, uintptr_t *hi);
 /* Every row of the object that holds pc (tests): 1, or 0 if none does. */
@@ -118,13 +119,19 @@ struct gort_frame {
 };
 
 /* Step *f to its caller.  Returns 1 on success, 0 when the walk must stop.
- * Async-signal-safe. */
-int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi);
+ * cache, if not NULL, is the walk's memo of the object the last step was
+ * in (NULL to begin with): consecutive frames mostly lie in one object,
+ * and the step then skips the search for it.  It is valid only within
+ * one pin of the symbol table (gort_runtime_symtab_pin), as what it
+ * points at may be freed after.  Async-signal-safe. */
+int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi,
+	const struct gort_obj **cache);
 
 /* The same step by the unwind tables (unwind_cfi.c), which every
  * architecture's step tries first: 1 stepped, 0 the walk must stop, -1
  * no row for this frame (the architecture's own rule takes it). */
-int gort_runtime_cfi_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi);
+int gort_runtime_cfi_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi,
+	const struct gort_obj **cache);
 
 /* Fill *f with the frame of the function that calls this one. */
 void gort_runtime_frame_caller(struct gort_frame *f);

@@ -65,8 +65,8 @@ struct gort_obj {
 	size_t nfuncs;
 	const struct gort_cfirow *rows;  /* sorted by pc, offsets from lo */
 	size_t nrows;
-	/* A search index over the rows, one entry per BLOCK bytes of code:
-	 * block[b] is the number of rows that start at or before b * BLOCK.
+	/* A search index over the rows, one entry per 128 bytes of code:
+	 * block[b] is the number of rows that start at or before b * 128.
 	 * The row for an offset in block b is among rows[block[b] - 1 ..
 	 * block[b + 1]], a handful: a walk's lookup touches two cache lines
 	 * of the index and one of rows, not the fifteen a binary search over
@@ -381,7 +381,7 @@ static void free_obj(struct gort_obj *o)
 	free(o);
 }
 
-#define BLOCK_SHIFT 10
+#define BLOCK_SHIFT 7
 
 static int index_rows(struct gort_obj *o)
 {
@@ -637,9 +637,14 @@ const struct gort_func *gort_runtime_findfunc(uintptr_t pc)
 	return pc < f->end ? f : NULL;
 }
 
-const struct gort_cfirow *gort_runtime_findrow(uintptr_t pc, uintptr_t *base)
+const struct gort_cfirow *gort_runtime_findrow(uintptr_t pc, uintptr_t *base, const struct gort_obj **cache)
 {
-	const struct gort_obj *o = gort_runtime_findobj(pc);
+	const struct gort_obj *o = cache ? *cache : NULL;
+	if (!o || pc - o->lo >= o->hi - o->lo) {
+		o = gort_runtime_findobj(pc);
+		if (cache)
+			*cache = o;
+	}
 	if (!o || o->nrows == 0)
 		return NULL;
 	uintptr_t off = pc - o->lo, b = off >> BLOCK_SHIFT;

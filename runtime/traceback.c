@@ -191,7 +191,8 @@ int gort_runtime_unwind(struct gort_frame f, uintptr_t lo, uintptr_t hi, uintptr
 		return 0;
 	pcs[n++] = f.pc;
 	gort_runtime_symtab_pin();
-	while (n < max && gort_runtime_unwind_step(&f, lo, hi))
+	const struct gort_obj *cache = NULL;
+	while (n < max && gort_runtime_unwind_step(&f, lo, hi, &cache))
 		pcs[n++] = f.live ? f.pc + 1 : f.pc;
 	gort_runtime_symtab_unpin();
 	return n;

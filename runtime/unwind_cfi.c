@@ -35,10 +35,10 @@ static int load(uintptr_t at, uintptr_t lo, uintptr_t hi, uintptr_t *v)
 	return 1;
 }
 
-int gort_runtime_cfi_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
+int gort_runtime_cfi_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi, const struct gort_obj **cache)
 {
 	uintptr_t base;
-	const struct gort_cfirow *r = gort_runtime_findrow(f->live ? f->pc : f->pc - 1, &base);
+	const struct gort_cfirow *r = gort_runtime_findrow(f->live ? f->pc : f->pc - 1, &base, cache);
 	if (!r || r->cfa == CFI_UNKNOWN)
 		return -1;
 	uintptr_t cfa;

@@ -141,12 +141,12 @@ static int step_frameless(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 	return 1;
 }
 
-int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
+int gort_runtime_unwind_step(struct gort_frame *f, uintptr_t lo, uintptr_t hi, const struct gort_obj **cache)
 {
 	int t = gort_runtime_unwind_asyncpreempt(f, lo, hi);
 	if (t)
 		return t > 0;
-	if ((t = gort_runtime_cfi_step(f, lo, hi)) >= 0)
+	if ((t = gort_runtime_cfi_step(f, lo, hi, cache)) >= 0)
 		return t;
 	if (f->live && step_frameless(f, lo, hi))
 		return 1;

@@ -1669,7 +1669,7 @@ static uintptr_t preempted_at(struct g *gp)
 		if (after_tramp)
 			pc = f.pc;   /* taken from the copy: the interrupted pc itself */
 		after_tramp = gort_runtime_in_asyncpreempt(f.live ? f.pc : f.pc - 1);
-		if (!gort_runtime_unwind_step(&f, gp->stack_lo, gp->stack_hi))
+		if (!gort_runtime_unwind_step(&f, gp->stack_lo, gp->stack_hi, NULL))
 			break;
 	}
 	return pc;

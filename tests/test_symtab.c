@@ -552,7 +552,7 @@ START_TEST(dlopen_joins)
 	ck_assert_msg(gort_funcinfo_for_pc((uintptr_t)nofp_deep, &fi) && strcmp(fi.name, "nofp_deep") == 0,
 		"the new object is not named after a refresh");
 	uintptr_t base;
-	ck_assert_msg(gort_runtime_findrow((uintptr_t)nofp_deep + 4, &base), "the new object has no unwind rows");
+	ck_assert_msg(gort_runtime_findrow((uintptr_t)nofp_deep + 4, &base, NULL), "the new object has no unwind rows");
 	walk_through();
 	int deep = 0, through = 0;
 	for (int i = 1; i < nwalked; i++) {
