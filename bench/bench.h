@@ -14,10 +14,12 @@
 #ifndef GORT_BENCH_H
 #define GORT_BENCH_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,6 +89,43 @@ static inline long bench_rss_bytes(void)
 		fclose(f);
 	}
 	return res * sysconf(_SC_PAGESIZE);
+}
+
+/* --- a signal's round trip: what a handler costs ----------------------------
+ *
+ * The cost of a handler is a signal queued to this thread and handled --
+ * the system call, the delivery, the handler, sigreturn -- minus the same
+ * round trip to bench_sig_empty.  The signals go with si_code SI_TIMER,
+ * as a timer's do, so a SIGPROF takes the path a real sample takes.  The
+ * time is the thread's CPU time, not the wall clock: the whole trip runs
+ * on this thread's CPU, and on a shared machine the wall clock would
+ * count other processes' turns too.  bench_sig_deep makes the trip from
+ * `depth` frames down. */
+static inline void bench_sig_empty(int sig)
+{
+	(void)sig;
+}
+
+static inline double bench_sig_roundtrips(int sig, int n)
+{
+	siginfo_t si;
+	memset(&si, 0, sizeof si);
+	si.si_signo = sig;
+	si.si_code = SI_TIMER;
+	pid_t pid = getpid(), tid = (pid_t)syscall(SYS_gettid);
+	struct timespec a, b;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &a);
+	for (int i = 0; i < n; i++)
+		syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &si);
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &b);
+	return ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n;
+}
+
+static __attribute__((noinline, unused)) double bench_sig_deep(int depth, int sig, int n)
+{
+	if (depth > 1)
+		return bench_sig_deep(depth - 1, sig, n) + 0.0 * (double)depth;
+	return bench_sig_roundtrips(sig, n);
 }
 
 #endif /* GORT_BENCH_H */

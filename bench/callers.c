@@ -261,35 +261,6 @@ static void print_kinds(int64_t total)
 
 /* --- the handler's cost ---------------------------------------------------- */
 
-static void empty(int sig)
-{
-	(void)sig;
-}
-
-/* ns of this thread's CPU time per signal queued to it and handled: CPU
- * time, not wall time, so that the time other processes take on a shared
- * machine is not counted (the round trip is all on this thread's CPU:
- * the system call, the delivery, the handler, sigreturn). */
-static double roundtrips(int sig, int n)
-{
-	siginfo_t si;
-	memset(&si, 0, sizeof si);
-	si.si_signo = sig;
-	si.si_code = SI_TIMER;
-	pid_t pid = getpid(), tid = (pid_t)syscall(SYS_gettid);
-	int64_t t0 = cpu_ns(CLOCK_THREAD_CPUTIME_ID);
-	for (int i = 0; i < n; i++)
-		syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &si);
-	return (double)(cpu_ns(CLOCK_THREAD_CPUTIME_ID) - t0) / n;
-}
-
-static __attribute__((noinline)) double deep(int depth, int sig, int n)
-{
-	if (depth > 1)
-		return deep(depth - 1, sig, n) + 0.0 * (double)depth;
-	return roundtrips(sig, n);
-}
-
 /* The signals of one measurement through qsort: the comparator's first
  * call sends them, `above` frames deep, and the rest only compare.  One
  * goroutine measures at a time. */
@@ -302,7 +273,7 @@ static int cmp_signal(const void *a, const void *b)
 {
 	if (!through.done) {
 		through.done = 1;
-		through.ns = deep(through.above, through.sig, through.n);
+		through.ns = bench_sig_deep(through.above, through.sig, through.n);
 	}
 	return cmp_ints(a, b);
 }
@@ -324,7 +295,7 @@ static void handler_cost(void)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = empty;
+	sa.sa_handler = bench_sig_empty;
 	sigaction(SIGUSR1, &sa, NULL);
 	/* At 1 Hz the profiler's own timer adds nothing: the signals are ours. */
 	if (gort_prof_start("/dev/null", 1) != 0) {
@@ -342,7 +313,7 @@ static void handler_cost(void)
 		double own[101], libc[101];
 		int depth = depths[d];
 		for (int r = 0; r < reps; r++) {
-			own[r] = deep(depth, SIGPROF, n) - deep(depth, SIGUSR1, n);
+			own[r] = bench_sig_deep(depth, SIGPROF, n) - bench_sig_deep(depth, SIGUSR1, n);
 			libc[r] = via_qsort(depth / 2, depth / 2, SIGPROF, n) -
 				via_qsort(depth / 2, depth / 2, SIGUSR1, n);
 		}

@@ -8,9 +8,8 @@
  *   sigprof_handler_32frames
  *       the handler's own cost per sample with 32 frames on the stack:
  *       a SIGPROF sent to ourselves, minus the same round trip to an
- *       empty SIGUSR1 handler (gort only).  The signals are queued with
- *       si_code SI_TIMER, as a timer's are, so the handler takes the path
- *       it takes for real samples.
+ *       empty SIGUSR1 handler (gort only), in this thread's CPU time
+ *       (bench.h's bench_sig_roundtrips says how and why).
  */
 #include <pthread.h>
 #include <signal.h>
@@ -65,31 +64,6 @@ static double run(int hz, int procs)
 
 /* --- the handler's cost --------------------------------------------------- */
 
-static void empty(int sig)
-{
-	(void)sig;
-}
-
-static double roundtrips(int sig, int n)
-{
-	siginfo_t si;
-	memset(&si, 0, sizeof si);
-	si.si_signo = sig;
-	si.si_code = SI_TIMER;
-	pid_t pid = getpid(), tid = (pid_t)syscall(SYS_gettid);
-	uint64_t t0 = bench_now();
-	for (int i = 0; i < n; i++)
-		syscall(SYS_rt_tgsigqueueinfo, pid, tid, sig, &si);
-	return (double)(bench_now() - t0) / n;
-}
-
-static __attribute__((noinline)) double deep(int depth, int sig, int n)
-{
-	if (depth > 1)
-		return deep(depth - 1, sig, n) + 0.0 * (double)depth;
-	return roundtrips(sig, n);
-}
-
 static int bench_main(void *arg)
 {
 	(void)arg;
@@ -108,13 +82,13 @@ static int bench_main(void *arg)
 	 * 1 Hz so its timer adds nothing; the signals are ours. */
 	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
-	sa.sa_handler = empty;
+	sa.sa_handler = bench_sig_empty;
 	sigaction(SIGUSR1, &sa, NULL);
 	gort_prof_start("/dev/null", 1);
 	double with[101], without[101];
 	for (int r = 0; r < runs; r++) {
-		with[r] = deep(32, SIGPROF, (int)bench_size(20000));
-		without[r] = deep(32, SIGUSR1, (int)bench_size(20000));
+		with[r] = bench_sig_deep(32, SIGPROF, (int)bench_size(20000));
+		without[r] = bench_sig_deep(32, SIGUSR1, (int)bench_size(20000));
 	}
 	gort_prof_stop();
 	bench_print("sigprof_handler_32frames", bench_median(with, runs) - bench_median(without, runs), "ns");
