@@ -84,7 +84,6 @@ void gort_runtime_symtab_unpin(void);
  * not, -ENOMEM.  Takes a lock and allocates: never in a handler. */
 int gort_runtime_symtab_refresh(void);
 extern void (*gort_runtime_symtab_hook)(void);   /* test hook, debug runtime */
-size_t gort_runtime_cfi_rows(void);                    /* rows in the table */
 struct gort_obj;
 const struct gort_obj *gort_runtime_findobj(uintptr_t pc);
 /* The unwind row for pc, or NULL; *base is its object's first code byte.

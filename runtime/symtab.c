@@ -732,17 +732,6 @@ size_t gort_symtab_len(void)
 	return n;
 }
 
-size_t gort_runtime_cfi_rows(void)
-{
-	gort_runtime_symtab_pin();
-	const struct world *w = current();
-	size_t n = 0;
-	for (size_t i = 0; w && i < w->n; i++)
-		n += w->objs[i]->nrows;
-	gort_runtime_symtab_unpin();
-	return n;
-}
-
 /* The lowest and highest address of the functions whose names start with
  * one of prefixes (NULL-terminated): 1 if there was any.  For start-up
  * code that wants the extent of a runtime linked into the executable,
