@@ -248,6 +248,11 @@ struct state {
 struct out {
 	struct gort_cfirow *rows;
 	size_t n, cap;
+	size_t first;            /* the current FDE's first row */
+	struct chunk {           /* each FDE's rows: rows[first ..] */
+		uint32_t pc, first;
+	} *chunks;
+	size_t nchunks, capchunks;
 	uintptr_t base;
 	int failed;
 };
@@ -312,11 +317,12 @@ static void emit(struct out *o, uintptr_t pc, struct gort_cfirow w)
 		return;
 	}
 	w.pc = (uint32_t)(pc - o->base);
-	if (o->n > 0 && o->rows[o->n - 1].pc == w.pc) {
+	/* (within this FDE's rows: FDEs are put in order afterwards) */
+	if (o->n > o->first && o->rows[o->n - 1].pc == w.pc) {
 		o->n--;
-		if (o->n > 0 && same_rule(&o->rows[o->n - 1], &w))
+		if (o->n > o->first && same_rule(&o->rows[o->n - 1], &w))
 			return;
-	} else if (o->n > 0 && same_rule(&o->rows[o->n - 1], &w)) {
+	} else if (o->n > o->first && same_rule(&o->rows[o->n - 1], &w)) {
 		return;
 	}
 	if (gort_runtime_grow(&o->rows, &o->cap, o->n + 1, sizeof *o->rows)) {
@@ -554,19 +560,66 @@ static void compile_fde(struct out *o, const unsigned char *fde, const unsigned 
 	if (!run(o, &c, c.insns, c.insns_end, start, end, &init, &init, 0))
 		return;                          /* (fde = 0: it emits nothing) */
 	struct state s = init;
-	size_t first = o->n;
+	o->first = o->n;
 	if (!run(o, &c, r.p, r.end, start, end, &s, &init, 1)) {
-		o->n = first;                    /* a program we could not read: no rows */
+		o->n = o->first;                 /* a program we could not read: no rows */
 		return;
 	}
 	/* Where the function ends, no FDE says anything until the next one. */
 	emit(o, end, (struct gort_cfirow){ .cfa = CFI_NONE });
+	if (o->n == o->first)
+		return;
+	if (gort_runtime_grow(&o->chunks, &o->capchunks, o->nchunks + 1, sizeof *o->chunks)) {
+		o->failed = 1;
+		return;
+	}
+	o->chunks[o->nchunks++] = (struct chunk){ o->rows[o->first].pc, (uint32_t)o->first };
 }
 
-static int cmp_row(const void *a, const void *b)
+/* An FDE's rows, rows[first .. end), which begin at pc. */
+struct span {
+	uint32_t pc, first, end;
+};
+
+static int cmp_span(const void *a, const void *b)
 {
-	const struct gort_cfirow *x = a, *y = b;
+	const struct span *x = a, *y = b;
 	return x->pc < y->pc ? -1 : x->pc > y->pc;
+}
+
+/* Put the FDEs' rows in address order.  Linkers mostly lay .eh_frame out
+ * in address order already; where not, it is the FDEs that are sorted
+ * (a few thousand), each one's rows being in order, not the rows (libc
+ * has 25,000: sorting them was most of start-up).  0, or -1 if out of
+ * memory. */
+static int order(struct out *o)
+{
+	size_t k = 1;
+	while (k < o->nchunks && o->chunks[k - 1].pc <= o->chunks[k].pc)
+		k++;
+	if (k >= o->nchunks)
+		return 0;
+	struct span *sv = malloc(o->nchunks * sizeof *sv);
+	struct gort_cfirow *rows = malloc(o->n * sizeof *rows);
+	if (!sv || !rows) {
+		free(sv);
+		free(rows);
+		return -1;
+	}
+	for (size_t i = 0; i < o->nchunks; i++)
+		sv[i] = (struct span){ o->chunks[i].pc, o->chunks[i].first,
+			i + 1 < o->nchunks ? o->chunks[i + 1].first : (uint32_t)o->n };
+	qsort(sv, o->nchunks, sizeof *sv, cmp_span);
+	size_t n = 0;
+	for (size_t i = 0; i < o->nchunks; i++) {
+		memcpy(rows + n, o->rows + sv[i].first, (sv[i].end - sv[i].first) * sizeof *rows);
+		n += sv[i].end - sv[i].first;
+	}
+	free(sv);
+	free(o->rows);
+	o->rows = rows;
+	o->n = o->cap = n;
+	return 0;
 }
 
 /* The PT_LOAD segment of o that holds [p, p+1): its bounds in memory. */
@@ -632,20 +685,26 @@ int gort_runtime_cfi_compile(const struct dl_phdr_info *o, uintptr_t base, uintp
 			compile_fde(&out, p, (const void *)f_lo, end, text_lo, text_hi);
 		p = e.p - 4 + len;
 	}
+	if (!out.failed && order(&out) != 0)
+		out.failed = 1;
+	free(out.chunks);
 	if (out.failed) {
 		free(out.rows);
 		return -ENOMEM;
 	}
-	/* FDEs come in link order, not address order: sort, and where an
-	 * end marker and a function's first row share a pc, keep the row. */
-	qsort(out.rows, out.n, sizeof *out.rows, cmp_row);
+	/* Where one FDE's end marker and the next one's first row share a pc,
+	 * keep the row; where two neighbours say the same, keep the first. */
 	size_t n = 0;
 	for (size_t i = 0; i < out.n; i++) {
 		if (n > 0 && out.rows[n - 1].pc == out.rows[i].pc) {
 			if (out.rows[i].cfa != CFI_NONE)
 				out.rows[n - 1] = out.rows[i];
+			if (n > 1 && same_rule(&out.rows[n - 2], &out.rows[n - 1]))
+				n--;
 			continue;
 		}
+		if (n > 0 && same_rule(&out.rows[n - 1], &out.rows[i]))
+			continue;
 		out.rows[n++] = out.rows[i];
 	}
 	*rows = out.rows;
