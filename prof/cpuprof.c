@@ -646,6 +646,14 @@ void gort_prof_main_stop(void)
 		fprintf(stderr, "gort: GORTPROF: writing the profile: %s\n", strerror(-err));
 }
 
+/* gort_main's start: GORTPROF first, so that with GORTPPROF too the
+ * endpoint's /profile finds the profiler taken, and says so. */
+static void main_start(void)
+{
+	gort_prof_main_start();
+	gort_prof_http_main_start();   /* GORTPPROF=host:port, pprofhttp.c */
+}
+
 /* The scheduler calls the profiler through these (sched.h): it stands
  * below prof and may not name it.  Before main, so before any M. */
 __attribute__((constructor))
@@ -653,7 +661,7 @@ static void prof_hooks(void)
 {
 	gort_sched_hooks = (struct gort_sched_hooks){
 		.minit = gort_prof_minit,
-		.main_start = gort_prof_main_start,
+		.main_start = main_start,
 		.main_stop = gort_prof_main_stop,
 	};
 }
