@@ -494,6 +494,59 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* --- a start racing a stop ----------------------------------------------------
+ * The live endpoint starts and stops the profiler from whichever
+ * connection asks, so a start can come while another caller's stop is
+ * still writing its profile.  That start must be -EBUSY: taking the
+ * profiler then would hand the stopping caller's reader thread, table and
+ * descriptor to the new profile (a stop that joins the wrong thread, or
+ * writes to a descriptor already let go: -EBADF). */
+struct startstop {
+	int fd, rounds, wins;
+	gort_waitgroup *wg;
+};
+
+static void startstop_loop(void *arg)
+{
+	struct startstop *a = arg;
+	for (int i = 0; i < a->rounds; i++) {
+		int e = gort_prof_start_fd(a->fd, 1000);
+		if (e == 0) {
+			a->wins++;
+			ck_assert_int_eq(gort_prof_stop(), 0);
+		} else {
+			ck_assert_int_eq(e, -EBUSY);
+			gort_yield();
+		}
+	}
+	gort_waitgroup_done(a->wg);
+}
+
+static int startstop_main(void *arg)
+{
+	(void)arg;
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	gort_waitgroup wg = { 0 };
+	struct startstop a[3];
+	gort_waitgroup_add(&wg, 3);
+	for (int i = 0; i < 3; i++) {
+		a[i] = (struct startstop){ fd, 300 / SCALE, 0, &wg };
+		gort_go(startstop_loop, &a[i]);
+	}
+	gort_waitgroup_wait(&wg);
+	ck_assert_int_gt(a[0].wins + a[1].wins + a[2].wins, 0);
+	close(fd);
+	return 0;
+}
+
+START_TEST(start_during_stop_is_busy)
+{
+	gort_gomaxprocs(3);
+	ck_assert_int_eq(gort_main(startstop_main, NULL), 0);
+}
+END_TEST
+
 /* --- special files ------------------------------------------------------------
  * A regular file is written beside itself and renamed into place (through
  * a symlink: the file it leads to); a device or FIFO is written where it
@@ -1331,6 +1384,7 @@ int main(void)
 	tcase_add_test(tc, go_pprof_reads_it);
 	tcase_add_test(tc, ledger_with_overflow);
 	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, start_during_stop_is_busy);
 	tcase_add_test(tc, special_files_written_in_place);
 	tcase_add_test(tc, malloc_in_handler_is_fatal);
 	suite_add_tcase(s, tc);
