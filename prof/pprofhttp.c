@@ -42,7 +42,7 @@
  * arrive within HEAD_TIMEOUT of the connection (else the connection is
  * closed, as net/http's ReadHeaderTimeout does): a slow or silent client
  * holds a goroutine and a little memory for seconds, not forever, and at
- * most MAXCONNS of them are served at once (the next get 503).  Anything
+ * most MAXCONNS of them are served at once (as many more get 503).  Anything
  * that does not parse is 400 and the connection is closed; methods other
  * than GET and HEAD are 405 (POST too, on /symbol, where Go takes it);
  * a path outside /debug/pprof/ is 404 with a body that says where to
@@ -127,7 +127,7 @@
 enum {
 	MAXHEAD = 8192,         /* request line and headers (net/http: 1 MiB) */
 	MAXBODY = 65536,        /* a POST to /symbol */
-	MAXCONNS = 64,          /* connections served at once; the next get 503 */
+	MAXCONNS = 64,          /* connections served at once; as many more get 503 */
 	MAXSECONDS = 1000000,   /* seconds= beyond this is refused (11 days) */
 };
 #define SEC 1000000000LL
@@ -861,18 +861,34 @@ static void route(struct conn *c, const struct request *rq)
 /* Close our side, then take what the client still sends, for a moment:
  * closing a socket with unread bytes makes the kernel send a reset, and
  * a reset can overtake the answer in the client's kernel. */
-static void linger_close(struct conn *c)
+static void linger_close(int fd, char *buf, size_t n)
 {
-	gort_shutdown(c->fd, SHUT_WR);
+	gort_shutdown(fd, SHUT_WR);
 	int64_t deadline = gort_now() + LINGER;
 	size_t taken = 0;
 	while (taken < MAXBODY) {
-		ssize_t n = gort_read(c->fd, c->buf, sizeof c->buf, deadline);
-		if (n <= 0)
+		ssize_t r = gort_read(fd, buf, n, deadline);
+		if (r <= 0)
 			break;
-		taken += (size_t)n;
+		taken += (size_t)r;
 	}
-	gort_close(c->fd);
+	gort_close(fd);
+}
+
+/* A connection over MAXCONNS: told so, without reading its request. */
+static void reject_conn(void *arg)
+{
+	int fd = (int)(intptr_t)arg;
+	static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
+		"Content-Type: text/plain; charset=utf-8\r\nX-Go-Pprof: 1\r\n"
+		"Content-Length: 33\r\nConnection: close\r\n\r\n"
+		"gort: too many pprof connections\n";
+	char buf[256];
+	if (gort_write(fd, busy, sizeof busy - 1, gort_now() + LINGER) >= 0)
+		linger_close(fd, buf, sizeof buf);
+	else
+		gort_close(fd);
+	atomic_add32(&srv.nconns, -1);
 }
 
 static void serve_conn(void *arg)
@@ -891,7 +907,7 @@ static void serve_conn(void *arg)
 		else
 			route(c, &rq);
 	}
-	linger_close(c);
+	linger_close(c->fd, c->buf, sizeof c->buf);
 	free(c);
 	atomic_add32(&srv.nconns, -1);
 }
@@ -925,15 +941,15 @@ static void accept_loop(void *arg)
 		}
 		int one = 1;   /* a header then a body: no Nagle wait between them */
 		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-		struct conn *c = NULL;
-		if (atomic_add32(&srv.nconns, 1) <= MAXCONNS)
-			c = malloc(sizeof *c);
+		/* MAXCONNS served; as many again told 503 (each a goroutine on a
+		 * small buffer, for a moment); beyond that, dropped outright. */
+		uint32_t n = atomic_add32(&srv.nconns, 1);
+		struct conn *c = n <= MAXCONNS ? malloc(sizeof *c) : NULL;
 		if (!c) {
-			/* A fresh socket's buffer is empty: this write never waits. */
-			static const char busy[] = "HTTP/1.1 503 Service Unavailable\r\n"
-				"Content-Type: text/plain; charset=utf-8\r\nContent-Length: 35\r\n"
-				"Connection: close\r\n\r\ngort: too many pprof connections\r\n";
-			gort_write(fd, busy, sizeof busy - 1, gort_now() + SEC);
+			if (n <= 2 * MAXCONNS) {
+				gort_go(reject_conn, (void *)(intptr_t)fd);
+				continue;
+			}
 			gort_close(fd);
 			atomic_add32(&srv.nconns, -1);
 			continue;

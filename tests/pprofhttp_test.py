@@ -136,6 +136,10 @@ def main():
     port = int(t.wait_for(r"^port (\d+)$").group(1))
     burn = t.wait_for(r"^burn (0x[0-9a-f]+)$").group(1)
     base = "http://127.0.0.1:%d/debug/pprof/" % port
+    # a client that sends half a request and then nothing: the server must
+    # hang up on it by itself (HEAD_TIMEOUT, 10 s); looked at last
+    slow = socket.create_connection(("127.0.0.1", port), timeout=10 * SLOW)
+    slow.sendall(b"GET /debug/pprof/ HTTP/1.1\r\nHost: t\r\n")
 
     status, h, body = curl(base)
     check(status == 200 and h.get("content-type") == "text/html; charset=utf-8",
@@ -255,6 +259,8 @@ def main():
     got = raw(port, b"GE T /debug/pprof/ HTTP/1.1\r\nHost: t\r\n\r\n")
     check(got.startswith(b"HTTP/1.1 400 Bad Request\r\n") and b"Connection: close" in got,
           "a malformed request line: 400, and the connection closed (%r)" % got[:60])
+    got = raw(port, b"G(T /debug/pprof/ HTTP/1.1\r\nHost: t\r\n\r\n")
+    check(got.startswith(b"HTTP/1.1 400 "), "a method that is no token: 400")
     got = raw(port, b"GET /debug/pprof/ HTTP/1.1\r\n\r\n")
     check(got.startswith(b"HTTP/1.1 400 "), "HTTP/1.1 without Host: 400")
     got = raw(port, b"GET /debug/pprof/ HTTP/1.1\r\nHost: t\r\nno colon here\r\n\r\n")
@@ -272,6 +278,28 @@ def main():
           "HTTP/1.0, and an escaped path: 200")
     status, h, body = curl(base)
     check(status == 200, "and after all that the server still answers")
+
+    # at most 64 connections at once: the next is told so, not queued
+    idle = [socket.create_connection(("127.0.0.1", port), timeout=10 * SLOW) for _ in range(64)]
+    got = raw(port, b"GET /debug/pprof/ HTTP/1.1\r\nHost: t\r\n\r\n")
+    for sock in idle:
+        sock.close()
+    check(got.startswith(b"HTTP/1.1 503 "), "a 65th connection at once: 503", repr(got[:80]))
+    end = time.monotonic() + 20 * SLOW
+    while True:
+        got = raw(port, b"GET /debug/pprof/ HTTP/1.1\r\nHost: t\r\n\r\n")
+        if not got.startswith(b"HTTP/1.1 503 ") or time.monotonic() > end:
+            break
+        time.sleep(0.1)
+    check(got.startswith(b"HTTP/1.1 200 "), "and once they are gone, 200 again")
+
+    slow.settimeout(30 * SLOW)
+    try:
+        left = slow.recv(100)
+    except socket.timeout:
+        left = None
+    check(left == b"", "a client that stops halfway through its request is hung up on "
+          "(within 30 s; the server's limit is 10 s)", repr(left))
     t.kill()
 
     # --- GORTPPROF=host:port, in a program with no other way out ----------
