@@ -269,8 +269,12 @@ def main():
     check(got.startswith(b"HTTP/1.1 400 "), "a bad escape in the path: 400")
     got = raw(port, b"GET /debug/pprof/ HTTP/2.0\r\nHost: t\r\n\r\n")
     check(got.startswith(b"HTTP/1.1 505 "), "HTTP/2.0 in text: 505")
-    got = raw(port, b"GET /debug/pprof/ HTTP/1.1\r\nHost: t\r\nX-Big: " + b"x" * 9000 + b"\r\n\r\n")
-    check(got.startswith(b"HTTP/1.1 431 "), "a head over 8 KiB: 431")
+    # 32 KiB, most of it never read: the answer must still arrive whole
+    # (the server drains before it closes, or the kernel resets the
+    # connection under the answer)
+    got = raw(port, b"GET /debug/pprof/ HTTP/1.1\r\nHost: t\r\nX-Big: " + b"x" * 32768 + b"\r\n\r\n")
+    check(got.startswith(b"HTTP/1.1 431 ") and got.endswith(b"\r\n\r\n431 Request Header Fields Too Large\n"),
+          "a head over 8 KiB: 431, whole", repr(got))
     got = raw(port, b"GET /debug/pprof/cmd", shut=True)
     check(got == b"", "half a request, then the client's end: closed without an answer")
     got = raw(port, b"GET /debug/%70prof/cmdline HTTP/1.0\r\n\r\n")
