@@ -232,6 +232,7 @@ struct request {
 	int head;                  /* a HEAD: the headers only */
 	long long clen;            /* Content-Length, or -1 */
 	int chunked;               /* Transfer-Encoding given */
+	int expect;                /* Expect: 100-continue */
 };
 
 struct conn {
@@ -393,6 +394,8 @@ static int parse_head(struct conn *c, struct request *rq)
 			rq->clen = n;
 		} else if (strcasecmp(h, "Transfer-Encoding") == 0) {
 			rq->chunked = 1;
+		} else if (strcasecmp(h, "Expect") == 0 && strncasecmp(v, "100-continue", 12) == 0) {
+			rq->expect = 1;
 		}
 	}
 	if (rq->minor == 1 && hosts != 1)
@@ -478,11 +481,17 @@ static const char *reason(int status)
 static int header(char *buf, size_t max, int status, const char *ctype, const char *extra,
 	long long clen)
 {
+	/* RFC 9110's date, in English whatever the program's locale says
+	 * (strftime's %a and %b would follow LC_TIME). */
+	static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat" };
+	static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul",
+		"Aug", "Sep", "Oct", "Nov", "Dec" };
 	char date[40];
 	time_t now = time(NULL);
 	struct tm tm;
 	gmtime_r(&now, &tm);
-	strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	snprintf(date, sizeof date, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday % 7],
+		tm.tm_mday, months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 	char cl[48] = "";
 	if (clen >= 0)
 		snprintf(cl, sizeof cl, "Content-Length: %lld\r\n", clen);
@@ -771,6 +780,15 @@ static void serve_symbol(struct conn *c, const struct request *rq)
 			have = (size_t)rq->clen;
 		memcpy(body, c->buf + c->end, have);
 		int64_t deadline = gort_now() + BODY_TIMEOUT;
+		/* curl asks before it sends a body over 1 KiB, and waits a
+		 * second for the answer: say yes, as net/http does once the
+		 * handler reads. */
+		static const char go_on[] = "HTTP/1.1 100 Continue\r\n\r\n";
+		if (rq->expect && have < (size_t)rq->clen &&
+		    gort_write(c->fd, go_on, sizeof go_on - 1, deadline) < 0) {
+			free(body);
+			return;
+		}
 		while (have < (size_t)rq->clen) {
 			ssize_t n = gort_read(c->fd, body + have, (size_t)rq->clen - have, deadline);
 			if (n <= 0) {

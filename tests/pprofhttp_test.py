@@ -255,6 +255,14 @@ def main():
     status, h, body = curl(base + "symbol", "--data-binary", burn + "+0x1")
     check(status == 200 and (b"%s burn_for_pprof\n" % burn.encode()) in body,
           "POST /symbol names an address (got %r)" % body)
+    # over 1 KiB curl sends "Expect: 100-continue" and waits for the go-ahead
+    many = "+".join([burn] * 200)
+    t0 = time.monotonic()
+    status, h, body = curl(base + "symbol", "--data-binary", many, "--expect100-timeout", "30")
+    check(status == 200 and body.count(b" burn_for_pprof\n") == 200,
+          "POST /symbol of 200 addresses (Expect: 100-continue answered)",
+          "%s %r" % (status, body[:200]))
+    check(time.monotonic() - t0 < 25 * SLOW, "... without waiting out curl's expect timeout")
 
     # what a server must refuse, and then hang up
     got = raw(port, b"GE T /debug/pprof/ HTTP/1.1\r\nHost: t\r\n\r\n")
