@@ -91,13 +91,14 @@
  * instead of dying with "all goroutines are asleep".  That is the point:
  * the goroutine profile of a stuck program is what one wants to fetch.
  *
- * Rejected: a thread of its own with blocking sockets (it would work
- * while the scheduler is wedged, but the poller is what gort is for, and
- * a thread gort did not start cannot call gort_prof_stop's goroutine-side
- * callers, nor be labelled); keep-alive (pprof makes one request, and
- * keep-alive is where a minimal server's bugs live); streaming the profile
- * as the writer produces it (the writer would need a non-blocking sink and
- * the answer chunked framing, for a file that is rarely over a megabyte).
+ * Rejected: a thread of its own with blocking sockets (it would answer
+ * even while the scheduler is wedged, but it would be a thread the
+ * deadlock detector must be told about, its CPU could carry no label, and
+ * the goroutine, block and mutex writers expect a goroutine's context);
+ * keep-alive (pprof makes one request, and keep-alive is where a minimal
+ * server's bugs live); streaming the profile as the writer produces it
+ * (the writer would need a non-blocking sink and the answer chunked
+ * framing, for a file that is rarely over a megabyte).
  *
  * Runs on goroutines: no stdio here except snprintf into buffers, no
  * blocking system call on a socket; the GORTPPROF message is printed on
@@ -106,9 +107,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <stdarg.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -235,8 +236,10 @@ struct request {
 	int expect;                /* Expect: 100-continue */
 };
 
+/* A connection, and everything in it, belongs to its goroutine alone:
+ * made by the accept loop before the goroutine starts, freed by it. */
 struct conn {
-	int fd;                    /* owned by the connection's goroutine */
+	int fd;
 	int64_t start;             /* when it was accepted */
 	size_t len, end;           /* bytes in buf; the end of the head in it */
 	char buf[MAXHEAD + 1];
