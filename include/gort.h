@@ -476,6 +476,32 @@ GORT_API int gort_prof_start(const char *path, int hz);
 GORT_API int gort_prof_start_fd(int fd, int hz);   /* fd stays open */
 GORT_API int gort_prof_stop(void);
 
+/* The live endpoint (Go: import _ "net/http/pprof" and an
+ * http.ListenAndServe): serve Go's /debug/pprof/ paths over HTTP from
+ * the running program, so that
+ *     go tool pprof http://127.0.0.1:6060/debug/pprof/profile?seconds=5
+ * works against it as against a Go program.  GORTPPROF=host:port in the
+ * environment does the same at gort_main's start, without any code.
+ *
+ * address is "host:port" as gort_listen takes it; port 0 picks a free
+ * one, which gort_prof_serve_port then names.  The server listens before
+ * the call returns, then accepts and answers on goroutines of its own
+ * (labelled gort=pprof-http), waiting in the poller: it costs no thread
+ * while idle.  One request per connection.  It never keeps the program
+ * alive: when main returns, the program is over, server and all.  But
+ * while it waits for connections the deadlock detector says nothing, as
+ * in Go (a goroutine in the poller may yet be woken from outside): a
+ * program whose other goroutines are all blocked for ever keeps serving
+ * its profiles.
+ *
+ * Returns 0, or a negative errno: -EINVAL for a NULL or malformed
+ * address, -ENOENT for a host that does not resolve, bind(2)'s error
+ * (-EADDRINUSE, -EACCES, ...), -EBUSY if a server is already running.
+ * gort_prof_serve_port returns the port served on, or -ENOTCONN while no
+ * server is.  See docs/prof.md, "A live endpoint". */
+GORT_API int gort_prof_serve(const char *address);
+GORT_API int gort_prof_serve_port(void);
+
 /* The ledger of the last finished profile: every SIGPROF a goroutine
  * thread handled is exactly one of a sample written, a signal that landed
  * in the atomic package's locked code (counted, then written as one

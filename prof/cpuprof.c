@@ -70,6 +70,11 @@ static int outdir = -1;         /* the target's directory (O_PATH), or -1: writt
 static char *outname;           /* the target's name in outdir */
 static int use_itimer;
 static uint32_t bufwords, buftags;
+/* A stop between its two halves, under proflock: the state is already
+ * off (the handlers must see that first), but the reader, the table and
+ * the descriptor are still the stopping caller's, so a start must wait
+ * its turn: -EBUSY, as if the profile still ran. */
+static int stopping;
 static pthread_t reader;
 static struct note reader_note;
 static volatile uint32_t reader_stop;
@@ -391,7 +396,7 @@ static int start(int fd, const char *path, int hz)
 		return -EINVAL;
 	gort_runtime_symtab_refresh();
 	gort_sched_lock(&proflock);
-	if (atomic_load32(&gort_prof_state) != PROF_OFF) {
+	if (atomic_load32(&gort_prof_state) != PROF_OFF || stopping) {
 		gort_sched_unlock(&proflock);
 		return -EBUSY;
 	}
@@ -475,6 +480,7 @@ int gort_prof_stop(void)
 		return -EINVAL;
 	}
 	atomic_store32(&gort_prof_state, PROF_OFF);
+	stopping = 1;
 	if (use_itimer) {
 		struct itimerval zero;
 		memset(&zero, 0, sizeof zero);
@@ -553,6 +559,7 @@ int gort_prof_stop(void)
 	gort_prof_clear(&gort_prof_last);
 	gort_prof_last = cur;
 	memset(&cur, 0, sizeof cur);
+	stopping = 0;
 	gort_sched_unlock(&proflock);
 	return err;
 }
@@ -573,6 +580,7 @@ int gort_prof_stats(struct gort_prof_stats *out)
 static void atfork_child(void)
 {
 	atomic_store32(&gort_prof_state, PROF_OFF);
+	stopping = 0;
 	proflock.key = 0;
 	if (use_itimer) {
 		struct itimerval zero;
@@ -646,6 +654,14 @@ void gort_prof_main_stop(void)
 		fprintf(stderr, "gort: GORTPROF: writing the profile: %s\n", strerror(-err));
 }
 
+/* gort_main's start: GORTPROF first, so that with GORTPPROF too the
+ * endpoint's /profile finds the profiler taken, and says so. */
+static void main_start(void)
+{
+	gort_prof_main_start();
+	gort_prof_http_main_start();   /* GORTPPROF=host:port, pprofhttp.c */
+}
+
 /* The scheduler calls the profiler through these (sched.h): it stands
  * below prof and may not name it.  Before main, so before any M. */
 __attribute__((constructor))
@@ -653,7 +669,7 @@ static void prof_hooks(void)
 {
 	gort_sched_hooks = (struct gort_sched_hooks){
 		.minit = gort_prof_minit,
-		.main_start = gort_prof_main_start,
+		.main_start = main_start,
 		.main_stop = gort_prof_main_stop,
 	};
 }

@@ -88,6 +88,7 @@ struct m;
 void gort_prof_minit(struct m *m);          /* a new M: its buffer and timer */
 void gort_prof_main_start(void);            /* GORTPROF=path[:hz] */
 void gort_prof_main_stop(void);
+void gort_prof_http_main_start(void);   /* GORTPPROF=host:port (pprofhttp.c) */
 
 /* --- the aggregated profile (cpuprof.c), read by pprof.c --------------- */
 

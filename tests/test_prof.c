@@ -494,6 +494,59 @@ START_TEST(bad_arguments)
 }
 END_TEST
 
+/* --- a start racing a stop ----------------------------------------------------
+ * The live endpoint starts and stops the profiler from whichever
+ * connection asks, so a start can come while another caller's stop is
+ * still writing its profile.  That start must be -EBUSY: taking the
+ * profiler then would hand the stopping caller's reader thread, table and
+ * descriptor to the new profile (a stop that joins the wrong thread, or
+ * writes to a descriptor already let go: -EBADF). */
+struct startstop {
+	int fd, rounds, wins;
+	gort_waitgroup *wg;
+};
+
+static void startstop_loop(void *arg)
+{
+	struct startstop *a = arg;
+	for (int i = 0; i < a->rounds; i++) {
+		int e = gort_prof_start_fd(a->fd, 1000);
+		if (e == 0) {
+			a->wins++;
+			ck_assert_int_eq(gort_prof_stop(), 0);
+		} else {
+			ck_assert_int_eq(e, -EBUSY);
+			gort_yield();
+		}
+	}
+	gort_waitgroup_done(a->wg);
+}
+
+static int startstop_main(void *arg)
+{
+	(void)arg;
+	int fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	gort_waitgroup wg = { 0 };
+	struct startstop a[3];
+	gort_waitgroup_add(&wg, 3);
+	for (int i = 0; i < 3; i++) {
+		a[i] = (struct startstop){ fd, 300 / SCALE, 0, &wg };
+		gort_go(startstop_loop, &a[i]);
+	}
+	gort_waitgroup_wait(&wg);
+	ck_assert_int_gt(a[0].wins + a[1].wins + a[2].wins, 0);
+	close(fd);
+	return 0;
+}
+
+START_TEST(start_during_stop_is_busy)
+{
+	gort_gomaxprocs(3);
+	ck_assert_int_eq(gort_main(startstop_main, NULL), 0);
+}
+END_TEST
+
 /* --- special files ------------------------------------------------------------
  * A regular file is written beside itself and renamed into place (through
  * a symlink: the file it leads to); a device or FIFO is written where it
@@ -1217,6 +1270,109 @@ START_TEST(writer_at_scale)
 }
 END_TEST
 
+/* --- the live endpoint (prof/pprofhttp.c) ------------------------------------ */
+
+/* How many goroutines carry the endpoint's label (status not dead). */
+static int pprof_labelled(void)
+{
+	int n = 0;
+	gort_sched_lock(&gort_sched.allglock);
+	for (struct g *gp = gort_sched.allgs; gp; gp = gp->alllink) {
+		const char *v = gp->labels ? gort_labels_value(gp->labels, "gort") : NULL;
+		if (v && strcmp(v, "pprof-http") == 0 && atomic_load32(&gp->status) != Gdead)
+			n++;
+	}
+	gort_sched_unlock(&gort_sched.allglock);
+	return n;
+}
+
+/* GET path from the endpoint on port; the whole answer into buf (at most
+ * max - 1 bytes, NUL-terminated): its length.  While it waits, *running
+ * (if not NULL) is set once the CPU profiler is seen running -- which
+ * this goroutine can see only if the server's wait leaves the thread. */
+static size_t pprof_get(int port, const char *path, char *buf, size_t max, int *running)
+{
+	char addr[32], rq[256];
+	snprintf(addr, sizeof addr, "127.0.0.1:%d", port);
+	int64_t deadline = gort_now() + 60 * 1000000000LL;
+	int fd = gort_dial("tcp", addr, deadline);
+	ck_assert_int_ge(fd, 0);
+	int n = snprintf(rq, sizeof rq, "GET %s HTTP/1.1\r\nHost: t\r\n\r\n", path);
+	ck_assert_int_eq(gort_write(fd, rq, (size_t)n, deadline), n);
+	size_t len = 0;
+	for (;;) {
+		struct gort_prof_stats st;
+		if (running && gort_prof_stats(&st) == -EBUSY)
+			*running = 1;
+		int w = gort_fd_wait(fd, GORT_READ, running ? gort_now() + 1000000 : deadline);
+		if (w == -ETIMEDOUT && gort_now() < deadline) {
+			gort_yield();
+			continue;
+		}
+		ck_assert_int_eq(w, 0);
+		ssize_t r = gort_read(fd, buf + len, max - 1 - len, deadline);
+		ck_assert_int_ge(r, 0);
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		ck_assert_uint_lt(len, max - 1);
+	}
+	buf[len] = '\0';
+	gort_close(fd);
+	return len;
+}
+
+static int serve_api_main(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(gort_prof_serve_port(), -ENOTCONN);
+	ck_assert_int_eq(gort_prof_serve(NULL), -EINVAL);
+	ck_assert_int_eq(gort_prof_serve(""), -EINVAL);
+	ck_assert_int_eq(gort_prof_serve("6060"), -EINVAL);
+	ck_assert_int_eq(gort_prof_serve("127.0.0.1:http-alt-no-such-service"), -EINVAL);
+	int taken = gort_listen("tcp", "127.0.0.1:0");
+	ck_assert_int_ge(taken, 0);
+	char addr[64];
+	ck_assert_int_gt(gort_localaddr(taken, addr, sizeof addr), 0);
+	ck_assert_int_eq(gort_prof_serve(addr), -EADDRINUSE);
+	ck_assert_int_eq(gort_prof_serve_port(), -ENOTCONN);   /* a failure leaves nothing */
+	gort_close(taken);
+
+	ck_assert_int_eq(gort_prof_serve("127.0.0.1:0"), 0);
+	int port = gort_prof_serve_port();
+	ck_assert_int_gt(port, 0);
+	ck_assert_int_eq(gort_prof_serve("127.0.0.1:0"), -EBUSY);
+
+	static char buf[1 << 16];
+	size_t n = pprof_get(port, "/debug/pprof/", buf, sizeof buf, NULL);
+	ck_assert_msg(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0, "%.*s", (int)n, buf);
+	ck_assert_ptr_nonnull(strstr(buf, "<a href='goroutine'>goroutine</a>"));
+	ck_assert_int_ge(pprof_labelled(), 1);   /* the accept loop, at least */
+
+	/* One P: the wait for the profile's second must leave it to us. */
+	int running = 0;
+	n = pprof_get(port, "/debug/pprof/profile?seconds=1", buf, sizeof buf, &running);
+	ck_assert_msg(strncmp(buf, "HTTP/1.1 200 OK\r\n", 17) == 0, "%.200s", buf);
+	char *body = strstr(buf, "\r\n\r\n");
+	ck_assert_ptr_nonnull(body);
+	ck_assert_int_eq((unsigned char)body[4], 0x1f);
+	ck_assert_int_eq((unsigned char)body[5], 0x8b);
+	ck_assert_msg(running, "the CPU profile's wait held the only P: nobody saw the profiler run");
+	ck_assert_int_eq(gort_prof_stats(&(struct gort_prof_stats){ 0 }), 0);   /* stopped */
+	/* The connections' goroutines end once they see our close; until
+	 * then their buffers are live (LeakSanitizer would say so at exit). */
+	while (pprof_labelled() > 1)
+		gort_sleep(1000000);
+	return 0;
+}
+
+START_TEST(endpoint_api)
+{
+	gort_gomaxprocs(1);
+	ck_assert_int_eq(gort_main(serve_api_main, NULL), 0);
+}
+END_TEST
+
 int main(void)
 {
 	if (!mkdtemp(tmpdir)) {
@@ -1232,6 +1388,7 @@ int main(void)
 	tcase_add_test(tc, go_pprof_reads_it);
 	tcase_add_test(tc, ledger_with_overflow);
 	tcase_add_test(tc, bad_arguments);
+	tcase_add_test(tc, start_during_stop_is_busy);
 	tcase_add_test(tc, special_files_written_in_place);
 	tcase_add_test(tc, malloc_in_handler_is_fatal);
 	suite_add_tcase(s, tc);
@@ -1250,6 +1407,11 @@ int main(void)
 	tcase_add_test(tc, clone_suffixes_folded);
 	tcase_add_test(tc, symbolizes_a_call);
 	tcase_add_test(tc, writer_at_scale);
+	suite_add_tcase(s, tc);
+
+	tc = tcase_create("endpoint");
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, endpoint_api);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("seed");
