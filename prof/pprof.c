@@ -380,3 +380,103 @@ int gort_prof_write_pprof(const struct profile *p, int fd)
 	free(st.s), free(ms.m), free(l.addr), free(l.func), free(l.fname);
 	return err;
 }
+
+/* --- gort_prof_write: the general writer ------------------------------------
+ * PLACEHOLDER, to be replaced at merge by the lines branch's writer (file
+ * and line, inline frames, the function table done properly): this one is
+ * the least that lets the goroutine, block, mutex and heap profiles be
+ * written and tested meanwhile -- plain locations named by
+ * gort_runtime_findfunc, no lines -- with the encoder above. */
+int gort_prof_write(const struct pprof_spec *spec, int (*next)(void *arg, struct pprof_sample *s),
+	void *arg, int fd)
+{
+	struct pb out = { 0 }, sub = { 0 }, sub2 = { 0 }, packed = { 0 };
+	struct strtab st = { 0 };
+	struct maps ms = { 0 };
+	struct locs l = { 0 };
+	str(&st, "");
+	dl_iterate_phdr(addmaps, &ms);
+
+	for (int i = 0; i < spec->ntypes; i++) {
+		pb_uint(&sub, 1, (uint64_t)str(&st, spec->types[i].type));
+		pb_uint(&sub, 2, (uint64_t)str(&st, spec->types[i].unit));
+		pb_msg(&out, 1, &sub);
+	}
+	struct pprof_sample s;
+	for (;;) {
+		memset(&s, 0, sizeof s);
+		if (!next(arg, &s))
+			break;
+		for (int i = 0; i < s.nstk; i++) {
+			uintptr_t a = i == 0 && spec->leaf_exact ? s.stk[i] : s.stk[i] - 1;
+			pb_varint(&packed, locid(&l, a));
+		}
+		pb_len(&sub, 1, packed.b, packed.len);
+		packed.len = 0;
+		for (int i = 0; i < spec->ntypes; i++)
+			pb_varint(&packed, (uint64_t)s.values[i]);
+		pb_len(&sub, 2, packed.b, packed.len);
+		packed.len = 0;
+		for (int k = 0; s.labels && k < s.labels->n; k++) {
+			pb_uint(&sub2, 1, (uint64_t)str(&st, s.labels->kv[k].key));
+			pb_uint(&sub2, 2, (uint64_t)str(&st, s.labels->kv[k].value));
+			pb_msg(&sub, 3, &sub2);
+		}
+		if (s.numkey) {
+			pb_uint(&sub2, 1, (uint64_t)str(&st, s.numkey));
+			pb_uint(&sub2, 3, (uint64_t)s.num);
+			if (s.numunit)
+				pb_uint(&sub2, 4, (uint64_t)str(&st, s.numunit));
+			pb_msg(&sub, 3, &sub2);
+		}
+		pb_msg(&out, 2, &sub);
+	}
+	for (size_t i = 0; i < ms.n; i++) {
+		pb_uint(&sub, 1, i + 1);
+		pb_uint(&sub, 2, ms.m[i].start);
+		pb_uint(&sub, 3, ms.m[i].limit);
+		pb_uint_opt(&sub, 4, ms.m[i].offset);
+		pb_uint(&sub, 5, (uint64_t)str(&st, ms.m[i].file));
+		pb_uint_opt(&sub, 6, (uint64_t)str(&st, ms.m[i].buildid));
+		pb_uint(&sub, 7, 1);
+		pb_msg(&out, 3, &sub);
+	}
+	for (size_t i = 0; i < l.n; i++) {
+		pb_uint(&sub, 1, i + 1);
+		pb_uint_opt(&sub, 2, findmap(&ms, l.addr[i]));
+		pb_uint(&sub, 3, l.addr[i]);
+		if (l.func[i]) {
+			pb_uint(&sub2, 1, l.func[i]);
+			pb_msg(&sub, 4, &sub2);
+		}
+		pb_msg(&out, 4, &sub);
+	}
+	for (size_t j = 0; j < l.nf; j++) {
+		pb_uint(&sub, 1, j + 1);
+		int64_t name = str(&st, l.fname[j]);
+		pb_uint(&sub, 2, (uint64_t)name);
+		pb_uint(&sub, 3, (uint64_t)name);
+		pb_msg(&out, 5, &sub);
+	}
+	if (spec->time_ns)
+		pb_uint(&out, 9, (uint64_t)spec->time_ns);
+	if (spec->duration_ns)
+		pb_uint(&out, 10, (uint64_t)spec->duration_ns);
+	if (spec->period_type.type) {
+		pb_uint(&sub, 1, (uint64_t)str(&st, spec->period_type.type));
+		pb_uint(&sub, 2, (uint64_t)str(&st, spec->period_type.unit));
+		pb_msg(&out, 11, &sub);
+	}
+	pb_uint_opt(&out, 12, (uint64_t)spec->period);
+	for (int i = 0; i < spec->ncomments; i++)
+		pb_uint(&out, 13, (uint64_t)str(&st, spec->comments[i]));
+	if (spec->default_type)
+		pb_uint(&out, 14, (uint64_t)str(&st, spec->default_type));
+	for (size_t i = 0; i < st.n; i++)
+		pb_len(&out, 6, st.s[i], strlen(st.s[i]));
+
+	int err = out.oom || sub.oom || sub2.oom || packed.oom ? -ENOMEM : gzip_to(fd, &out);
+	free(out.b), free(sub.b), free(sub2.b), free(packed.b);
+	free(st.s), free(ms.m), free(l.addr), free(l.func), free(l.fname);
+	return err;
+}

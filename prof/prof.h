@@ -162,6 +162,40 @@ struct pprof_sample {
 int gort_prof_write(const struct pprof_spec *spec, int (*next)(void *arg, struct pprof_sample *s),
 	void *arg, int fd);
 
+/* --- blockprof.c, goroutineprof.c, heapprof.c, profiles.c: the profiles
+ * other than CPU, each written with gort_prof_write ------------------------ */
+
+/* Trim a walk taken from a hook's frame (pcs[0] in the hook): skip `skip`
+ * frames, then gort's own (sched, prof, runtime, atomic), and cut the
+ * goroutine's start-up frames off the root.  Returns the count kept. */
+int gort_prof_trimstack(uintptr_t *pcs, int n, int skip);
+/* Only the last: cut the goroutine's start-up frames off the root. */
+int gort_prof_trimstack_root(uintptr_t *pcs, int n);
+/* How the last goroutine profile went (goroutineprof.c). */
+struct goprof_stats {
+	int64_t goroutines;    /* recorded */
+	int64_t visited;       /* Gs on allgs, dead ones too */
+	uint32_t by_sched;     /* recorded by an M about to run them, or by themselves */
+	uint32_t rounds;       /* looks again for Gs that were running */
+	int64_t maxhold_ns;    /* the longest any G was held from running */
+	int64_t barrier_ns;    /* membarrier */
+	int64_t total_ns;      /* the whole take */
+};
+extern struct goprof_stats gort_prof_goprof_last;
+int gort_prof_goroutineprof_take(void);
+int64_t gort_prof_goroutineprof_count(uintptr_t lo, uintptr_t hi, const char *key, const char *value);
+int gort_prof_blockprof_write(int fd);
+int gort_prof_mutexprof_write(int fd);
+int gort_prof_goroutineprof_write(int fd);
+int gort_prof_heapprof_write(int fd, int allocs);
+/* Tests: count and delay summed over the block (mutex 0) or mutex
+ * profile's buckets with a frame in [lo, hi) (lo 0: all). */
+void gort_prof_blockprof_sum(int mutex, uintptr_t lo, uintptr_t hi, double *count, int64_t *delay);
+/* GORTPROF_BLOCK, _MUTEX, _HEAP, _GOROUTINE (profiles.c): read as
+ * gort_main starts, written as it ends (from cpuprof.c's hooks). */
+void gort_prof_env_start(void);
+void gort_prof_env_stop(void);
+
 /* --- labels.c ------------------------------------------------------------- */
 
 struct gort_labels {
