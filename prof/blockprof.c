@@ -82,7 +82,10 @@ static volatile uint32_t mutexfrac;                                /* 0: off */
 static int in_gofirst(uintptr_t pc)
 {
 	const struct gort_func *f = gort_runtime_findfunc(pc - 1);
-	return f && (f->entry == (uintptr_t)gort_sched_gofirst || f->entry == (uintptr_t)gort_sched_gostart);
+	/* ctxinit: what the walk of a G that never ran finds (its first
+	 * context was made there) */
+	return f && (f->entry == (uintptr_t)gort_sched_gofirst || f->entry == (uintptr_t)gort_sched_gostart ||
+		f->entry == (uintptr_t)gort_sched_ctxinit);
 }
 
 static int internal(uintptr_t pc)

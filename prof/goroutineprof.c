@@ -37,11 +37,13 @@
  *     is busy (GOPROF_SYSEXIT), and records the G itself if still absent.
  *   - A G running at T cannot be walked from here: its registers are
  *     another thread's.  It is recorded once it stops -- at its next
- *     park, yield or preemption, from the context it then saves (the
- *     profiler looks again until it has), or by itself as it exits
- *     (GOPROF_EXIT).  That is where Go's stop-the-world would have caught
- *     it too: a running goroutine stops at its next preemption point;
- *     sysmon's time slice (10 ms) bounds the wait for a loop.
+ *     park or yield, from the context it then saves (the profiler looks
+ *     again until it has) -- or by itself, walking its own stack: as it
+ *     exits (GOPROF_EXIT), at a yield that finds nothing else to run, or
+ *     when it is preempted (GOPROF_SELF).  That is where Go's
+ *     stop-the-world would have caught it too: a running goroutine stops
+ *     at its next preemption point.  The profiler asks for that
+ *     preemption (as sysmon does after a time slice) while it waits.
  *
  * The races, and why each side sees the other.
  *   T is the store of gort_sched_goprof_gen.  The scheduler stores a G's
@@ -429,7 +431,13 @@ static __attribute__((noinline)) int take(void)
 		rounds++;
 		size_t k = 0;
 		for (size_t i = 0; i < pend.n; i++) {
-			if (!visit(pend.v[i], e, batch, &nb))
+			/* Now and then, ask it to stop, as sysmon would after its
+			 * time slice: it records itself as it is preempted. */
+			struct g *gp = pend.v[i];
+			struct m *m = gp->m;
+			if (rounds % 20 == 1 && m && atomic_load32(&gp->status) == Grunning)
+				gort_sched_preemptone(m, gp);
+			if (!visit(gp, e, batch, &nb))
 				pend.v[k++] = pend.v[i];
 			if (nb == BATCH) {
 				walk_batch(batch, nb, e);

@@ -188,6 +188,13 @@ int gort_prof_blockprof_write(int fd);
 int gort_prof_mutexprof_write(int fd);
 int gort_prof_goroutineprof_write(int fd);
 int gort_prof_heapprof_write(int fd, int allocs);
+/* Tests: over the heap profile's buckets with a frame in [lo, hi) (lo 0:
+ * all): samples taken, samples still live, and the scaled estimates of
+ * bytes allocated and in use. */
+void gort_prof_heapprof_sum(uintptr_t lo, uintptr_t hi, int64_t *samples, int64_t *live,
+	int64_t *alloc_bytes, int64_t *inuse_bytes);
+/* malloctrap.c sets it: the allocation calls throw in a signal handler. */
+extern volatile uint32_t gort_prof_malloctrap_on;
 /* Tests: count and delay summed over the block (mutex 0) or mutex
  * profile's buckets with a frame in [lo, hi) (lo 0: all). */
 void gort_prof_blockprof_sum(int mutex, uintptr_t lo, uintptr_t hi, double *count, int64_t *delay);

@@ -2037,6 +2037,7 @@ void gort_yield(void)
 		 * take a lone yielding loop for a runaway */
 		stackcheck(gp);
 		m->p->schedtick++;
+		GOPROF_CHECK(gp, GOPROF_SELF);   /* never parks: a profile takes it here */
 		return;
 	}
 	atomic_storerel32(&gp->status, Grunnable);

@@ -571,9 +571,10 @@ void gort_sched_blockevent(int64_t ns);
 void gort_sched_mutexevent(int64_t ns);
 /* The goroutine profile's check, where a G is about to run, stop or leave
  * a system call (proc.c); how: GOPROF_RUN (the M is about to run gp, off
- * its stack), GOPROF_EXIT (gp itself, ending), GOPROF_SYSEXIT (gp itself,
- * leaving a system call). */
-enum { GOPROF_RUN, GOPROF_EXIT, GOPROF_SYSEXIT };
+ * its stack), or gp itself, running: GOPROF_EXIT (ending), GOPROF_SYSEXIT
+ * (leaving a system call), GOPROF_SELF (at a yield that does not switch,
+ * or a preemption: a loop that never parks is still recorded). */
+enum { GOPROF_RUN, GOPROF_EXIT, GOPROF_SYSEXIT, GOPROF_SELF };
 #define GOPROF_CHECK(gp, how) do { \
 	__asm__ __volatile__("" ::: "memory");   /* the status store first */ \
 	if (__builtin_expect(atomic_loadacq32(&gort_sched_goprof_gen) != 0, 0) && gort_sched_hooks.goroutine) \
