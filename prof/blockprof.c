@@ -55,6 +55,7 @@
 #include <string.h>
 
 #include "prof/prof.h"
+#include "sched/chan.h"
 #include "sched/sched.h"
 
 enum { BLOCK, MUTEX };
@@ -102,11 +103,22 @@ static int internal(uintptr_t pc)
  * its caller.  Keep from the first frame outside gort's packages to the
  * last before the goroutine's start-up; returns the count kept, moved to
  * the front. */
+static int in_fn(uintptr_t pc, void *fn)
+{
+	const struct gort_func *f = gort_runtime_findfunc(pc - 1);
+	return f && f->entry == (uintptr_t)fn;
+}
+
 int gort_prof_trimstack(uintptr_t *pcs, int n, int skip)
 {
 	int k = skip < n ? skip : n;
 	while (k < n && internal(pcs[k]))
 		k++;
+	/* gort_chan_send tail-calls gort_sched_chansend (a frame of its own
+	 * would cost every send a call and a return), so its frame is not on
+	 * the stack: put it back, as the leaf Go shows (chansend1). */
+	if (k > 0 && k < n && in_fn(pcs[k - 1], gort_sched_chansend) && !in_fn(pcs[k], gort_chan_send))
+		pcs[--k] = (uintptr_t)gort_chan_send + 1;
 	int end = n;
 	for (int i = k; i < n; i++)
 		if (in_gofirst(pcs[i])) {

@@ -72,7 +72,9 @@
  * it in that microsecond; the profiler holds one claim at a time (a batch
  * on weakly ordered CPUs), never waits while it holds one, and runs with
  * preemption disabled meanwhile, so no claim is left with a descheduled
- * profiler.  membarrier interrupts each running thread of the process
+ * profiler.  Every millisecond of walking it yields its P, so the
+ * goroutines queued behind it wait that long at most, not the whole walk
+ * (nor sysmon's 10 ms time slice).  membarrier interrupts each running thread of the process
  * once, for a few microseconds.  docs/prof.md has the figures at 100,000
  * goroutines; bench/profiles.c measures them against Go's.
  *
@@ -99,10 +101,32 @@
 #else
 #define BATCH 64    /* claimed, then one membarrier, then walked */
 #endif
+/* The profiler yields its P after this long walking (looked at every 32
+ * Gs): goroutines queued behind it wait no longer than that.  Shorter
+ * costs the profile itself: at one P each yield lets the others run a
+ * whole time slice (10 ms at 100 us made a profile of 100,000 goroutines
+ * take 10 s, not 0.07). */
+#define YIELD_NS 1000000
 
-/* One profile at a time (Go's goroutineProfile.sema); gen_last under it. */
-static struct rtlock onelock;
+/* One profile at a time (Go's goroutineProfile.sema); gen_last, the
+ * table's contents and gort_prof_goprof_last under it.  A goroutine's
+ * mutex: the profiler yields its P now and then, and a second profiler
+ * must park, not hold a thread (and a P) in a futex meanwhile. */
+static gort_mutex onelock;
 static uint32_t gen_last;
+
+static void one_lock(void)
+{
+	if (getg()) {
+		gort_mutex_lock(&onelock);
+		return;
+	}
+	/* the end of gort_main, on its own thread: no G to park */
+	while (!gort_mutex_trylock(&onelock)) {
+		struct timespec ts = { 0, 100000 };
+		nanosleep(&ts, NULL);
+	}
+}
 
 /* The records of the profile being taken, under tablock: filled by the
  * profiler and by any M that records a G before running it. */
@@ -345,11 +369,16 @@ static void walk_batch(struct claimed *batch, int nb, uint32_t e)
 	}
 }
 
-/* Between looks at the Gs that were running: they run on other threads,
- * so this one only waits (a park here could leave onelock held by a G
- * that its own P's queue never gets back to). */
-static void pause_a_moment(void)
+/* Between looks at the Gs that were running: let them run (with no claim
+ * held, a park is harmless; onelock is a goroutine's mutex). */
+static void pause_a_moment(struct g *self)
 {
+	if (self) {
+		gort_preempt_enable();
+		gort_sleep(50000);
+		gort_preempt_disable();
+		return;
+	}
 	struct timespec ts = { 0, 50000 };
 	nanosleep(&ts, NULL);
 }
@@ -387,7 +416,6 @@ static __attribute__((noinline)) int take(void)
 		n = gort_prof_trimstack_root(pcs, n);
 		atomic_store32(&self->profgen, e << 1);
 		record(self->labels, pcs, n);
-		gort_preempt_disable();   /* no claim may wait on a descheduled profiler */
 	}
 
 	/* T. */
@@ -397,8 +425,6 @@ static __attribute__((noinline)) int take(void)
 	int64_t barrier_ns = gort_sched_nanotime() - b0;
 	if (err) {
 		atomic_store32(&gort_sched_goprof_gen, 0);
-		if (self)
-			gort_preempt_enable();
 		return err;
 	}
 	gort_sched_lock(&gort_sched.allglock);
@@ -409,6 +435,12 @@ static __attribute__((noinline)) int take(void)
 	struct claimed batch[BATCH];
 	int nb = 0;
 	size_t visited = 0;
+	/* Claims are held with preemption off (no claim may wait on a
+	 * descheduled profiler), a batch at a time; between batches, now and
+	 * then, the profiler lets its P run the others. */
+	if (self)
+		gort_preempt_disable();
+	int64_t lastyield = gort_sched_nanotime();
 	for (struct g *gp = head; gp; gp = gp->alllink) {
 		visited++;
 		if (gp == self)
@@ -421,13 +453,19 @@ static __attribute__((noinline)) int take(void)
 			walk_batch(batch, nb, e);
 			nb = 0;
 		}
+		if (self && nb == 0 && visited % 32 == 0 && gort_sched_nanotime() - lastyield > YIELD_NS) {
+			gort_preempt_enable();
+			gort_yield();
+			gort_preempt_disable();
+			lastyield = gort_sched_nanotime();
+		}
 	}
 	walk_batch(batch, nb, e);
 	nb = 0;
 	/* The ones that were running: until each has stopped somewhere. */
 	uint32_t rounds = 0;
 	while (pend.n > 0) {
-		pause_a_moment();
+		pause_a_moment(self);
 		rounds++;
 		size_t k = 0;
 		for (size_t i = 0; i < pend.n; i++) {
@@ -495,10 +533,10 @@ static int nextsample(void *arg, struct pprof_sample *s)
 
 int gort_prof_goroutineprof_take(void)
 {
-	gort_sched_lock(&onelock);
+	one_lock();
 	clear_table();
 	int err = take();
-	gort_sched_unlock(&onelock);
+	gort_mutex_unlock(&onelock);
 	return err;
 }
 
@@ -507,7 +545,7 @@ int gort_prof_goroutineprof_take(void)
 int64_t gort_prof_goroutineprof_count(uintptr_t lo, uintptr_t hi, const char *key, const char *value)
 {
 	int64_t sum = 0;
-	gort_sched_lock(&onelock);
+	one_lock();
 	for (size_t i = 0; i < ntab; i++)
 		for (struct rec *r = tab[i]; r; r = r->next) {
 			if (key) {
@@ -521,14 +559,14 @@ int64_t gort_prof_goroutineprof_count(uintptr_t lo, uintptr_t hi, const char *ke
 			if (hit)
 				sum += r->count;
 		}
-	gort_sched_unlock(&onelock);
+	gort_mutex_unlock(&onelock);
 	return sum;
 }
 
 int gort_prof_goroutineprof_write(int fd)
 {
 	static const struct pprof_valtype type = { "goroutine", "count" };
-	gort_sched_lock(&onelock);
+	one_lock();
 	clear_table();
 	int err = take();
 	if (!err) {
@@ -541,6 +579,6 @@ int gort_prof_goroutineprof_write(int fd)
 		struct cursor c = { 0 };
 		err = gort_prof_write(&spec, nextsample, &c, fd);
 	}
-	gort_sched_unlock(&onelock);
+	gort_mutex_unlock(&onelock);
 	return err;
 }

@@ -51,8 +51,8 @@
  * recursion guard keeps anything the slow path calls from sampling.
  *
  * Stacks.  On a goroutine the walk stays within its stack; on an M's own
- * stack within that; on the process's first thread within the bounds
- * read at start-up.  Other threads' bounds are unknown (finding them
+ * stack within that; on the process's first thread within
+ * __libc_stack_end and the stack's limit.  Other threads' bounds are unknown (finding them
  * would allocate and take locks inside malloc), so their samples have
  * the allocating call and its caller only.
  *
@@ -61,8 +61,8 @@
  * sampled blocks.
  */
 #include <errno.h>
-#include <math.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -149,12 +149,56 @@ static uint64_t rnd(void)
 	return trand;
 }
 
+/* Natural log and exp, for the draw and the writer's scaling: not libm's,
+ * whose symbols gort's symbol table would read and sort at every start
+ * of every program, for two functions.  Both to about 1e-12, far finer
+ * than sampling noise.
+ *   ln(x) = e ln 2 + 2 atanh((m - 1) / (m + 1)), x = m 2^e, m in [1, 2)
+ *   exp(x) = 2^k exp(r), k = round(x / ln 2), |r| <= ln 2 / 2, Taylor */
+#define LN2 0.69314718055994530942
+static double ln(double x)
+{
+	int e = 0;
+	while (x >= 2) {
+		x /= 2;
+		e++;
+	}
+	while (x < 1) {
+		x *= 2;
+		e--;
+	}
+	double z = (x - 1) / (x + 1), z2 = z * z, t = z, sum = 0;
+	for (int k = 1; k < 40; k += 2) {
+		sum += t / k;
+		t *= z2;
+	}
+	return e * LN2 + 2 * sum;
+}
+
+static double expo(double x)
+{
+	if (x < -700)
+		return 0;
+	double kf = x / LN2;
+	int k = (int)(kf < 0 ? kf - 0.5 : kf + 0.5);
+	double r = x - k * LN2, term = 1, sum = 1;
+	for (int i = 1; i < 20; i++) {
+		term *= r / i;
+		sum += term;
+	}
+	for (; k > 0; k--)
+		sum *= 2;
+	for (; k < 0; k++)
+		sum /= 2;
+	return sum;
+}
+
 static int64_t draw(uint64_t rate)
 {
 	if (rate <= 1)
 		return 0;   /* every allocation */
 	double u = ((double)(rnd() >> 11) + 1.0) / 9007199254740992.0;   /* (0, 1] */
-	double v = -log(u) * (double)rate;
+	double v = -ln(u) * (double)rate;
 	return v > 4e18 ? (int64_t)4e18 : (int64_t)v;
 }
 
@@ -347,9 +391,13 @@ static __attribute__((noinline, cold)) void unsample(void *p)
 	gort_sched_unlock(&lock);
 }
 
+/* The filter is read with an acquire load, not a full one (a locked
+ * instruction on x86, on every free): the block was sampled, and its
+ * counter raised, before malloc returned it, and whatever brought the
+ * pointer to this thread ordered that before us. */
 static inline void forget(void *p)
 {
-	if (__builtin_expect(p && atomic_load32(&filter[fslot((uintptr_t)p)]) != 0, 0))
+	if (__builtin_expect(p && atomic_loadacq32(&filter[fslot((uintptr_t)p)]) != 0, 0))
 		unsample(p);
 }
 
@@ -388,7 +436,7 @@ GORT_API void *realloc(void *old, size_t n)
 	/* Out of the table first: once glibc has the block back, another
 	 * thread may be given -- and sample -- the same address. */
 	struct hbucket *was = NULL;
-	if (atomic_load32(&filter[fslot((uintptr_t)old)]) != 0) {
+	if (atomic_loadacq32(&filter[fslot((uintptr_t)old)]) != 0) {
 		gort_sched_lock(&lock);
 		was = live_take((uintptr_t)old);
 		gort_sched_unlock(&lock);
@@ -467,22 +515,25 @@ static void atfork_prepare(void) { gort_sched_lock(&lock); }
 static void atfork_parent(void) { gort_sched_unlock(&lock); }
 static void atfork_child(void) { lock.key = 0; }   /* only this thread is left */
 
+/* The first thread's stack: from glibc's __libc_stack_end down by the
+ * stack's limit.  Not pthread_getattr_np, which reads /proc/self/maps
+ * (a million and a half instructions at every start-up, and stdio).  A
+ * limit beyond what is mapped does no harm: the walk only follows frame
+ * records upwards from where it stands, all of them mapped. */
+extern void *__libc_stack_end;
+
 __attribute__((constructor))
 static void heapprof_init(void)
 {
 	pthread_atfork(atfork_prepare, atfork_parent, atfork_child);
-	pthread_attr_t a;
-	inhook = 1;   /* what pthread_getattr_np allocates is not the program's */
-	if (pthread_getattr_np(pthread_self(), &a) == 0) {
-		void *addr;
-		size_t size;
-		if (pthread_attr_getstack(&a, &addr, &size) == 0) {
-			main_lo = (uintptr_t)addr;
-			main_hi = (uintptr_t)addr + size;
-		}
-		pthread_attr_destroy(&a);
-	}
-	inhook = 0;
+	struct rlimit rl;
+	uintptr_t hi = (uintptr_t)__libc_stack_end;
+	size_t lim = getrlimit(RLIMIT_STACK, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+		rl.rlim_cur < ((size_t)1 << 30) ? (size_t)rl.rlim_cur : (size_t)8 << 20;
+	/* __libc_stack_end is near the top; the arguments and environment
+	 * above it are mapped too, a page or so of them is enough */
+	main_lo = hi > lim ? hi - lim : 0;
+	main_hi = hi + 4096;
 }
 
 /* --- the API and the writer ------------------------------------------------------ */
@@ -519,7 +570,7 @@ static void scale(int64_t count, size_t size, int64_t rate, int64_t *objs, int64
 		*bytes = count * (int64_t)size;
 		return;
 	}
-	double sc = 1 / (1 - exp(-(double)size / (double)rate));
+	double sc = 1 / (1 - expo(-(double)size / (double)rate));
 	*objs = (int64_t)((double)count * sc);
 	*bytes = (int64_t)((double)count * (double)size * sc);
 }

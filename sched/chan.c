@@ -291,7 +291,7 @@ int gort_sched_chansend(struct gort_chan *c, const void *ep, int block)
 	gp->param = NULL;
 	gort_sched_enqueue(&c->sendq, &me);
 	gort_sched_park_fn(gort_sched_after_spinunlock, &c->lock, wrChanSend);
-	if (__builtin_expect(me.releasetime > 0, 0))
+	if (__builtin_expect(t0 != 0, 0) && me.releasetime > 0)
 		gort_sched_blockevent(me.releasetime - t0);
 	if (!me.success)
 		gort_runtime_panic("send on closed channel");
@@ -343,15 +343,15 @@ int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block)
 	gp->param = NULL;
 	gort_sched_enqueue(&c->recvq, &me);
 	gort_sched_park_fn(gort_sched_after_spinunlock, &c->lock, wrChanReceive);
-	if (__builtin_expect(me.releasetime > 0, 0))
+	if (__builtin_expect(t0 != 0, 0) && me.releasetime > 0)
 		gort_sched_blockevent(me.releasetime - t0);
 	return me.success ? 3 : 1;
 }
 
 void gort_chan_send(gort_chan *c, const void *elem)
 {
+	/* a tail call: the block profile puts this frame back (blockprof.c) */
 	gort_sched_chansend(c, elem, 1);
-	KEEP_FRAME();   /* the block profile's leaf (sched.h) */
 }
 
 int gort_chan_recv(gort_chan *c, void *elem)

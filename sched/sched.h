@@ -559,7 +559,9 @@ enum { PROF_BLOCK = 1, PROF_MUTEX = 2 };
  * waited or unlocked is the leaf the profiles name, as Go's are). */
 #define KEEP_FRAME() __asm__ __volatile__("" ::: "memory")
 extern volatile uint32_t gort_sched_profflags;
-#define PROFFLAGS() atomic_load32(&gort_sched_profflags)
+/* an acquire load, not a full one: a stale answer only times a wait or
+ * not, and a full load is a locked instruction on x86 */
+#define PROFFLAGS() atomic_loadacq32(&gort_sched_profflags)
 /* Nonzero while a goroutine profile is being taken: its number, which
  * g->profgen is compared with (goroutineprof.c).  Written by prof; atomic. */
 extern volatile uint32_t gort_sched_goprof_gen;
