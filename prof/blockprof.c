@@ -205,12 +205,31 @@ static uint64_t rand64(void)
 /* Each walks from its own frame: pcs[0] is in the hook, then the
  * scheduler's frames (gort_sched_blockevent, gort_sched_chanrecv...),
  * trimmed by package, up to the public call. */
+/* Go's blocksampled and saveblockevent's weights: is a wait of ns at this
+ * rate, given the random draw r, recorded -- and as how many events of
+ * what total delay? */
+int gort_prof_blocksample(int64_t ns, int64_t rate, uint64_t r, double *count, int64_t *delay)
+{
+	if (ns <= 0)
+		ns = 1;
+	if (rate <= 0 || (rate > ns && (int64_t)(r % (uint64_t)rate) > ns))
+		return 0;
+	if (ns < rate) {   /* kept with probability ns/rate: stands for rate/ns of them */
+		*count = (double)rate / (double)ns;
+		*delay = rate;
+	} else {
+		*count = 1;
+		*delay = ns;
+	}
+	return 1;
+}
+
 static __attribute__((noinline)) void blockevent(int64_t ns)
 {
 	int64_t rate = (int64_t)atomic_load64(&blockrate);
-	if (ns <= 0)
-		ns = 1;
-	if (rate <= 0 || (rate > ns && (int64_t)(rand64() % (uint64_t)rate) > ns))
+	double count;
+	int64_t delay;
+	if (rate <= 0 || !gort_prof_blocksample(ns, rate, rand64(), &count, &delay))
 		return;
 	struct g *gp = getg();
 	if (!gp)
@@ -220,10 +239,7 @@ static __attribute__((noinline)) void blockevent(int64_t ns)
 	gort_runtime_frame_caller(&f);
 	int n = gort_runtime_unwind(f, gp->stack_lo, gp->stack_hi, pcs, PROF_MAXSTACK);
 	n = gort_prof_trimstack(pcs, n, 1);
-	if (ns < rate)
-		add(BLOCK, pcs, n, (double)rate / (double)ns, rate);   /* unbiased: see the top */
-	else
-		add(BLOCK, pcs, n, 1, ns);
+	add(BLOCK, pcs, n, count, delay);
 }
 
 static __attribute__((noinline)) void mutexevent(int64_t ns)

@@ -143,6 +143,8 @@ static size_t ntab, nrec;
 static int64_t total;                 /* goroutines recorded */
 static int oom;                       /* a record could not be stored */
 
+void (*gort_prof_goprof_at_T)(void);
+
 /* How the last profile went (tests, bench): under onelock. */
 struct goprof_stats gort_prof_goprof_last;
 static volatile uint64_t maxhold;     /* the longest a G was busy, ns; atomic */
@@ -427,6 +429,8 @@ static __attribute__((noinline)) int take(void)
 		atomic_store32(&gort_sched_goprof_gen, 0);
 		return err;
 	}
+	if (gort_prof_goprof_at_T)
+		gort_prof_goprof_at_T();   /* tests: goroutines made now are not in it */
 	gort_sched_lock(&gort_sched.allglock);
 	struct g *head = gort_sched.allgs;
 	gort_sched_unlock(&gort_sched.allglock);

@@ -182,9 +182,15 @@ struct goprof_stats {
 	int64_t total_ns;      /* the whole take */
 };
 extern struct goprof_stats gort_prof_goprof_last;
+/* Tests: called by the profiler just after T (its generation published),
+ * before it looks at any goroutine.  Set before the profile; NULL: none. */
+extern void (*gort_prof_goprof_at_T)(void);
 int gort_prof_goroutineprof_take(void);
 int64_t gort_prof_goroutineprof_count(uintptr_t lo, uintptr_t hi, const char *key, const char *value);
 int gort_prof_blockprof_write(int fd);
+/* Is a wait of ns at rate recorded, given the random draw r; if so, as
+ * *count events of *delay ns in all (Go's blocksampled, saveblockevent). */
+int gort_prof_blocksample(int64_t ns, int64_t rate, uint64_t r, double *count, int64_t *delay);
 int gort_prof_mutexprof_write(int fd);
 int gort_prof_goroutineprof_write(int fd);
 int gort_prof_heapprof_write(int fd, int allocs);

@@ -299,6 +299,37 @@ START_TEST(block_rate_semantics)
 }
 END_TEST
 
+/* The sampling decision itself, with a fixed sequence of draws: a wait of
+ * 1 ms at a rate of 4 ms is kept one time in four, as 4 events of 4 ms;
+ * over a million waits the estimate is a million events of 1 ms each.
+ * The draws are a fixed LCG, so this is exact arithmetic, not chance: a
+ * true sampler is within 0.9% (five standard deviations of its estimate);
+ * one that forgot the weights would be off by 4x. */
+START_TEST(block_sampling_unbiased)
+{
+	double c, total = 0;
+	int64_t d, delay = 0;
+	uint64_t x = 88172645463325252ull;
+	int kept = 0;
+	for (int i = 0; i < 1000000; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		if (gort_prof_blocksample(1000000, 4000000, x >> 11, &c, &d)) {
+			kept++;
+			total += c;
+			delay += d;
+			ck_assert_msg(c == 4 && d == 4000000, "kept as %.2f events of %lld ns", c, (long long)d);
+		}
+	}
+	ck_assert_msg(total > 1e6 * 0.991 && total < 1e6 * 1.009, "%.0f events estimated (%d kept), want 1e6",
+		total, kept);
+	ck_assert_msg(delay > 1e12 * 0.991 && delay < 1e12 * 1.009, "%lld ns estimated, want 1e12", (long long)delay);
+	/* at or above the rate: always, as itself */
+	ck_assert_int_eq(gort_prof_blocksample(5000000, 4000000, 3999999, &c, &d), 1);
+	ck_assert(c == 1 && d == 5000000);
+	ck_assert_int_eq(gort_prof_blocksample(5, 0, 0, &c, &d), 0);
+}
+END_TEST
+
 /* --- the goroutine profile ------------------------------------------------------
  * Known goroutines in known places: NPARK parked on a channel with a
  * label, NSEL in a select, one in a system call, one yielding in a loop on
@@ -392,8 +423,15 @@ static __attribute__((noinline)) int goroutine_main(void *arg)
 	return 0;
 }
 
+/* 0: one P; 1: two; 2: two, without asynchronous preemption (valgrind's
+ * case), where the spinner, alone on its P, never switches at all and
+ * must record itself at its yield. */
 START_TEST(goroutine_profile_counts)
 {
+	if (_i == 2) {
+		setenv("GORTDEBUG", "asyncpreemptoff=1", 1);
+		gort_runtime_debug_init();
+	}
 	RUN(_i == 0 ? 1 : 2, goroutine_main, NULL);
 }
 END_TEST
@@ -440,6 +478,45 @@ static int churn_main(void *arg)
 	gort_waitgroup_wait(&wg);
 	return 0;
 }
+
+/* Goroutines made after T -- here, by the profiler itself, at T -- are
+ * not in the profile, even those reusing a G that was there before. */
+static void make_late(void)
+{
+	gort_labels_set(gort_labels_with(NULL, "kind", "late"));
+	for (int i = 0; i < 100; i++)
+		gort_go(parked, NULL);
+	gort_labels_set(NULL);
+}
+
+static void exit_at_once(void *arg)
+{
+	(void)arg;
+}
+
+static int late_main(void *arg)
+{
+	(void)arg;
+	never = gort_chan_make(1, 0);
+	for (int i = 0; i < 200; i++)   /* dead Gs to be reused */
+		gort_go(exit_at_once, NULL);
+	gort_sleep(1000000);
+	gort_prof_goprof_at_T = make_late;
+	ck_assert_int_eq(gort_prof_goroutineprof_take(), 0);
+	gort_prof_goprof_at_T = NULL;
+	ck_assert_int_eq(goroutines_in(parked, "kind", "late"), 0);
+	while (atomic_load32(&nstarted) < 100)
+		gort_yield();
+	ck_assert_int_eq(gort_prof_goroutineprof_take(), 0);
+	ck_assert_int_eq(goroutines_in(parked, "kind", "late"), 100);
+	return 0;
+}
+
+START_TEST(goroutine_profile_leaves_out_later_ones)
+{
+	RUN(_i == 0 ? 1 : 2, late_main, NULL);
+}
+END_TEST
 
 START_TEST(goroutine_profile_under_churn)
 {
@@ -741,12 +818,14 @@ int main(void)
 	tcase_add_test(tc, block_select_waitgroup);
 	tcase_add_loop_test(tc, mutex_charged_to_unlocker, 0, 2);
 	tcase_add_test(tc, block_rate_semantics);
+	tcase_add_test(tc, block_sampling_unbiased);
 	suite_add_tcase(s, tc);
 
 	tc = tcase_create("goroutine");
 	tcase_set_timeout(tc, 60);
-	tcase_add_loop_test(tc, goroutine_profile_counts, 0, 2);
+	tcase_add_loop_test(tc, goroutine_profile_counts, 0, 3);
 	tcase_add_loop_test(tc, goroutine_profile_under_churn, 0, 2);
+	tcase_add_loop_test(tc, goroutine_profile_leaves_out_later_ones, 0, 2);
 	suite_add_tcase(s, tc);
 
 #if GORT_INTERPOSE_MALLOC
