@@ -75,11 +75,16 @@ static __attribute__((noinline)) void receiver(void *arg)
 	__asm__ __volatile__("" ::: "memory");
 }
 
+/* A receiver is queued on c in a wait that has begun (and been timed).
+ * For a select, not a sudog left from its previous select, which it takes
+ * off the other queues only after it wakes -- while its selectdone is
+ * still 1; a new select sets it to 0 before it queues. */
 static void wait_receiver_queued(gort_chan *c)
 {
 	for (;;) {
 		spinlock_lock(&c->lock);
-		int queued = c->recvq.first != NULL;
+		struct sudog *sg = c->recvq.first;
+		int queued = sg && (!sg->isselect || atomic_load32(&sg->g->selectdone) == 0);
 		spinlock_unlock(&c->lock);
 		if (queued)
 			return;
@@ -601,22 +606,27 @@ START_TEST(heap_truth)
 END_TEST
 
 /* Every allocation call is seen, at rate 1 (every allocation sampled):
- * exact counts, and in use back to zero once each block is freed. */
+ * exact counts, and in use back to zero once each block is freed.  No
+ * assertion inside: Check allocates as it records where an assertion
+ * is, and where frame records run through its library (aarch64) those
+ * allocations would be family's too. */
+static void *fam[8];
+static int fam_ok, fam_bad;
+
 static __attribute__((noinline)) void family(void)
 {
-	void *v[8];
+	void **v = fam;
 	v[0] = malloc(10);
 	v[1] = calloc(3, 10);
 	v[2] = realloc(NULL, 10);
 	v[2] = realloc(v[2], 100000);    /* moves or not: a free and an allocation */
-	ck_assert_int_eq(posix_memalign(&v[3], 64, 10), 0);
+	fam_ok = posix_memalign(&v[3], 64, 10);
 	v[4] = aligned_alloc(64, 64);
 	v[5] = memalign(4096, 10);
 	v[6] = valloc(10);
 	v[7] = strdup("profiled");
-	for (int i = 0; i < 8; i++)
-		ck_assert_ptr_nonnull(v[i]);
-	ck_assert_int_eq(posix_memalign(&v[0 + 0 * 1], 3, 10), EINVAL);   /* v[0] untouched */
+	void *untouched = NULL;
+	fam_bad = posix_memalign(&untouched, 3, 10);   /* not a power of two */
 	for (int i = 0; i < 8; i++)
 		free(v[i]);
 	__asm__ __volatile__("" ::: "memory");
@@ -638,11 +648,16 @@ static int family_main(void *arg)
 	 * takes a new rate within 64 KiB of its allocations) */
 	ck_assert_int_eq(gort_prof_set_heap_rate(1), 1);
 	family();
+	ck_assert_int_eq(fam_ok, 0);
+	ck_assert_int_eq(fam_bad, EINVAL);
+	for (int i = 0; i < 8; i++)
+		ck_assert_ptr_nonnull(fam[i]);
 	heap_in(family, &s, &l, &a, &in);
 	/* 7 blocks and the realloc's first; strdup's malloc is seen too, but
-	 * glibc keeps no frame pointers, so the walk from it goes from strdup
-	 * to family's caller: family's own frame is not on it */
-	ck_assert_int_eq(s, 8);
+	 * on x86-64 glibc keeps no frame pointers, so the walk from it goes
+	 * from strdup to family's caller: family's own frame is not on it
+	 * (on aarch64 glibc's frame records are there, and it is) */
+	ck_assert_msg(s == 8 || s == 9, "%lld samples in family", (long long)s);   /* 9 where it sees through */
 	ck_assert_int_eq(l, 0);
 	ck_assert_int_eq(in, 0);
 	heap_in((void *)strdup, &s, &l, &a, &in);
