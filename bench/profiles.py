@@ -109,6 +109,34 @@ def sums(path, key_label=None):
     return types, agg, period
 
 
+# What must agree exactly: the counts the programs make certain (one
+# contention per round where a wait is forced, every goroutine parked, no
+# event for a sleep).  Delays and heap estimates vary with the machine and
+# the sampling; the tables show them.
+EXACT = {
+    "block": [("recvLoop", "recv"), ("selectLoop", "select"), ("lockLoop", "lock"), ("wgLoop", "wait")],
+    "mutex": [("holderLoop", "unlock")],
+    "goroutine": [("parkedLoop", "recv", "parked"), ("selectWait", "select", "")],
+}
+
+
+def check(mode, res, quick):
+    good = True
+    rounds = 2 if quick else 50
+    for k in EXACT.get(mode, []):
+        g, o = res["gort"][1].get(k, [0])[0], res["go"][1].get(k, [0])[0]
+        want = rounds if mode in ("block", "mutex") else o
+        if g != want or (mode != "goroutine" and o != want) or o == 0:
+            print("MISMATCH %s %s: gort %d, go %d, want %d" % (mode, " ".join(k), g, o, want))
+            good = False
+    if mode == "block":
+        for side in ("gort", "go"):
+            if any(k[0] == "sleepLoop" for k in res[side][1]):
+                print("MISMATCH block: %s has events in sleepLoop (sleeps are not block events)" % side)
+                good = False
+    return good
+
+
 def run(cmd):
     return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
 
@@ -130,6 +158,7 @@ def main():
             f = os.path.join(tmp, "%s-%s.prof" % (side, mode))
             run([exe] + q + [mode, f])
             res[side] = sums(f, label)
+        ok &= check(mode, res, quick)
         if quick:
             continue
         keys = sorted(set(res["gort"][1]) | set(res["go"][1]))
@@ -174,7 +203,7 @@ def main():
     else:
         for exe in (gort, go):
             run([exe, "--quick", "pause", "100000"])
-        print("profiles.py --quick: both sides ran, every profile decoded")
+        print("profiles.py --quick: both sides ran, every profile decoded%s" % ("" if ok else ", MISMATCHES above"))
     return 0 if ok else 1
 
 

@@ -107,6 +107,8 @@
  * whole time slice (10 ms at 100 us made a profile of 100,000 goroutines
  * take 10 s, not 0.07). */
 #define YIELD_NS 1000000
+/* How long the profiler waits for a goroutine running at T to stop. */
+#define STRAGGLE_NS 1000000000
 
 /* One profile at a time (Go's goroutineProfile.sema); gen_last, the
  * table's contents and gort_prof_goprof_last under it.  A goroutine's
@@ -466,9 +468,15 @@ static __attribute__((noinline)) int take(void)
 	}
 	walk_batch(batch, nb, e);
 	nb = 0;
-	/* The ones that were running: until each has stopped somewhere. */
-	uint32_t rounds = 0;
-	while (pend.n > 0) {
+	/* The ones that were running: until each has stopped somewhere --
+	 * or, after STRAGGLE_NS, not: a goroutine in a blocking call gort
+	 * knows nothing of (a read(2) not wrapped in gort_syscall_enter) is
+	 * Grunning for as long as the call lasts, and cannot be preempted.
+	 * Those are counted under their start function, and the profile is
+	 * not held up. */
+	uint32_t rounds = 0, stragglers = 0;
+	int64_t pend_start = gort_sched_nanotime();
+	while (pend.n > 0 && gort_sched_nanotime() - pend_start < STRAGGLE_NS) {
 		pause_a_moment(self);
 		rounds++;
 		size_t k = 0;
@@ -490,6 +498,16 @@ static __attribute__((noinline)) int take(void)
 		nb = 0;
 		pend.n = k;
 	}
+	for (size_t i = 0; i < pend.n; i++) {
+		struct g *gp = pend.v[i];
+		uint32_t v = atomic_load32(&gp->profgen);
+		/* done, unless it is recording itself right now */
+		if (v >> 1 != e && atomic_cas32(&gp->profgen, v, e << 1)) {
+			uintptr_t pc = (uintptr_t)gp->fn + 1;
+			record(gp->labels, &pc, 1);
+			stragglers++;
+		}
+	}
 	free(pend.v);
 	atomic_store32(&gort_sched_goprof_gen, 0);
 	if (self)
@@ -501,6 +519,7 @@ static __attribute__((noinline)) int take(void)
 		.visited = (int64_t)visited,
 		.by_sched = atomic_load32(&by_sched),
 		.rounds = rounds,
+		.stragglers = stragglers,
 		.maxhold_ns = (int64_t)atomic_load64(&maxhold),
 		.barrier_ns = barrier_ns,
 		.total_ns = gort_sched_nanotime() - start,

@@ -177,6 +177,7 @@ struct goprof_stats {
 	int64_t visited;       /* Gs on allgs, dead ones too */
 	uint32_t by_sched;     /* recorded by an M about to run them, or by themselves */
 	uint32_t rounds;       /* looks again for Gs that were running */
+	uint32_t stragglers;   /* running for a second and more: counted under their function */
 	int64_t maxhold_ns;    /* the longest any G was held from running */
 	int64_t barrier_ns;    /* membarrier */
 	int64_t total_ns;      /* the whole take */

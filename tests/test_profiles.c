@@ -484,6 +484,41 @@ static int churn_main(void *arg)
 	return 0;
 }
 
+/* A goroutine in a blocking call gort does not know of (no
+ * gort_syscall_enter) stays Grunning and cannot be stopped: the profile
+ * does not wait for it for ever, and counts it under its function. */
+static int rawpipe[2];
+
+static __attribute__((noinline)) void raw_reader(void *arg)
+{
+	(void)arg;
+	char b;
+	atomic_add32(&nstarted, 1);
+	ssize_t r = read(rawpipe[0], &b, 1);   /* holds its thread and its P */
+	(void)r;
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static int straggler_main(void *arg)
+{
+	(void)arg;
+	ck_assert_int_eq(pipe(rawpipe), 0);
+	gort_go(raw_reader, NULL);
+	while (atomic_load32(&nstarted) < 1)
+		gort_yield();
+	ck_assert_int_eq(gort_prof_goroutineprof_take(), 0);
+	ck_assert_int_eq(gort_prof_goprof_last.stragglers, 1);
+	ck_assert_int_eq(goroutines_in(raw_reader, NULL, NULL), 1);
+	ck_assert_int_eq(write(rawpipe[1], "x", 1), 1);
+	return 0;
+}
+
+START_TEST(goroutine_profile_does_not_wait_for_ever)
+{
+	RUN(2, straggler_main, NULL);
+}
+END_TEST
+
 /* Goroutines made after T -- here, by the profiler itself, at T -- are
  * not in the profile, even those reusing a G that was there before. */
 static void make_late(void)
@@ -841,6 +876,7 @@ int main(void)
 	tcase_add_loop_test(tc, goroutine_profile_counts, 0, 3);
 	tcase_add_loop_test(tc, goroutine_profile_under_churn, 0, 2);
 	tcase_add_loop_test(tc, goroutine_profile_leaves_out_later_ones, 0, 2);
+	tcase_add_test(tc, goroutine_profile_does_not_wait_for_ever);
 	suite_add_tcase(s, tc);
 
 #if GORT_INTERPOSE_MALLOC
