@@ -512,7 +512,10 @@ GORT_API void gort_prof_do(const gort_labels *l, void (*fn)(void *arg), void *ar
  *
  *   "goroutine"  every live goroutine's stack, counted by stack and
  *                labels (goroutine/count), taken without stopping the
- *                program: see docs/prof.md for what pauses, and how long
+ *                program: see docs/prof.md for what pauses, and how long.
+ *                A goroutine in a blocking call not wrapped in
+ *                gort_syscall_enter cannot be stopped: after a second it
+ *                is counted under its start function
  *   "block"      where goroutines waited: channel operations, select,
  *                gort_mutex_lock, gort_waitgroup_wait -- not gort_sleep
  *                (contentions/count, delay/nanoseconds), as sampled at

@@ -100,6 +100,8 @@ int gort_prof_lookup_write_file(const char *name, const char *path)
 
 /* --- the environment ------------------------------------------------------------ */
 
+/* Written as gort_main starts (before main runs) and read as it ends
+ * (after main has returned), both on gort_main's thread: no lock. */
 static struct envprof {
 	const char *var, *name;
 	int has_rate;
