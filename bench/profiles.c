@@ -314,6 +314,8 @@ static int pause_main(long n)
 	printf("case=max_roundtrip_without_%ld value=%.1f unit=us\n", n, base);
 	/* the profiler's own account of the last one (prof/goroutineprof.c) */
 	printf("case=longest_hold_%ld value=%.1f unit=us\n", n, gort_prof_goprof_last.maxhold_ns / 1e3);
+	printf("case=hold_p50_%ld value=%.2f unit=us\n", n, gort_prof_goprof_last.hold_p50_ns / 1e3);
+	printf("case=hold_p999_%ld value=%.2f unit=us\n", n, gort_prof_goprof_last.hold_p999_ns / 1e3);
 	printf("case=membarrier_%ld value=%.1f unit=us\n", n, gort_prof_goprof_last.barrier_ns / 1e3);
 	printf("case=recorded_by_scheduler_%ld value=%u unit=goroutines\n", n, gort_prof_goprof_last.by_sched);
 	return 0;

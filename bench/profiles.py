@@ -193,12 +193,14 @@ def main():
         print("## the pause: 100,000 goroutines parked, goroutine profiles taken while a pair ping-pongs")
         rows = []
         keys = ("goroutine_profile_100000", "max_roundtrip_during_100000", "max_roundtrip_without_100000",
-                "longest_hold_100000", "membarrier_100000", "recorded_by_scheduler_100000")
+                "hold_p50_100000", "hold_p999_100000", "longest_hold_100000", "membarrier_100000",
+                "recorded_by_scheduler_100000")
         for side, exe in (("gort", gort), ("go", go)):
             vals = dict(re.findall(r"case=(\S+) value=(\S+)", run([exe, "pause", "100000"])))
             rows.append([side] + [vals.get(k, "-") for k in keys])
         table(rows, ["", "profile (ms, median of 5)", "longest round trip during (us)",
-                     "... as long without (us)", "longest a G was held (us)", "membarrier (us)",
+                     "... as long without (us)", "G held, median (us)", "p99.9 (us)", "longest (us)",
+                     "membarrier (us)",
                      "Gs recorded by the scheduler"])
     else:
         for exe in (gort, go):

@@ -150,6 +150,7 @@ void (*gort_prof_goprof_at_T)(void);
 /* How the last profile went (tests, bench): under onelock. */
 struct goprof_stats gort_prof_goprof_last;
 static volatile uint64_t maxhold;     /* the longest a G was busy, ns; atomic */
+static volatile uint32_t holdhist[64]; /* holds by log2 of their ns; atomic */
 static volatile uint32_t by_sched;    /* recorded by a scheduler, not the profiler; atomic */
 
 static uint64_t hashrec(const struct gort_labels *l, const uintptr_t *stk, int n)
@@ -235,6 +236,7 @@ static void release(struct g *gp, uint32_t e, int64_t since)
 {
 	atomic_storerel32(&gp->profgen, e << 1);
 	int64_t held = gort_sched_nanotime() - since;
+	atomic_add32(&holdhist[held > 0 ? 64 - __builtin_clzll((uint64_t)held) : 0], 1);
 	uint64_t m;
 	while ((m = atomic_load64(&maxhold)) < (uint64_t)held && !atomic_cas64(&maxhold, m, (uint64_t)held))
 		;
@@ -401,6 +403,21 @@ static void clear_table(void)
 	oom = 0;
 }
 
+/* The q-quantile of the holds, to a power of two (the upper end of its
+ * histogram bucket). */
+static int64_t holdq(double q)
+{
+	uint64_t n = 0, k = 0;
+	for (int i = 0; i < 64; i++)
+		n += atomic_load32(&holdhist[i]);
+	for (int i = 0; i < 64; i++) {
+		k += atomic_load32(&holdhist[i]);
+		if (n && (double)k >= q * (double)n)
+			return i ? (int64_t)1 << i : 1;
+	}
+	return 0;
+}
+
 /* Take the profile into tab.  onelock held. */
 static __attribute__((noinline)) int take(void)
 {
@@ -411,6 +428,8 @@ static __attribute__((noinline)) int take(void)
 	struct g *self = getg();
 	atomic_store64(&maxhold, 0);
 	atomic_store32(&by_sched, 0);
+	for (int i = 0; i < 64; i++)
+		atomic_store32(&holdhist[i], 0);
 	if (self) {
 		/* Ourselves, as of this call (Go records its caller the same way). */
 		struct gort_frame f;
@@ -521,6 +540,8 @@ static __attribute__((noinline)) int take(void)
 		.rounds = rounds,
 		.stragglers = stragglers,
 		.maxhold_ns = (int64_t)atomic_load64(&maxhold),
+		.hold_p50_ns = holdq(0.5),
+		.hold_p999_ns = holdq(0.999),
 		.barrier_ns = barrier_ns,
 		.total_ns = gort_sched_nanotime() - start,
 	};

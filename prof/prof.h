@@ -179,6 +179,7 @@ struct goprof_stats {
 	uint32_t rounds;       /* looks again for Gs that were running */
 	uint32_t stragglers;   /* running for a second and more: counted under their function */
 	int64_t maxhold_ns;    /* the longest any G was held from running */
+	int64_t hold_p50_ns, hold_p999_ns;   /* the median hold and the 99.9th percentile, to a power of 2 */
 	int64_t barrier_ns;    /* membarrier */
 	int64_t total_ns;      /* the whole take */
 };
