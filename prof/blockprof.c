@@ -80,16 +80,36 @@ static volatile uint32_t mutexfrac;                                /* 0: off */
 
 /* --- stacks --------------------------------------------------------------- */
 
-static int in_gofirst(uintptr_t pc)
+/* The functions the trimming looks for, as address ranges, found once
+ * (the symbol table is fixed after start-up): gofirst, gostart, ctxinit
+ * (what the walk of a G that never ran finds, its first context having
+ * been made there), and gort_sched_chansend.  Racing first callers store
+ * the same values; ready is set after them.  atomic */
+enum { R_GOFIRST, R_GOSTART, R_CTXINIT, R_CHANSEND, NRANGES };
+static volatile uintptr_t range_lo[NRANGES], range_hi[NRANGES];
+static volatile uint32_t ranges_ready;
+
+static int in_range(uintptr_t pc, int r)
 {
-	const struct gort_func *f = gort_runtime_findfunc(pc - 1);
-	/* ctxinit: what the walk of a G that never ran finds (its first
-	 * context was made there) */
-	return f && (f->entry == (uintptr_t)gort_sched_gofirst || f->entry == (uintptr_t)gort_sched_gostart ||
-		f->entry == (uintptr_t)gort_sched_ctxinit);
+	if (!atomic_loadacq32(&ranges_ready)) {
+		void *fns[NRANGES] = { (void *)gort_sched_gofirst, (void *)gort_sched_gostart,
+			(void *)gort_sched_ctxinit, (void *)gort_sched_chansend };
+		for (int i = 0; i < NRANGES; i++) {
+			const struct gort_func *f = gort_runtime_findfunc((uintptr_t)fns[i]);
+			atomic_storeuintptr(&range_lo[i], f ? f->entry : 0);
+			atomic_storeuintptr(&range_hi[i], f ? f->end : 0);
+		}
+		atomic_storerel32(&ranges_ready, 1);
+	}
+	return pc - 1 >= atomic_loaduintptr(&range_lo[r]) && pc - 1 < atomic_loaduintptr(&range_hi[r]);
 }
 
-static int internal(uintptr_t pc)
+static int in_gofirst(uintptr_t pc)
+{
+	return in_range(pc, R_GOFIRST) || in_range(pc, R_GOSTART) || in_range(pc, R_CTXINIT);
+}
+
+static int internal_lookup(uintptr_t pc)
 {
 	const struct gort_func *f = gort_runtime_findfunc(pc - 1);
 	if (!f)
@@ -99,14 +119,32 @@ static int internal(uintptr_t pc)
 		strcmp(p, "atomic") == 0;
 }
 
+/* Is the frame at return address pc gort's own (to be trimmed)?  The same
+ * few call sites come back at every event, and the symbol table's search
+ * and the package's name cost most of an event (half of it at rate 1):
+ * remembered here, pc << 1 | answer in one word, so that a reader racing
+ * a writer sees a whole entry or another pc's.  atomic words */
+static volatile uintptr_t pccache[512];
+
+static int internal(uintptr_t pc)
+{
+	volatile uintptr_t *e = &pccache[(pc * 0x9e3779b9u >> 7) & 511];
+	uintptr_t v = atomic_loadacquintptr(e);
+	if (v && v >> 1 == pc)
+		return (int)(v & 1);
+	int r = internal_lookup(pc);
+	atomic_storereluintptr(e, pc << 1 | (uintptr_t)r);
+	return r;
+}
+
 /* pcs[0..n) is a walk from a hook's frame: pcs[0] in the hook, pcs[1] in
  * its caller.  Keep from the first frame outside gort's packages to the
  * last before the goroutine's start-up; returns the count kept, moved to
  * the front. */
-static int in_fn(uintptr_t pc, void *fn)
+static int in_chan_send(uintptr_t pc)
 {
-	const struct gort_func *f = gort_runtime_findfunc(pc - 1);
-	return f && f->entry == (uintptr_t)fn;
+	const struct gort_func *f = gort_runtime_findfunc(pc - 1);   /* rare: only after a send */
+	return f && f->entry == (uintptr_t)gort_chan_send;
 }
 
 int gort_prof_trimstack(uintptr_t *pcs, int n, int skip)
@@ -117,24 +155,25 @@ int gort_prof_trimstack(uintptr_t *pcs, int n, int skip)
 	/* gort_chan_send tail-calls gort_sched_chansend (a frame of its own
 	 * would cost every send a call and a return), so its frame is not on
 	 * the stack: put it back, as the leaf Go shows (chansend1). */
-	if (k > 0 && k < n && in_fn(pcs[k - 1], gort_sched_chansend) && !in_fn(pcs[k], gort_chan_send))
+	if (k > 0 && k < n && in_range(pcs[k - 1], R_CHANSEND) && internal(pcs[k]) == 0 &&
+	    !in_chan_send(pcs[k]))
 		pcs[--k] = (uintptr_t)gort_chan_send + 1;
-	int end = n;
-	for (int i = k; i < n; i++)
-		if (in_gofirst(pcs[i])) {
-			end = i;
-			break;
-		}
+	int end = gort_prof_trimstack_root(pcs, n);
+	if (end < k)
+		end = k;
 	memmove(pcs, pcs + k, (size_t)(end - k) * sizeof *pcs);
 	return end - k;
 }
 
 int gort_prof_trimstack_root(uintptr_t *pcs, int n)
 {
-	for (int i = 0; i < n; i++)
+	/* they are the last frames (gofirst, gostart; ctxinit for a G that
+	 * never ran): look only at the last few */
+	int cut = n;
+	for (int i = n - 1; i >= 0 && i >= n - 4; i--)
 		if (in_gofirst(pcs[i]))
-			return i;
-	return n;
+			cut = i;
+	return cut;
 }
 
 /* --- the table -------------------------------------------------------------- */
