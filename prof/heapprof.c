@@ -339,7 +339,7 @@ static int walk(struct gort_frame f, uintptr_t *pcs)
 
 /* The count ran out at allocation p of n bytes: sample it (or, off or
  * just changed, draw a new count). */
-static __attribute__((noinline, cold)) void sample(void *p, size_t n, uintptr_t caller)
+static __attribute__((noinline, cold)) void sample(void *p, size_t n, uintptr_t caller, void *fn)
 {
 	uint64_t rate = atomic_load64(&heaprate);
 	uint32_t g = atomic_load32(&rategen);
@@ -356,6 +356,10 @@ static __attribute__((noinline, cold)) void sample(void *p, size_t n, uintptr_t 
 	uintptr_t pcs[PROF_MAXSTACK];
 	gort_runtime_frame_caller(&f);
 	int k = walk(f, pcs);
+	/* the leaf is the allocating call itself, named by its entry (malloc's
+	 * own sample is taken in malloc_slow, reached by a jump) */
+	if (k > 0)
+		pcs[0] = (uintptr_t)fn + 1;
 	/* pcs[0] is the allocating call (malloc...), pcs[1] should be its
 	 * caller; a caller without a frame record (glibc's strdup, say) is
 	 * missed by the walk, but malloc knows its own return address. */
@@ -376,10 +380,10 @@ static __attribute__((noinline, cold)) void sample(void *p, size_t n, uintptr_t 
 	inhook = 0;
 }
 
-static inline void account(void *p, size_t n, uintptr_t caller)
+static inline void account(void *p, size_t n, uintptr_t caller, void *fn)
 {
 	if (__builtin_expect((left -= (int64_t)n) < 0, 0))
-		sample(p, n, caller);
+		sample(p, n, caller, fn);
 }
 
 static __attribute__((noinline, cold)) void unsample(void *p)
@@ -403,12 +407,25 @@ static inline void forget(void *p)
 
 #define CALLER ((uintptr_t)__builtin_return_address(0))
 
-GORT_API void *malloc(size_t n)
+/* malloc and free are the hot ones: their fast paths make tail calls
+ * only, so that they need no frame of their own (the trap and a sample
+ * are cold functions, reached by a jump).  A sample taken there has the
+ * cold function's return address -- malloc's caller -- as its caller. */
+static __attribute__((noinline, cold)) void *malloc_slow(size_t n)
 {
 	trap("malloc");
 	void *p = __libc_malloc(n);
-	account(p, n, CALLER);
+	if (left < 0)
+		sample(p, n, CALLER, (void *)malloc);
 	return p;
+}
+
+GORT_API void *malloc(size_t n)
+{
+	int64_t l = left -= (int64_t)n;
+	if (__builtin_expect(atomic_loadacq32(&gort_prof_malloctrap_on) != 0, 0) || __builtin_expect(l < 0, 0))
+		return malloc_slow(n);
+	return __libc_malloc(n);
 }
 
 GORT_API void *calloc(size_t n, size_t size)
@@ -417,7 +434,7 @@ GORT_API void *calloc(size_t n, size_t size)
 	void *p = __libc_calloc(n, size);
 	size_t total;
 	if (p && !__builtin_mul_overflow(n, size, &total))
-		account(p, total, CALLER);
+		account(p, total, CALLER, (void *)calloc);
 	return p;
 }
 
@@ -426,7 +443,7 @@ GORT_API void *realloc(void *old, size_t n)
 	trap("realloc");
 	if (!old) {
 		void *p = __libc_malloc(n);
-		account(p, n, CALLER);
+		account(p, n, CALLER, (void *)realloc);
 		return p;
 	}
 	if (n == 0) {   /* glibc frees, and returns NULL */
@@ -449,14 +466,24 @@ GORT_API void *realloc(void *old, size_t n)
 		was->frees++;
 	gort_sched_unlock(&lock);
 	if (p)
-		account(p, n, CALLER);   /* the new block is an allocation of n bytes */
+		account(p, n, CALLER, (void *)realloc);   /* the new block is an allocation of n bytes */
 	return p;
+}
+
+static __attribute__((noinline, cold)) void free_slow(void *p)
+{
+	trap("free");
+	forget(p);
+	__libc_free(p);
 }
 
 GORT_API void free(void *p)
 {
-	trap("free");
-	forget(p);
+	if (__builtin_expect(atomic_loadacq32(&gort_prof_malloctrap_on) != 0, 0) ||
+	    __builtin_expect(p && atomic_loadacq32(&filter[fslot((uintptr_t)p)]) != 0, 0)) {
+		free_slow(p);
+		return;
+	}
 	__libc_free(p);
 }
 
@@ -464,7 +491,7 @@ GORT_API void *memalign(size_t align, size_t n)
 {
 	trap("memalign");
 	void *p = __libc_memalign(align, n);
-	account(p, n, CALLER);
+	account(p, n, CALLER, (void *)memalign);
 	return p;
 }
 
@@ -476,7 +503,7 @@ GORT_API void *aligned_alloc(size_t align, size_t n)
 		return NULL;
 	}
 	void *p = __libc_memalign(align, n);
-	account(p, n, CALLER);
+	account(p, n, CALLER, (void *)aligned_alloc);
 	return p;
 }
 
@@ -488,7 +515,7 @@ GORT_API int posix_memalign(void **out, size_t align, size_t n)
 	void *p = __libc_memalign(align, n);
 	if (!p)
 		return ENOMEM;
-	account(p, n, CALLER);
+	account(p, n, CALLER, (void *)posix_memalign);
 	*out = p;
 	return 0;
 }
@@ -497,7 +524,7 @@ GORT_API void *valloc(size_t n)
 {
 	trap("valloc");
 	void *p = __libc_valloc(n);
-	account(p, n, CALLER);
+	account(p, n, CALLER, (void *)valloc);
 	return p;
 }
 
@@ -505,7 +532,7 @@ GORT_API void *pvalloc(size_t n)
 {
 	trap("pvalloc");
 	void *p = __libc_pvalloc(n);
-	account(p, n, CALLER);
+	account(p, n, CALLER, (void *)pvalloc);
 	return p;
 }
 
