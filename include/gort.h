@@ -541,6 +541,54 @@ GORT_API const gort_labels *gort_labels_current(void);
 /* Run fn(arg) with the current goroutine's labels set to l, then restore. */
 GORT_API void gort_prof_do(const gort_labels *l, void (*fn)(void *arg), void *arg);
 
+/* ------------------------------------------------------------------------
+ * The other profiles (Go: runtime/pprof's Lookup(name).WriteTo, and
+ * runtime.SetBlockProfileRate, SetMutexProfileFraction, MemProfileRate).
+ * Each is written as gzip'd pprof protobuf, as the CPU profile is, and
+ * `go tool pprof` reads it as it reads Go's.
+ *
+ *   "goroutine"  every live goroutine's stack, counted by stack and
+ *                labels (goroutine/count), taken without stopping the
+ *                program: see docs/prof.md for what pauses, and how long.
+ *                A goroutine in a blocking call not wrapped in
+ *                gort_syscall_enter cannot be stopped: after a second it
+ *                is counted under its start function
+ *   "block"      where goroutines waited: channel operations, select,
+ *                gort_mutex_lock, gort_waitgroup_wait -- not gort_sleep
+ *                (contentions/count, delay/nanoseconds), as sampled at
+ *                the block rate
+ *   "mutex"      who made gort_mutex waiters wait: each waiter's delay
+ *                charged to the stack that unlocked (contentions/count,
+ *                delay/nanoseconds), sampled at the mutex fraction
+ *   "heap"       sampled allocations, malloc and its family through
+ *                libgort's interposition: alloc_objects, alloc_space,
+ *                inuse_objects, inuse_space (inuse_space the default)
+ *   "allocs"     the same samples, alloc_space the default
+ *
+ * gort_prof_lookup_write returns 0, or -EINVAL for a name not above (or
+ * NULL), -EBADF for a descriptor not open for writing, write(2)'s error,
+ * -ENOSYS for "heap" and "allocs" in a build whose allocator is not
+ * libgort's (the sanitizers'). */
+GORT_API int gort_prof_lookup_write(const char *name, int fd);
+/* The same to a file: a temporary beside it, renamed over it when whole
+ * (a device or FIFO is written in place); open(2)'s errors as -errno. */
+GORT_API int gort_prof_lookup_write_file(const char *name, const char *path);
+
+/* runtime.SetBlockProfileRate, in nanoseconds: a wait of d ns is recorded
+ * with probability d/ns (always if d >= ns), weighted to stand for the
+ * waits not recorded; 1 records every wait, 0 or less turns it off (the
+ * default).  Returns the previous rate (gort's addition). */
+GORT_API int64_t gort_prof_set_block_rate(int64_t ns);
+/* runtime.SetMutexProfileFraction: record one contention in `rate` on
+ * average (0 off, the default); a negative rate only reads.  Returns the
+ * previous fraction. */
+GORT_API int gort_prof_set_mutex_fraction(int rate);
+/* runtime.MemProfileRate: one sample per `bytes` allocated on average (0
+ * off; 1 every allocation); Go's default is 512 KiB, gort's is 0 (off)
+ * unless GORTPROF_HEAP asks.  A negative value only reads.  Returns the
+ * previous rate. */
+GORT_API int64_t gort_prof_set_heap_rate(int64_t bytes);
+
 #ifdef __cplusplus
 }
 #endif

@@ -614,6 +614,7 @@ static int env_profiling;
 
 void gort_prof_main_start(void)
 {
+	gort_prof_env_start();   /* GORTPROF_BLOCK, _MUTEX, _HEAP, _GOROUTINE (profiles.c) */
 	const char *s = getenv("GORTPROF");
 	if (!s || !*s)
 		return;
@@ -646,6 +647,7 @@ void gort_prof_main_start(void)
 
 void gort_prof_main_stop(void)
 {
+	gort_prof_env_stop();
 	if (!env_profiling)
 		return;
 	env_profiling = 0;
@@ -667,9 +669,8 @@ static void main_start(void)
 __attribute__((constructor))
 static void prof_hooks(void)
 {
-	gort_sched_hooks = (struct gort_sched_hooks){
-		.minit = gort_prof_minit,
-		.main_start = main_start,
-		.main_stop = gort_prof_main_stop,
-	};
+	/* field by field: blockprof.c, goroutineprof.c fill in their own */
+	gort_sched_hooks.minit = gort_prof_minit;
+	gort_sched_hooks.main_start = main_start;
+	gort_sched_hooks.main_stop = gort_prof_main_stop;
 }

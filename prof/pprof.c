@@ -444,7 +444,8 @@ int gort_prof_write(const struct pprof_spec *spec, int (*next)(void *arg, struct
 	 * call instruction, whose line is the call's), as pprof expects of
 	 * every caller; an exact leaf PC as it is. */
 	struct pprof_sample s;
-	while (!oom && !t.oom && next(arg, &s)) {
+	/* next fills what it has: the rest (labels, a numeric label) is none */
+	while (!oom && !t.oom && (memset(&s, 0, sizeof s), next(arg, &s))) {
 		for (int i = 0; i < s.nstk; i++) {
 			uintptr_t a = i == 0 && spec->leaf_exact ? s.stk[0] : s.stk[i] - 1;
 			pb_varint(&packed, locid(&t, a));

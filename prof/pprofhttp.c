@@ -74,12 +74,12 @@
  *
  * The other profiles are one table, table[] below: a name, the line the
  * index shows, and a writer `int (*)(const char *name, int fd)` that
- * writes the gzip'd profile to fd and returns 0 or a negative errno --
- * the shape of the profiles branch's gort_prof_lookup_write, so each
- * entry becomes real by naming it instead of its placeholder.  Until then
- * each placeholder returns -ENOSYS, answered 501 "gort: the <name> profile
- * is not built yet".  A writer runs on the connection's goroutine and
- * writes to a memfd, as the CPU profile does.
+ * writes the gzip'd profile to fd and returns 0 or a negative errno:
+ * gort_prof_lookup_write (profiles.c) for all five.  -ENOSYS -- the heap
+ * profile where gort may not replace malloc (a sanitizer's build) -- is
+ * answered 501 "gort: the <name> profile is not available in this build".  A writer runs on
+ * the connection's goroutine and writes to a memfd, as the CPU profile
+ * does.
  *
  * The end of the program.  As in Go, the server does not keep a program
  * alive: when gort_main's main returns, gort_main returns and the
@@ -150,42 +150,9 @@ static struct {
 
 /* --- the table of profiles ---------------------------------------------------
  *
- * The placeholders stand for the writers of the profiles branch
- * (gort_prof_lookup_write there).  Each is its own function, so that the
- * table names what is missing, and the merge replaces one name per line;
- * unused, so that a placeholder no entry names any more still compiles
- * until it is deleted. */
-#define PLACEHOLDER static __attribute__((unused))
-
-PLACEHOLDER int goroutine_profile_placeholder(const char *name, int fd)
-{
-	(void)name, (void)fd;
-	return -ENOSYS;
-}
-
-PLACEHOLDER int heap_profile_placeholder(const char *name, int fd)
-{
-	(void)name, (void)fd;
-	return -ENOSYS;
-}
-
-PLACEHOLDER int allocs_profile_placeholder(const char *name, int fd)
-{
-	(void)name, (void)fd;
-	return -ENOSYS;
-}
-
-PLACEHOLDER int block_profile_placeholder(const char *name, int fd)
-{
-	(void)name, (void)fd;
-	return -ENOSYS;
-}
-
-PLACEHOLDER int mutex_profile_placeholder(const char *name, int fd)
-{
-	(void)name, (void)fd;
-	return -ENOSYS;
-}
+ * Every profile but the CPU's is written by gort_prof_lookup_write
+ * (profiles.c), by its name; -ENOSYS (the heap profile under a sanitizer,
+ * whose allocator gort must not replace) is answered 501. */
 
 static int goroutine_count(void)
 {
@@ -204,15 +171,15 @@ struct profile_entry {
 /* In the order of the index (Go sorts by name). */
 static const struct profile_entry table[] = {
 	{ "allocs", "A sampling of all past memory allocations",
-	  allocs_profile_placeholder, NULL },
+	  gort_prof_lookup_write, NULL },
 	{ "block", "Stack traces that led to blocking on synchronization primitives",
-	  block_profile_placeholder, NULL },
+	  gort_prof_lookup_write, NULL },
 	{ "goroutine", "Stack traces of all current goroutines",
-	  goroutine_profile_placeholder, goroutine_count },
+	  gort_prof_lookup_write, goroutine_count },
 	{ "heap", "A sampling of memory allocations of live objects",
-	  heap_profile_placeholder, NULL },
+	  gort_prof_lookup_write, NULL },
 	{ "mutex", "Stack traces of holders of contended mutexes",
-	  mutex_profile_placeholder, NULL },
+	  gort_prof_lookup_write, NULL },
 };
 #define NTABLE (sizeof table / sizeof table[0])
 
@@ -727,7 +694,7 @@ static void serve_named(struct conn *c, const struct request *rq, const struct p
 	}
 	int err = e->write(e->name, fd);
 	if (err == -ENOSYS)
-		serve_error(c, rq, 501, NULL, "gort: the %s profile is not built yet", e->name);
+		serve_error(c, rq, 501, NULL, "gort: the %s profile is not available in this build", e->name);
 	else if (err)
 		serve_error(c, rq, 500, NULL, "gort: writing the %s profile: %s", e->name,
 			gort_strerror(err));

@@ -158,7 +158,9 @@ struct pprof_sample {
 };
 
 /* Write a profile to fd: next(arg, &s) fills s and returns 1, or returns
- * 0 at the end; what s points at need only live until the next call.
+ * 0 at the end; s comes zeroed, so a field next does not set is none
+ * (no labels, no numeric label); what s points at need only live until
+ * the next call.
  * next is called on the caller's thread only, before any symbolization
  * (which runs on a thread of the writer's own, for libdw's stack: the
  * caller may be a goroutine).  Returns 0 or -errno. */
@@ -213,6 +215,55 @@ int gort_prof_sym_lookup(struct symbolizer *s, uintptr_t addr, struct symframe *
  * and chains of them), and a symbol version (@@GLIBC_2.14):
  * "burn.constprop.0.isra.0" -> 4.  Any other dot is kept. */
 size_t gort_prof_cleanlen(const char *raw);
+
+/* --- blockprof.c, goroutineprof.c, heapprof.c, profiles.c: the profiles
+ * other than CPU, each written with gort_prof_write ------------------------ */
+
+/* Trim a walk taken from a hook's frame (pcs[0] in the hook): skip `skip`
+ * frames, then gort's own (sched, prof, runtime, atomic), and cut the
+ * goroutine's start-up frames off the root.  Returns the count kept. */
+int gort_prof_trimstack(uintptr_t *pcs, int n, int skip);
+/* Only the last: cut the goroutine's start-up frames off the root. */
+int gort_prof_trimstack_root(uintptr_t *pcs, int n);
+/* How the last goroutine profile went (goroutineprof.c). */
+struct goprof_stats {
+	int64_t goroutines;    /* recorded */
+	int64_t visited;       /* Gs on allgs, dead ones too */
+	uint32_t by_sched;     /* recorded by an M about to run them, or by themselves */
+	uint32_t rounds;       /* looks again for Gs that were running */
+	uint32_t stragglers;   /* running for a second and more: counted under their function */
+	int64_t maxhold_ns;    /* the longest any G was held from running */
+	int64_t hold_p50_ns, hold_p999_ns;   /* the median hold and the 99.9th percentile, to a power of 2 */
+	int64_t barrier_ns;    /* membarrier */
+	int64_t total_ns;      /* the whole take */
+};
+extern struct goprof_stats gort_prof_goprof_last;
+/* Tests: called by the profiler just after T (its generation published),
+ * before it looks at any goroutine.  Set before the profile; NULL: none. */
+extern void (*gort_prof_goprof_at_T)(void);
+int gort_prof_goroutineprof_take(void);
+int64_t gort_prof_goroutineprof_count(uintptr_t lo, uintptr_t hi, const char *key, const char *value);
+int gort_prof_blockprof_write(int fd);
+/* Is a wait of ns at rate recorded, given the random draw r; if so, as
+ * *count events of *delay ns in all (Go's blocksampled, saveblockevent). */
+int gort_prof_blocksample(int64_t ns, int64_t rate, uint64_t r, double *count, int64_t *delay);
+int gort_prof_mutexprof_write(int fd);
+int gort_prof_goroutineprof_write(int fd);
+int gort_prof_heapprof_write(int fd, int allocs);
+/* Tests: over the heap profile's buckets with a frame in [lo, hi) (lo 0:
+ * all): samples taken, samples still live, and the scaled estimates of
+ * bytes allocated and in use. */
+void gort_prof_heapprof_sum(uintptr_t lo, uintptr_t hi, int64_t *samples, int64_t *live,
+	int64_t *alloc_bytes, int64_t *inuse_bytes);
+/* malloctrap.c sets it: the allocation calls throw in a signal handler. */
+extern volatile uint32_t gort_prof_malloctrap_on;
+/* Tests: count and delay summed over the block (mutex 0) or mutex
+ * profile's buckets with a frame in [lo, hi) (lo 0: all). */
+void gort_prof_blockprof_sum(int mutex, uintptr_t lo, uintptr_t hi, double *count, int64_t *delay);
+/* GORTPROF_BLOCK, _MUTEX, _HEAP, _GOROUTINE (profiles.c): read as
+ * gort_main starts, written as it ends (from cpuprof.c's hooks). */
+void gort_prof_env_start(void);
+void gort_prof_env_stop(void);
 
 /* --- labels.c ------------------------------------------------------------- */
 

@@ -178,6 +178,8 @@ static inline void copyelem(struct gort_chan *c, void *dst, const void *src)
 void gort_sched_chan_sendto(struct gort_chan *c, struct sudog *sg, const void *ep)
 {
 	copyelem(c, sg->elem, ep);
+	if (__builtin_expect(sg->releasetime != 0, 0))   /* the block profile times it */
+		sg->releasetime = gort_sched_nanotime();
 	spinlock_unlock(&c->lock);
 	sg->success = 1;
 	sg->g->param = sg;
@@ -198,6 +200,8 @@ void gort_sched_chan_recvfrom(struct gort_chan *c, struct sudog *sg, void *ep)
 			c->recvx = 0;
 		c->sendx = c->recvx;
 	}
+	if (__builtin_expect(sg->releasetime != 0, 0))
+		sg->releasetime = gort_sched_nanotime();
 	spinlock_unlock(&c->lock);
 	sg->success = 1;
 	sg->g->param = sg;
@@ -218,6 +222,18 @@ void gort_sched_chan_bufget(struct gort_chan *c, void *ep)
 	if (++c->recvx == c->dataqsiz)
 		c->recvx = 0;
 	atomic_storereluintptr((volatile uintptr_t *)&c->qcount, c->qcount - 1);
+}
+
+/* A wait that the block profile may time (Go's t0 and releasetime = -1
+ * in chansend and chanrecv): the time it begins, or 0 when the profile
+ * is off -- then one load and one branch are all it costs, and only on
+ * the path that blocks. */
+static inline int64_t blockstart(struct sudog *sg)
+{
+	if (__builtin_expect(!(PROFFLAGS() & PROF_BLOCK), 1))
+		return 0;
+	sg->releasetime = -1;
+	return gort_sched_nanotime();
 }
 
 /* The goroutine about to block on c, whose lock is held; outside a
@@ -271,9 +287,12 @@ int gort_sched_chansend(struct gort_chan *c, const void *ep, int block)
 	}
 	struct g *gp = blocking_g(c, "gort_chan_send (blocking)");
 	struct sudog me = { .g = gp, .elem = (void *)ep, .c = c };
+	int64_t t0 = blockstart(&me);
 	gp->param = NULL;
 	gort_sched_enqueue(&c->sendq, &me);
 	gort_sched_park_fn(gort_sched_after_spinunlock, &c->lock, wrChanSend);
+	if (__builtin_expect(t0 != 0, 0) && me.releasetime > 0)
+		gort_sched_blockevent(me.releasetime - t0);
 	if (!me.success)
 		gort_runtime_panic("send on closed channel");
 	return 1;
@@ -320,14 +339,18 @@ int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block)
 	}
 	struct g *gp = blocking_g(c, "gort_chan_recv (blocking)");
 	struct sudog me = { .g = gp, .elem = ep, .c = c };
+	int64_t t0 = blockstart(&me);
 	gp->param = NULL;
 	gort_sched_enqueue(&c->recvq, &me);
 	gort_sched_park_fn(gort_sched_after_spinunlock, &c->lock, wrChanReceive);
+	if (__builtin_expect(t0 != 0, 0) && me.releasetime > 0)
+		gort_sched_blockevent(me.releasetime - t0);
 	return me.success ? 3 : 1;
 }
 
 void gort_chan_send(gort_chan *c, const void *elem)
 {
+	/* a tail call: the block profile puts this frame back (blockprof.c) */
 	gort_sched_chansend(c, elem, 1);
 }
 
@@ -365,6 +388,8 @@ void gort_chan_close(gort_chan *c)
 	while (wake) {
 		sg = wake;
 		wake = sg->wakelink;
+		if (__builtin_expect(sg->releasetime != 0, 0))
+			sg->releasetime = gort_sched_nanotime();
 		sg->g->param = sg;
 		gort_sched_ready(sg->g);
 	}

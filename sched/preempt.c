@@ -326,6 +326,8 @@ static int sigurg(int sig, siginfo_t *si, void *ctx)
 void gort_sched_asyncpreempt2(void)
 {
 	atomic_add32(&gort_sched_preempt_done, 1);
+	struct g *gp = getg();
+	GOPROF_CHECK(gp, GOPROF_SELF);   /* a loop that never calls gort: recorded here */
 	gort_sched_yield_pinned();
 }
 

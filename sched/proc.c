@@ -66,6 +66,24 @@
 struct schedt gort_sched = { .goidgen = 1 };
 __thread struct m *gort_sched_m __attribute__((tls_model("initial-exec")));
 struct gort_sched_hooks gort_sched_hooks;   /* the packages above (sched.h) */
+volatile uint32_t gort_sched_profflags;      /* PROF_BLOCK | PROF_MUTEX (sched.h) */
+volatile uint32_t gort_sched_goprof_gen;     /* a goroutine profile's number, or 0 */
+
+/* The profiling events (sched.h): out of line, so that the blocking paths
+ * carry only their test; prof trims these frames off the stack. */
+__attribute__((noinline, cold)) void gort_sched_blockevent(int64_t ns)
+{
+	if (gort_sched_hooks.blockevent)
+		gort_sched_hooks.blockevent(ns);
+	KEEP_FRAME();
+}
+
+__attribute__((noinline, cold)) void gort_sched_mutexevent(int64_t ns)
+{
+	if (gort_sched_hooks.mutexevent)
+		gort_sched_hooks.mutexevent(ns);
+	KEEP_FRAME();
+}
 
 const char *const gort_sched_waitreasons[wrCount] = {
 	[wrNone] = "",
@@ -795,6 +813,7 @@ static __attribute__((noinline)) void switch_out(struct g *gp, struct g *next)
 		next->m = m;
 		next->preempt = 0;   /* a request for its last run is stale */
 		atomic_storerel32(&next->status, Grunning);
+		GOPROF_CHECK(next, GOPROF_RUN);   /* a goroutine profile may want it first */
 		count_schedule(pp);
 		if (TRACING())
 			gort_trace_run_begin(m, next);
@@ -807,6 +826,10 @@ static __attribute__((noinline)) void switch_out(struct g *gp, struct g *next)
 		fiber_start(fake, m->g0_lo, m->g0_hi);
 		gort_sched_ctxswitch(&gp->sp, m->g0sp);
 	}
+	/* Running again: the saved context is stale from here until the next
+	 * switch saves a new one, and says so (the goroutine profile reads a
+	 * parked G's context only once it is there again). */
+	gp->sp = NULL;
 	fiber_finish(gp->asan_fake_stack);
 	after_switch(getm_fresh());
 }
@@ -818,6 +841,7 @@ static void execute(struct m *m, struct g *gp)
 	gp->m = m;
 	gp->preempt = 0;
 	atomic_storerel32(&gp->status, Grunning);
+	GOPROF_CHECK(gp, GOPROF_RUN);
 	count_schedule(m->p);
 	if (TRACING())
 		gort_trace_run_begin(m, gp);
@@ -1554,6 +1578,15 @@ void gort_syscall_enter(void)
 	if (m->oldp)
 		gort_runtime_panic("gort_syscall_enter called twice without gort_syscall_exit");
 	struct p *pp = m->p;
+	/* Where the caller is, for the goroutine profile: its frames stay as
+	 * they are until gort_syscall_exit, which waits if they are being
+	 * walked. */
+	struct gort_frame f;
+	gort_runtime_frame_caller(&f);
+	if (gort_runtime_unwind_step(&f, gp->stack_lo, gp->stack_hi, NULL))
+		m->syscallframe = f;
+	else
+		m->syscallframe.pc = 0;
 	atomic_store32(&gp->status, Gsyscall);
 	atomic_add32(&pp->syscalltick, 1);
 	if (TRACING())
@@ -1581,6 +1614,7 @@ void gort_syscall_exit(void)
 		m->p = pp;         /* the fast path: nobody took our P */
 		pp->m = m;
 		atomic_store32(&gp->status, Grunning);
+		GOPROF_CHECK(gp, GOPROF_SYSEXIT);
 		return;
 	}
 	gort_sched_lock(&gort_sched.lock);
@@ -1589,11 +1623,13 @@ void gort_syscall_exit(void)
 	if (pp) {
 		acquirep(m, pp);
 		atomic_store32(&gp->status, Grunning);
+		GOPROF_CHECK(gp, GOPROF_SYSEXIT);
 		return;
 	}
 	/* No P anywhere: off our stack, look once more and else queue
 	 * ourselves globally and let this M sleep. */
 	atomic_store32(&gp->status, Grunnable);
+	GOPROF_CHECK(gp, GOPROF_SYSEXIT);   /* not while a profile walks it */
 	m->after.fn = after_syscall_exit;
 	m->after.arg = gp;
 	switch_out(gp, NULL);
@@ -1607,7 +1643,9 @@ static __attribute__((noreturn)) void goexit(void);
 __attribute__((noreturn)) void gort_sched_gofirst(void *fn, void *arg)
 {
 	fiber_finish(NULL);
-	after_switch(getm_fresh());
+	struct m *m = getm_fresh();
+	m->curg->sp = NULL;   /* running: see switch_out */
+	after_switch(m);
 	((void (*)(void *))fn)(arg);
 	goexit();
 }
@@ -1680,6 +1718,10 @@ static struct g *newproc1(void (*fn)(void *), void *arg, size_t stack_size, uint
 		*goid = newgoid(pp);
 	ginit(gp, fn, arg, *goid);
 	gp->gopc = gopc;
+	/* Made while a goroutine profile is being taken: not part of it. */
+	uint32_t pg = atomic_loadacq32(&gort_sched_goprof_gen);
+	if (__builtin_expect(pg != 0, 0))
+		atomic_store32(&gp->profgen, pg << 1);
 	struct g *parent = m ? m->curg : NULL;
 	if (parent)
 		gp->labels = parent->labels;   /* profiler labels are inherited */
@@ -1719,6 +1761,7 @@ static __attribute__((noreturn)) void goexit(void)
 		m->lockedg = NULL;
 		m->mexit = 1;
 	}
+	GOPROF_CHECK(gp, GOPROF_EXIT);   /* running when a profile began: its last stack */
 	atomic_storerel32(&gp->status, Gdead);   /* published by gfput's list */
 	m->after.fn = after_free;
 	m->after.arg = gp;
@@ -1994,6 +2037,7 @@ void gort_yield(void)
 		 * take a lone yielding loop for a runaway */
 		stackcheck(gp);
 		m->p->schedtick++;
+		GOPROF_CHECK(gp, GOPROF_SELF);   /* never parks: a profile takes it here */
 		return;
 	}
 	atomic_storerel32(&gp->status, Grunnable);

@@ -184,6 +184,11 @@ struct g {
 	uint32_t lockedext;
 	volatile uint32_t polltimedout;   /* its deadline fired; set under sleeptimer.mu */
 	const struct gort_labels *labels;  /* profiler labels, immutable; set by the G itself */
+	/* The goroutine profile (prof/goroutineprof.c): has this G been
+	 * recorded in profile number gen?  gen << 1 | busy, where busy means
+	 * someone is walking its stack right now and it may not run.  A CAS
+	 * claims it; see goroutineprof.c's essay.  atomic */
+	volatile uint32_t profgen;
 
 	void *asan_fake_stack;         /* ASan fiber bookkeeping */
 	unsigned valgrind_id;          /* Valgrind's stack id */
@@ -203,6 +208,14 @@ struct sudog {
 	uint16_t caseidx;              /* select: which case this is */
 	uint8_t isselect;
 	uint8_t success;               /* woken by a completed operation (not a close) */
+	/* The block and mutex profiles (Go's sudog.releasetime, acquiretime):
+	 * releasetime is -1 while its G waits with block profiling on, and the
+	 * waker sets it to the time it readied the G; acquiretime is when a
+	 * mutex waiter began to wait (or when the waiter ahead of it was
+	 * woken), 0 when the mutex profile is off.  Under the same lock as the
+	 * rest; read by the G itself once it is awake. */
+	int64_t releasetime;
+	int64_t acquiretime;
 };
 
 /* --- P -------------------------------------------------------------- */
@@ -303,6 +316,12 @@ struct m {
 	} after;
 
 	void *asan_g0_fake;            /* ASan fiber bookkeeping for g0 */
+	/* The caller of gort_syscall_enter, so that the goroutine profile can
+	 * walk the G in a system call from there (its frames stay put until
+	 * gort_syscall_exit, which waits while they are walked).  Written by
+	 * the G on this M before it becomes Gsyscall; read by the profiler
+	 * only while it is Gsyscall and claimed. */
+	struct gort_frame syscallframe;
 	int tid;
 	pthread_t thread;
 
@@ -522,8 +541,47 @@ extern const struct sigctxt_tramp_layout gort_sched_asyncpreempt_layout
 	__attribute__((visibility("hidden")));
 
 /* --- sema.c ------------------------------------------------------------- */
-void gort_sched_semacquire(volatile uint32_t *addr);
+/* profile: the profiles a wait here is part of, PROF_BLOCK | PROF_MUTEX
+ * (below; Go's semaProfileFlags): a gort_mutex wait is a block event and
+ * a mutex event, a WaitGroup wait a block event only. */
+void gort_sched_semacquire(volatile uint32_t *addr, int profile);
 void gort_sched_semrelease(volatile uint32_t *addr);
+
+/* --- profiling events (the block, mutex and goroutine profiles) ------------
+ * The scheduler times its waits only while the profiler asks, and hands
+ * what it measured to prof through the hooks below.  gort_sched_profflags
+ * is PROF_BLOCK | PROF_MUTEX as the rates are nonzero: one load and one
+ * branch on each blocking path when both are off, nothing on the paths
+ * that do not block.  Written by prof (blockprof.c); atomic. */
+enum { PROF_BLOCK = 1, PROF_MUTEX = 2 };
+/* After a call that ends a function: it stays a call, not a jump, so the
+ * caller's frame is on the stack a profile records (the public call that
+ * waited or unlocked is the leaf the profiles name, as Go's are). */
+#define KEEP_FRAME() __asm__ __volatile__("" ::: "memory")
+extern volatile uint32_t gort_sched_profflags;
+/* an acquire load, not a full one: a stale answer only times a wait or
+ * not, and a full load is a locked instruction on x86 */
+#define PROFFLAGS() atomic_loadacq32(&gort_sched_profflags)
+/* Nonzero while a goroutine profile is being taken: its number, which
+ * g->profgen is compared with (goroutineprof.c).  Written by prof; atomic. */
+extern volatile uint32_t gort_sched_goprof_gen;
+/* A G waited ns on a channel, in select, on a mutex or a WaitGroup: the
+ * running G's own stack is the one to charge (Go's blockevent). */
+void gort_sched_blockevent(int64_t ns);
+/* The running G woke a mutex waiter that had waited ns (Go's mutexevent):
+ * charged to this, the unlocker's, stack. */
+void gort_sched_mutexevent(int64_t ns);
+/* The goroutine profile's check, where a G is about to run, stop or leave
+ * a system call (proc.c); how: GOPROF_RUN (the M is about to run gp, off
+ * its stack), or gp itself, running: GOPROF_EXIT (ending), GOPROF_SYSEXIT
+ * (leaving a system call), GOPROF_SELF (at a yield that does not switch,
+ * or a preemption: a loop that never parks is still recorded). */
+enum { GOPROF_RUN, GOPROF_EXIT, GOPROF_SYSEXIT, GOPROF_SELF };
+#define GOPROF_CHECK(gp, how) do { \
+	__asm__ __volatile__("" ::: "memory");   /* the status store first */ \
+	if (__builtin_expect(atomic_loadacq32(&gort_sched_goprof_gen) != 0, 0) && gort_sched_hooks.goroutine) \
+		gort_sched_hooks.goroutine((gp), (how)); \
+} while (0)
 
 /* --- hooks: what the scheduler calls in the packages above it ------------
  * sched may not call prof, which stands above it (docs/HACKING.md,
@@ -534,6 +592,9 @@ struct gort_sched_hooks {
 	void (*minit)(struct m *m);   /* a new M, on its thread, before it schedules */
 	void (*main_start)(void);     /* gort_main: the scheduler is up, main not started */
 	void (*main_stop)(void);      /* gort_main: main has returned */
+	void (*blockevent)(int64_t ns);   /* see gort_sched_blockevent; on the G's stack */
+	void (*mutexevent)(int64_t ns);   /* see gort_sched_mutexevent; on the G's stack */
+	void (*goroutine)(struct g *gp, int how);   /* see GOPROF_CHECK */
 };
 extern struct gort_sched_hooks gort_sched_hooks;   /* proc.c */
 

@@ -243,12 +243,19 @@ int gort_select(gort_select_case *cases, int n, int block)
 	}
 	gp->param = NULL;
 	atomic_store32(&gp->selectdone, 0);
+	/* The block profile (Go's selectgo: t0, and releasetime -1 on every
+	 * sudog; the waker stamps the one it completes). */
+	int64_t t0 = 0, rel0 = 0;
+	if (__builtin_expect(PROFFLAGS() & PROF_BLOCK, 0)) {
+		t0 = gort_sched_nanotime();
+		rel0 = -1;
+	}
 	struct sudog **link = &gp->waiting;
 	for (int k = 0; k < np; k++) {
 		int i = lockorder[k];
 		struct sudog *sg = &sgs[i];
 		*sg = (struct sudog){ .g = gp, .elem = cases[i].elem, .c = cases[i].c,
-			.caseidx = (uint16_t)i, .isselect = 1 };
+			.caseidx = (uint16_t)i, .isselect = 1, .releasetime = rel0 };
 		*link = sg;
 		link = &sg->waitlink;
 		gort_sched_enqueue(cases[i].dir == GORT_RECV ? &cases[i].c->recvq : &cases[i].c->sendq, sg);
@@ -271,6 +278,8 @@ int gort_select(gort_select_case *cases, int n, int block)
 	if (!won)
 		gort_runtime_throw("selectgo: woken without a case");
 	chosen = won->caseidx;
+	if (__builtin_expect(won->releasetime > 0, 0))
+		gort_sched_blockevent(won->releasetime - t0);
 	if (cases[chosen].dir == GORT_SEND && !won->success)
 		gort_runtime_panic("send on closed channel");
 	cases[chosen].ok = won->success;

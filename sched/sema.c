@@ -36,21 +36,33 @@ static int cansemacquire(volatile uint32_t *addr)
 	}
 }
 
-void gort_sched_semacquire(volatile uint32_t *addr)
+void gort_sched_semacquire(volatile uint32_t *addr, int profile)
 {
 	if (cansemacquire(addr))
 		return;
 	struct g *gp = gort_sched_mustgetg("semacquire");
 	struct semroot *r = root(addr);
+	struct sudog me = { .g = gp, .c = (void *)addr };
+	/* Profiling: the time the wait began, if a profile wants it (Go's
+	 * semacquire1).  One load and a branch when both are off. */
+	int64_t t0 = 0;
+	uint32_t pf = PROFFLAGS() & (uint32_t)profile;
+	if (__builtin_expect(pf != 0, 0)) {
+		t0 = gort_sched_nanotime();
+		if (pf & PROF_BLOCK)
+			me.releasetime = -1;
+		if (pf & PROF_MUTEX)
+			me.acquiretime = t0;
+	}
 	for (;;) {
 		gort_sched_lock(&r->lock);
 		atomic_add32(&r->nwait, 1);
 		if (cansemacquire(addr)) {
 			atomic_add32(&r->nwait, -1);
 			gort_sched_unlock(&r->lock);
-			return;
+			break;
 		}
-		struct sudog me = { .g = gp, .c = (void *)addr };
+		me.next = NULL;
 		if (r->tail)
 			r->tail->next = &me;
 		else
@@ -58,8 +70,11 @@ void gort_sched_semacquire(volatile uint32_t *addr)
 		r->tail = &me;
 		gort_sched_park(&r->lock, wrSemacquire);
 		if (cansemacquire(addr))
-			return;
+			break;
 	}
+	/* Woken at least once: the wait lasted until the last wake-up. */
+	if (__builtin_expect(me.releasetime > 0, 0))
+		gort_sched_blockevent(me.releasetime - t0);
 }
 
 void gort_sched_semrelease(volatile uint32_t *addr)
@@ -85,6 +100,28 @@ void gort_sched_semrelease(volatile uint32_t *addr)
 	if (r->tail == s)
 		r->tail = prev;
 	atomic_add32(&r->nwait, -1);
+	/* The mutex profile (Go 1.19's semrelease1 and dequeue): the unlocker
+	 * is charged with the time s waited; the next waiter on the same
+	 * address starts its count now, since the time both waited together
+	 * is charged once, to this wake-up. */
+	int64_t now = 0, waited = -1;
+	if (__builtin_expect(s->acquiretime != 0, 0)) {
+		now = gort_sched_nanotime();
+		waited = now - s->acquiretime;
+		for (struct sudog *t = s->next; t; t = t->next)
+			if (t->c == (void *)addr) {
+				if (t->acquiretime)
+					t->acquiretime = now;
+				break;
+			}
+	}
+	if (__builtin_expect(s->releasetime != 0, 0))
+		s->releasetime = now ? now : gort_sched_nanotime();
+	struct g *wake = s->g;   /* s lives on wake's stack: not after the ready */
 	gort_sched_unlock(&r->lock);
-	gort_sched_ready(s->g);
+	gort_sched_ready(wake);
+	if (__builtin_expect(waited >= 0, 0)) {
+		gort_sched_mutexevent(waited);
+		KEEP_FRAME();
+	}
 }

@@ -36,7 +36,7 @@ void gort_mutex_lock(gort_mutex *mu)
 			return;
 	}
 	while (atomic_xchg32(&mu->state, 2) != 0)
-		gort_sched_semacquire(&mu->sema);
+		gort_sched_semacquire(&mu->sema, PROF_BLOCK | PROF_MUTEX);
 }
 
 int gort_mutex_trylock(gort_mutex *mu)
@@ -49,8 +49,10 @@ void gort_mutex_unlock(gort_mutex *mu)
 	uint32_t old = atomic_xchg32(&mu->state, 0);
 	if (old == 0)
 		gort_runtime_throw("sync: unlock of unlocked mutex");
-	if (old == 2)
+	if (old == 2) {
 		gort_sched_semrelease(&mu->sema);
+		KEEP_FRAME();   /* the mutex profile's leaf (sched.h) */
+	}
 }
 
 #define WG_COUNT(s) ((int32_t)((s) >> 32))
@@ -89,7 +91,7 @@ void gort_waitgroup_wait(gort_waitgroup *wg)
 			return;
 		if (atomic_cas64(&wg->state, s, s + 1)) {
 			gort_sched_mustgetg("gort_waitgroup_wait");
-			gort_sched_semacquire(&wg->sema);
+			gort_sched_semacquire(&wg->sema, PROF_BLOCK);
 			/* The Add that woke us zeroed the group before waking
 			 * anyone; a count already back means it was reused
 			 * while we (or another waiter) had not yet returned. */
