@@ -96,8 +96,21 @@ static int popped(const unsigned char *code, uintptr_t off, uintptr_t size)
 static int step_frameless(struct gort_frame *f, uintptr_t lo, uintptr_t hi)
 {
 	const struct gort_func *fn = gort_runtime_findfunc(f->pc);
-	if (!fn)
+	if (!fn) {
+#if defined(__aarch64__)
+		/* Code no symbol and no unwind table covers: on aarch64 that
+		 * is mostly the linker's PLT stubs, which touch neither sp nor
+		 * x29 nor x30 (they jump through x16/x17).  Whatever it is, an
+		 * interrupted leaf's caller is in the link register. */
+		if (f->lr && f->lr != f->pc) {
+			f->pc = f->lr;
+			f->lr = 0;
+			f->live = 0;
+			return 1;
+		}
+#endif
 		return 0;
+	}
 	uintptr_t off = f->pc - fn->entry, ret = 0, at;
 #if defined(__x86_64__)
 	const unsigned char *code = (const unsigned char *)fn->entry;
