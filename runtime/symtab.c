@@ -602,8 +602,14 @@ const struct gort_obj *gort_runtime_findobj(uintptr_t pc)
 	/* A snapshot freed under a reader (a pin missing, or a refresh that
 	 * did not wait: GORTDEBUG=symtabgrace=0) is caught here, rather than
 	 * followed into whatever the memory holds now. */
-	if (w->magic != WORLD_LIVE)
-		gort_runtime_throw("symbol table: a snapshot was freed while a reader was in it");
+	if (w->magic != WORLD_LIVE) {
+		/* Once: the throw's own traceback looks PCs up too, and must
+		 * find no object rather than throw again. */
+		static volatile uint32_t reported;
+		if (atomic_cas32(&reported, 0, 1))
+			gort_runtime_throw("symbol table: a snapshot was freed while a reader was in it");
+		return NULL;
+	}
 	size_t lo = 0, hi = w->n;
 	while (lo < hi) {                /* first object with lo > pc */
 		size_t mid = lo + (hi - lo) / 2;
