@@ -71,7 +71,9 @@
  *     table stretches whatever sizeless symbol lies before them (_init)
  *     over them.  The relocation that fills the stub's GOT slot names its
  *     target: the stub is "target@plt", as objdump names it.  Decoded for
- *     x86-64 (.plt, .plt.sec, .plt.got); elsewhere stubs stay unnamed.
+ *     x86-64 (.plt, .plt.sec, .plt.got) and aarch64 (.plt); MIPS's
+ *     stubs (.MIPS.stubs, and a .plt some executables have) stay
+ *     unnamed.
  *   - the vDSO, code the kernel maps into every process (clock_gettime),
  *     with no file on disk.  glibc lists it as "linux-vdso.so.1", a name
  *     no file has, so it is known here by its address (AT_SYSINFO_EHDR)
@@ -445,7 +447,7 @@ static void addstub(struct symbolizer *s, struct object *o, uintptr_t lo, uintpt
 	o->stubs[o->nstubs++] = (struct stub){ lo, hi, k, bind };
 }
 
-#if defined(__x86_64__)
+#if defined(__x86_64__) || defined(__aarch64__)
 /* The symbol whose GOT slot is at got, from the relocations that fill it:
  * .rela.plt's JUMP_SLOTs for lazily bound calls, .rela.dyn's GLOB_DATs for
  * .plt.got's eagerly bound ones. */
@@ -464,6 +466,9 @@ static const char *got_owner(const struct elfimg *e, const struct dynsyms *d, ui
 	return NULL;
 }
 
+#endif
+
+#if defined(__x86_64__)
 static void read_plt(struct symbolizer *s, struct object *o, const struct elfimg *e)
 {
 	struct dynsyms d;
@@ -496,10 +501,41 @@ static void read_plt(struct symbolizer *s, struct object *o, const struct elfimg
 		}
 	}
 }
+#elif defined(__aarch64__)
+/* aarch64's stubs are four instructions, 16 bytes, after a 32-byte
+ * header that calls the resolver:
+ *     adrp x16, GOT slot's page;  ldr x17, [x16, #slot's offset]
+ *     add  x16, x16, #offset;     br  x17
+ * so the slot is the adrp's page plus the ldr's scaled offset. */
+static void read_plt(struct symbolizer *s, struct object *o, const struct elfimg *e)
+{
+	struct dynsyms d;
+	const ElfW(Shdr) *ps = elf_section(e, ".plt");
+	if (!ps || !elf_dynsyms(e, &d))
+		return;
+	const unsigned char *b = elf_data(e, ps);
+	for (size_t off = 32; off + 16 <= ps->sh_size; off += 16) {
+		uint32_t adrp, ldr;
+		memcpy(&adrp, b + off, 4);
+		memcpy(&ldr, b + off + 4, 4);
+		if ((adrp & 0x9f00001fu) != 0x90000010u ||      /* adrp x16 */
+		    (ldr & 0xffc003ffu) != 0xf9400211u)         /* ldr x17, [x16, #imm] */
+			continue;
+		int64_t page = (int64_t)((((adrp >> 5) & 0x7ffff) << 2) | ((adrp >> 29) & 3));
+		if (page & ((int64_t)1 << 20))
+			page -= (int64_t)1 << 21;               /* 21 bits, signed */
+		uintptr_t pc = ps->sh_addr + off;
+		uintptr_t got = (pc & ~(uintptr_t)0xfff) + (uintptr_t)(page << 12) +
+			((ldr >> 10) & 0xfff) * 8;
+		const char *name = got_owner(e, &d, got);
+		if (name)
+			addstub(s, o, o->bias + pc, o->bias + pc + 16, name, strlen(name), "@plt", STB_GLOBAL);
+	}
+}
 #else
 static void read_plt(struct symbolizer *s, struct object *o, const struct elfimg *e)
 {
-	(void)s, (void)o, (void)e;   /* other PLT layouts are not decoded (yet) */
+	(void)s, (void)o, (void)e;   /* MIPS's lazy-binding stubs are not decoded */
 }
 #endif
 

@@ -9,9 +9,12 @@
  * per process.
  */
 #include <dirent.h>
+#include <elf.h>
+#include <link.h>
 #include <errno.h>
 #include <pthread.h>
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1152,6 +1155,66 @@ static __attribute__((noinline)) int probe_caller(void)
 
 /* A return address - 1 is the call: the symbolizer names the caller, and
  * with libdw gives this file and the call's line. */
+/* A PLT stub is named after the function it jumps to, "target@plt", on
+ * the targets whose stubs the writer decodes: the first stub of this
+ * executable's PLT (found from its section headers, which the test reads
+ * itself), named by the symbolizer. */
+static int first_stub(uintptr_t *out)
+{
+	int fd = open("/proc/self/exe", O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return 0;
+	const unsigned char *img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (img == MAP_FAILED)
+		return 0;
+	const ElfW(Ehdr) *eh = (const void *)img;
+	const ElfW(Shdr) *sh = (const void *)(img + eh->e_shoff);
+	const char *names = (const char *)img + sh[eh->e_shstrndx].sh_offset;
+	uintptr_t at = 0;
+	for (int i = 0; i < eh->e_shnum; i++) {
+		const char *n = names + sh[i].sh_name;
+#if defined(__x86_64__)
+		/* the IBT layout's jumps are in .plt.sec; else .plt's second entry */
+		if (strcmp(n, ".plt.sec") == 0 && sh[i].sh_size >= 16)
+			at = sh[i].sh_addr;
+		else if (strcmp(n, ".plt") == 0 && sh[i].sh_size >= 32 && !at)
+			at = sh[i].sh_addr + 16;
+#elif defined(__aarch64__)
+		if (strcmp(n, ".plt") == 0 && sh[i].sh_size >= 48)
+			at = sh[i].sh_addr + 32;
+#else
+		(void)n;
+#endif
+	}
+	munmap((void *)img, (size_t)st.st_size);
+	if (!at)
+		return 0;
+	*out = _r_debug.r_map->l_addr + at + 4;
+	return 1;
+}
+
+START_TEST(names_a_plt_stub)
+{
+#if defined(__x86_64__) || defined(__aarch64__)
+	uintptr_t stub;
+	ck_assert_msg(first_stub(&stub), "this executable has no PLT");
+	struct symbolizer *s = gort_prof_sym_open();
+	ck_assert_ptr_nonnull(s);
+	struct symframe f[8];
+	size_t map = 0;
+	unsigned flags = 0;
+	int n = gort_prof_sym_lookup(s, stub, f, 8, &map, &flags);
+	ck_assert_msg(n >= 1, "the PLT stub at %#lx has no name", (unsigned long)stub);
+	size_t len = strlen(f[n - 1].name);
+	ck_assert_msg(len > 4 && strcmp(f[n - 1].name + len - 4, "@plt") == 0,
+		"the PLT stub at %#lx is named %s", (unsigned long)stub, f[n - 1].name);
+	gort_prof_sym_close(s);
+#endif
+}
+END_TEST
+
 START_TEST(symbolizes_a_call)
 {
 	int line = probe_caller();
@@ -1406,6 +1469,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, clone_suffixes_folded);
 	tcase_add_test(tc, symbolizes_a_call);
+	tcase_add_test(tc, names_a_plt_stub);
 	tcase_add_test(tc, writer_at_scale);
 	suite_add_tcase(s, tc);
 
