@@ -71,9 +71,8 @@
  *     table stretches whatever sizeless symbol lies before them (_init)
  *     over them.  The relocation that fills the stub's GOT slot names its
  *     target: the stub is "target@plt", as objdump names it.  Decoded for
- *     x86-64 (.plt, .plt.sec, .plt.got) and aarch64 (.plt); MIPS's
- *     stubs (.MIPS.stubs, and a .plt some executables have) stay
- *     unnamed.
+ *     x86-64 (.plt, .plt.sec, .plt.got), aarch64 (.plt) and MIPS
+ *     (.MIPS.stubs, whose stubs say the function's .dynsym index).
  *   - the vDSO, code the kernel maps into every process (clock_gettime),
  *     with no file on disk.  glibc lists it as "linux-vdso.so.1", a name
  *     no file has, so it is known here by its address (AT_SYSINFO_EHDR)
@@ -532,10 +531,38 @@ static void read_plt(struct symbolizer *s, struct object *o, const struct elfimg
 			addstub(s, o, o->bias + pc, o->bias + pc + 16, name, strlen(name), "@plt", STB_GLOBAL);
 	}
 }
+#elif defined(__mips__)
+/* MIPS's lazy-binding stubs (.MIPS.stubs), 16 bytes each, call the
+ * resolver with the function's .dynsym index in $t8:
+ *     lw t9, GOT[0](gp);  move t7, ra;  jalr t9;  li t8, index
+ * (ori t8, zero, index, or a lui before it, for large indexes).  Once a
+ * function is bound its GOT entry points at it, so a stub runs once per
+ * function: few samples land in one, but they are named. */
+static void read_plt(struct symbolizer *s, struct object *o, const struct elfimg *e)
+{
+	struct dynsyms d;
+	const ElfW(Shdr) *ps = elf_section(e, ".MIPS.stubs");
+	if (!ps || !elf_dynsyms(e, &d))
+		return;
+	const unsigned char *b = elf_data(e, ps);
+	for (size_t off = 0; off + 16 <= ps->sh_size; off += 16) {
+		uint32_t jalr, li;
+		memcpy(&jalr, b + off + 8, 4);
+		memcpy(&li, b + off + 12, 4);
+		if (jalr != 0x0320f809u)                        /* jalr t9 */
+			continue;
+		if ((li & 0xffff0000u) != 0x24180000u && (li & 0xffff0000u) != 0x34180000u)
+			continue;                               /* li/ori t8, zero, index */
+		const char *name = dynname(&d, li & 0xffff);
+		if (name)
+			addstub(s, o, o->bias + ps->sh_addr + off, o->bias + ps->sh_addr + off + 16,
+				name, strlen(name), "@plt", STB_GLOBAL);
+	}
+}
 #else
 static void read_plt(struct symbolizer *s, struct object *o, const struct elfimg *e)
 {
-	(void)s, (void)o, (void)e;   /* MIPS's lazy-binding stubs are not decoded */
+	(void)s, (void)o, (void)e;   /* a target whose stubs are not decoded */
 }
 #endif
 

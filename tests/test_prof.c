@@ -1184,6 +1184,9 @@ static int first_stub(uintptr_t *out)
 #elif defined(__aarch64__)
 		if (strcmp(n, ".plt") == 0 && sh[i].sh_size >= 48)
 			at = sh[i].sh_addr + 32;
+#elif defined(__mips__)
+		if (strcmp(n, ".MIPS.stubs") == 0 && sh[i].sh_size >= 16)
+			at = sh[i].sh_addr;
 #else
 		(void)n;
 #endif
@@ -1197,7 +1200,7 @@ static int first_stub(uintptr_t *out)
 
 START_TEST(names_a_plt_stub)
 {
-#if defined(__x86_64__) || defined(__aarch64__)
+#if defined(__x86_64__) || defined(__aarch64__) || defined(__mips__)
 	uintptr_t stub;
 	ck_assert_msg(first_stub(&stub), "this executable has no PLT");
 	struct symbolizer *s = gort_prof_sym_open();
