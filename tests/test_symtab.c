@@ -469,25 +469,12 @@ END_TEST
  * to be stretched over .plt. */
 static int plt_addr(uintptr_t *out)
 {
-	int fd = open("/proc/self/exe", O_RDONLY);
-	struct stat st;
-	if (fd < 0 || fstat(fd, &st) != 0)
+	uintptr_t at;
+	size_t size;
+	if (!exe_section(".plt", &at, &size) || size < 32)
 		return 0;
-	const unsigned char *img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (img == MAP_FAILED)
-		return 0;
-	const ElfW(Ehdr) *eh = (const void *)img;
-	const ElfW(Shdr) *sh = (const void *)(img + eh->e_shoff);
-	const char *shstr = (const char *)img + sh[eh->e_shstrndx].sh_offset;
-	int found = 0;
-	for (int i = 0; i < eh->e_shnum && !found; i++)
-		if (strcmp(shstr + sh[i].sh_name, ".plt") == 0 && sh[i].sh_size >= 32) {
-			*out = _r_debug.r_map->l_addr + sh[i].sh_addr + 16;
-			found = 1;
-		}
-	munmap((void *)img, (size_t)st.st_size);
-	return found;
+	*out = at + 16;
+	return 1;
 }
 
 START_TEST(plt_not_init)

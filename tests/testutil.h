@@ -7,11 +7,16 @@
 #define GORT_TESTUTIL_H
 
 #include <check.h>
+#include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <link.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -139,6 +144,35 @@ static inline void expect_death_in(int (*main)(void *), const char *env, int pro
 }
 
 /* Run a suite; the exit status is the number of failures, capped. */
+/* Where this executable's section `name` was loaded, and its size, read
+ * from its own section headers: 1, or 0 if it has none of that name. */
+static inline int exe_section(const char *name, uintptr_t *addr, size_t *size)
+{
+	int fd = open("/proc/self/exe", O_RDONLY);
+	struct stat st;
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return 0;
+	}
+	const unsigned char *img = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (img == MAP_FAILED)
+		return 0;
+	const ElfW(Ehdr) *eh = (const void *)img;
+	const ElfW(Shdr) *sh = (const void *)(img + eh->e_shoff);
+	const char *names = (const char *)img + sh[eh->e_shstrndx].sh_offset;
+	int found = 0;
+	for (int i = 0; i < eh->e_shnum && !found; i++)
+		if (strcmp(names + sh[i].sh_name, name) == 0) {
+			*addr = _r_debug.r_map->l_addr + sh[i].sh_addr;
+			*size = sh[i].sh_size;
+			found = 1;
+		}
+	munmap((void *)img, (size_t)st.st_size);
+	return found;
+}
+
 static inline int run_suite(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
