@@ -88,6 +88,13 @@ static void hog(void *arg)
 	gort_waitgroup_done(&hog_wg);
 }
 
+static void start_hogs(void *arg)
+{
+	int n = (int)(uintptr_t)arg;
+	for (int i = 0; i < n; i++)
+		gort_go(hog, (void *)(uintptr_t)i);
+}
+
 /* --- the watchdog: a thread of its own, so that it runs when no goroutine can */
 
 struct watch {
@@ -145,16 +152,22 @@ static void run_case(const char *name, int all, int hogs_per_p)
 		exit(1);
 	}
 	gort_waitgroup_add(&hog_wg, nhogs);
-	for (int i = 0; i < nhogs; i++)
-		gort_go(hog, (void *)(uintptr_t)i);
 
+	/* The hogs are started by a goroutine of their own once the first
+	 * sleep has begun: started from here, without preemption they could
+	 * keep this goroutine from ever reaching its first sleep (it is
+	 * runnable, and never runs again until the watchdog stops them), and
+	 * a case would have no wake-up to measure.  This way the first sleep
+	 * is late by all the hogs hold the Ps, as the ones after it are. */
 	int64_t end = gort_now() + CASE_LIMIT;
 	int n = 0;
-	while (n < samples && !stop && gort_now() < end) {
+	do {
 		int64_t t0 = gort_now();
+		if (n == 0)
+			gort_go(start_hogs, (void *)(uintptr_t)nhogs);
 		gort_sleep(SLEEP);
 		late[n++] = gort_now() - t0 - SLEEP;
-	}
+	} while (n < samples && !stop && gort_now() < end);
 	stop = 1;
 	gort_waitgroup_wait(&hog_wg);
 	w.over = 1;
