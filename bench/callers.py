@@ -162,7 +162,7 @@ def read_profile(path, binary=None):
     frames leaf first, each frame a function name, or [object] for a
     location no symbol names."""
     cmd = ["go", "tool", "pprof", "-raw"] + ([binary] if binary else []) + [path]
-    r = subprocess.run(cmd, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+    r = subprocess.run(cmd, capture_output=True, text=True, errors="replace", stdin=subprocess.DEVNULL)
     if r.returncode:
         die("%s exited with status %d:\n%s" % (" ".join(cmd), r.returncode, r.stderr))
     section, samples, locs, maps, last = None, [], {}, {}, None

@@ -215,6 +215,9 @@ int gort_prof_sym_lookup(struct symbolizer *s, uintptr_t addr, struct symframe *
  * and chains of them), and a symbol version (@@GLIBC_2.14):
  * "burn.constprop.0.isra.0" -> 4.  Any other dot is kept. */
 size_t gort_prof_cleanlen(const char *raw);
+/* A source path as a profile gives it: file made absolute against dir
+ * (if relative), "." and ".." taken out; into buf, at most cap - 1. */
+void gort_prof_cleanpath(char *buf, size_t cap, const char *dir, const char *file);
 
 /* --- blockprof.c, goroutineprof.c, heapprof.c, profiles.c: the profiles
  * other than CPU, each written with gort_prof_write ------------------------ */

@@ -236,6 +236,43 @@ static char *keep(struct symbolizer *s, const char *p, size_t n)
 	return d;
 }
 
+/* A path as pprof and editors want it, into buf: absolute (DWARF may give
+ * one relative to the compilation directory dir) and without "." and
+ * ".." components (meson compiles ../tests/x.c from the build folder).
+ * Truncated to cap - 1 bytes. */
+void gort_prof_cleanpath(char *buf, size_t cap, const char *dir, const char *file)
+{
+	if (file[0] != '/' && dir)
+		snprintf(buf, cap, "%s/%s", dir, file);
+	else
+		snprintf(buf, cap, "%s", file);
+	/* components in place: out grows as in is read */
+	int abs = buf[0] == '/';
+	char *start = buf + abs, *out = start, *in = start;
+	while (*in) {
+		char *end = strchr(in, '/');
+		size_t n = end ? (size_t)(end - in) : strlen(in);
+		if (n == 0 || (n == 1 && in[0] == '.')) {
+			/* nothing */
+		} else if (n == 2 && in[0] == '.' && in[1] == '.' && out > start) {
+			out--;                  /* back over the last component */
+			while (out > start && out[-1] != '/')
+				out--;
+		} else {
+			memmove(out, in, n);
+			out += n;
+			/* only between components: after the last one, out may be
+			 * where in's terminating NUL is, still to be read */
+			if (end)
+				*out++ = '/';
+		}
+		in += n + (end ? 1 : 0);
+	}
+	if (out > start && out[-1] == '/')
+		out--;                          /* a trailing slash */
+	*out = '\0';
+}
+
 static const char *keepstr(struct symbolizer *s, const char *p)
 {
 	return p ? keep(s, p, strlen(p)) : NULL;
@@ -701,43 +738,12 @@ static void dwfl_open(struct symbolizer *s)
 	dwfl_report_end(s->dwfl, NULL, NULL);
 }
 
-/* A path as pprof and editors want it: absolute (DWARF may give one
- * relative to the compilation directory) and without "." and ".."
- * components (meson compiles ../tests/x.c from the build folder). */
 static const char *cleanpath(struct symbolizer *s, const char *dir, const char *file)
 {
 	if (!file)
 		return NULL;
 	char buf[1024];
-	if (file[0] != '/' && dir)
-		snprintf(buf, sizeof buf, "%s/%s", dir, file);
-	else
-		snprintf(buf, sizeof buf, "%s", file);
-	/* components in place: out grows as in is read */
-	char *out = buf, *in = buf;
-	int abs = buf[0] == '/';
-	char *start = buf + abs;
-	out = start;
-	in = start;
-	while (*in) {
-		char *end = strchr(in, '/');
-		size_t n = end ? (size_t)(end - in) : strlen(in);
-		if (n == 0 || (n == 1 && in[0] == '.')) {
-			/* nothing */
-		} else if (n == 2 && in[0] == '.' && in[1] == '.' && out > start) {
-			out--;                  /* back over the last component */
-			while (out > start && out[-1] != '/')
-				out--;
-		} else {
-			memmove(out, in, n);
-			out += n;
-			*out++ = '/';
-		}
-		in += n + (end ? 1 : 0);
-	}
-	if (out > start)
-		out--;                          /* the last slash */
-	*out = '\0';
+	gort_prof_cleanpath(buf, sizeof buf, dir, file);
 	return keep(s, buf, strlen(buf));
 }
 

@@ -1105,6 +1105,31 @@ END_TEST
 
 /* --- symbolize.c: names, files and lines at write time ---------------------- */
 
+START_TEST(paths_cleaned)
+{
+	static const struct {
+		const char *dir, *file, *want;
+	} cases[] = {
+		{ NULL, "/usr/include/atomic_ops/sysdeps/gcc/generic-small.h",
+		  "/usr/include/atomic_ops/sysdeps/gcc/generic-small.h" },   /* clean already */
+		{ "/work/b", "../../tests/x.c", "/tests/x.c" },
+		{ "/work/build", "../tests/./x.c", "/work/tests/x.c" },
+		{ "/w", "a//b/c.c", "/w/a/b/c.c" },
+		{ NULL, "/a/b/..", "/a" },
+		{ NULL, "rel.c", "rel.c" },
+		{ "/d", "/abs.c", "/abs.c" },
+	};
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		/* garbage after the terminator must stay unread */
+		char buf[256];
+		memset(buf, 0xa7, sizeof buf);
+		gort_prof_cleanpath(buf, sizeof buf, cases[i].dir, cases[i].file);
+		ck_assert_msg(strcmp(buf, cases[i].want) == 0, "cleanpath(%s, %s) = \"%s\", not \"%s\"",
+			cases[i].dir ? cases[i].dir : "NULL", cases[i].file, buf, cases[i].want);
+	}
+}
+END_TEST
+
 START_TEST(clone_suffixes_folded)
 {
 	static const struct {
@@ -1455,6 +1480,7 @@ int main(void)
 	tcase_add_test(tc, clone_suffixes_folded);
 	tcase_add_test(tc, symbolizes_a_call);
 	tcase_add_test(tc, names_a_plt_stub);
+	tcase_add_test(tc, paths_cleaned);
 	tcase_add_test(tc, writer_at_scale);
 	suite_add_tcase(s, tc);
 
