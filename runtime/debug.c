@@ -21,6 +21,8 @@
  *                    goroutine yields only where it calls gort, as in Go
  *   retakedelay=N    (debug runtime) sysmon waits N us between taking a
  *                    system call's P and handing it on (sched/proc.c)
+ *   requeuedelay=N   (debug runtime) a yielding goroutine goes back on its
+ *                    P's queue N us late (sched/proc.c)
  *   cfi=0            no unwind tables: every walk follows frame pointers
  *                    only, as gort did before runtime/cfi.c
  *   symtabgrace=0    a refresh of the symbol table frees what it replaced
@@ -33,7 +35,7 @@
 #include "runtime/runtime.h"
 
 static const char *const known[] = { "stackguard", "lostatomic64", "profbuf", "schedtrace", "scheddetail",
-	"asyncpreemptoff", "retakedelay", "cfi", "symtabgrace" };
+	"asyncpreemptoff", "retakedelay", "requeuedelay", "cfi", "symtabgrace" };
 #define NKNOWN (sizeof known / sizeof known[0])
 static int values[NKNOWN];
 static int set[NKNOWN];

@@ -887,8 +887,15 @@ static void after_nothing(struct m *m, void *arg)
 	(void)m, (void)arg;
 }
 
+/* GORTDEBUG=requeuedelay=N (debug runtime): a yielding goroutine is
+ * requeued N us late, so that an M looking for work meanwhile finds
+ * nothing and sleeps (tests/test_sched.c, stranded_behind_raw_call). */
+static uint32_t requeue_delay_us;
+
 static void after_requeue(struct m *m, void *gp)
 {
+	if (GORT_DEBUG_RUNTIME && requeue_delay_us)
+		usleep(requeue_delay_us);
 	gort_sched_runqput(m->p, gp, 0);
 }
 
@@ -1368,7 +1375,7 @@ static int any_running(void)
  * not after its idle sleep. */
 static int preempt_long_runners(int64_t now)
 {
-	int pending = 0;
+	int pending = 0, stranded = 0;
 	uint32_t np = atomic_load32(&gort_sched.gomaxprocs);
 	for (uint32_t i = 0; i < np; i++) {
 		struct p *pp = gort_sched.allp[i];
@@ -1401,7 +1408,20 @@ static int preempt_long_runners(int64_t now)
 			gort_sched_preemptone(m, gp);
 			pending = 1;
 		}
+		if (!gort_sched_runqempty(pp))
+			stranded = 1;
 	}
+	/* The request may be refused for as long as the runner likes: a
+	 * goroutine in a blocking call gort does not know of (a raw read(2))
+	 * is in libc, where preempt.c never stops it.  Goroutines queued on
+	 * its P would wait with it -- while another P idles, its M asleep,
+	 * because its last look for work came a moment before they were
+	 * queued (gort_yield requeues without waking anyone; so does Go's
+	 * Gosched, whose runner Go can always take the P from).  So with
+	 * work queued behind an overdue runner, wake an idle P to steal it;
+	 * wakep does nothing when none is idle or one is already looking. */
+	if (stranded)
+		gort_sched_wakep();
 	return pending;
 }
 
@@ -1507,7 +1527,8 @@ static void *sysmon(void *arg)
 	uint32_t idle = 0, delay = 20;
 	int64_t trace_every = (int64_t)gort_runtime_debug("schedtrace", 0) * 1000000;
 	if (GORT_DEBUG_RUNTIME)
-		retake_delay_us = (uint32_t)gort_runtime_debug("retakedelay", 0);
+		retake_delay_us = (uint32_t)gort_runtime_debug("retakedelay", 0),
+		requeue_delay_us = (uint32_t)gort_runtime_debug("requeuedelay", 0);
 	int64_t start = gort_sched_nanotime(), next_trace = start + trace_every;
 	for (;;) {
 		if (trace_every <= 0 && idle > 50 && sysmon_sleep_deep()) {

@@ -515,15 +515,6 @@ static int straggler_main(void *arg)
 
 START_TEST(goroutine_profile_does_not_wait_for_ever)
 {
-#if GORT_TEST_EMULATED
-	/* Under qemu-user (aarch64) this hung in 2 of about 10 runs, never
-	 * natively in any build; not understood yet (stop 11's note): a
-	 * goroutine in a raw read(2) asked to stop by SIGURG while its
-	 * thread is in the emulated system call.  Skipped there until it is. */
-	printf("goroutine_profile_does_not_wait_for_ever: SKIPPED under emulation (a hang not yet "
-		"understood)\n");
-	return;
-#endif
 	RUN(2, straggler_main, NULL);
 }
 END_TEST

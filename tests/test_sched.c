@@ -609,6 +609,61 @@ START_TEST(syscall_retake_window)
 }
 END_TEST
 
+/* A goroutine in a blocking call gort does not know of (a raw read(2))
+ * keeps its P, and preempt.c never stops it in libc.  What is queued on
+ * that P must not wait with it while the other P idles: main, yielding
+ * to it, is requeued behind it, after the M sent for the new goroutine
+ * has looked for work, found none and gone to sleep.  Under qemu that
+ * happened in 5 of 30 runs (the goroutine profile's straggler test hung);
+ * natively the window is under a microsecond, and the debug runtime's
+ * requeuedelay holds it open.  Sysmon must wake an idle P to steal. */
+static int stranded_pipe[2];
+static volatile uint32_t stranded_in;
+
+static void stranded_reader(void *arg)
+{
+	(void)arg;
+	char b;
+	atomic_add32(&stranded_in, 1);
+	if (read(stranded_pipe[0], &b, 1) != 1)   /* holds its thread and its P */
+		abort();
+	atomic_add32(&stranded_in, 1);
+}
+
+static int stranded_main(void *arg)
+{
+	(void)arg;
+	gort_go(stranded_reader, NULL);
+	while (atomic_load32(&stranded_in) < 1)
+		gort_yield();
+	ck_assert_int_eq(write(stranded_pipe[1], "x", 1), 1);
+	while (atomic_load32(&stranded_in) < 2)
+		gort_yield();
+	return 0;
+}
+
+static void stranded_child(void *arg)
+{
+	(void)arg;
+	putenv("GORTDEBUG=requeuedelay=2000");
+	gort_runtime_debug_init();
+	gort_gomaxprocs(2);
+	if (pipe(stranded_pipe) != 0)
+		abort();
+	exit(gort_main(stranded_main, NULL));
+}
+
+START_TEST(stranded_behind_raw_call)
+{
+	struct child c;
+	for (int i = 0; i < 10; i++) {
+		/* a hang: main, queued behind the reader, never ran again */
+		run_child(stranded_child, NULL, &c, 20);
+		ck_assert_exit_status(&c, 0);
+	}
+}
+END_TEST
+
 /* --- gomaxprocs at run time ------------------------------------------------------- */
 
 static int procs_main(void *arg)
@@ -1532,6 +1587,7 @@ static Suite *sched_suite(void)
 	tcase_add_test(tc, yield_runs_timers);
 	tcase_add_test(tc, syscall_hands_off_p);
 	tcase_add_test(tc, syscall_retake_window);
+	tcase_add_test(tc, stranded_behind_raw_call);
 	tcase_add_test(tc, gomaxprocs_resize);
 	tcase_add_test(tc, idle_program_sleeps);
 	tcase_add_test(tc, pingpong_does_not_starve);
