@@ -278,14 +278,60 @@ GORT_API void gort_foreign_detach(void);
  * (*gort_errno_location()), a function the compiler cannot assume
  * constant, so each read takes the current thread's errno.  Define
  * GORT_KEEP_ERRNO before including gort.h to keep glibc's definition.
- * For the other two: keep per-goroutine state in the goroutine (its
- * argument, or labels), not in the thread.
+ * For the other two: keep per-goroutine state in the goroutine -- its
+ * argument, labels, or a goroutine-local value (below) -- not in the
+ * thread.
  * ---------------------------------------------------------------------- */
 GORT_API int *gort_errno_location(void);
 #ifndef GORT_KEEP_ERRNO
 #undef errno
 #define errno (*gort_errno_location())
 #endif
+
+/* ------------------------------------------------------------------------
+ * Goroutine-local values: pthread keys whose values belong to the
+ * goroutine, not the thread, and so follow it when it resumes on another
+ * thread (Go has none: it passes a context.Context).
+ *
+ * A key is made once (a positive int, or -EAGAIN when all GORT_LOCAL_MAX
+ * are in use), and every goroutine then has its own void * under it,
+ * NULL until it sets one.  gort_local_create's values stay with their
+ * goroutine; gort_local_create_inherited's are given to each goroutine
+ * the holder starts with gort_go or gort_go_opts: copy(value), or the
+ * same pointer when copy is NULL (a NULL copy result gives the child
+ * nothing).  copy runs in the parent, inside gort_go, before the child
+ * exists for anyone else.  Goroutines started by gort_afterfunc inherit
+ * nothing, nor does one started from a thread gort did not start.
+ *
+ * When a goroutine ends (returns, or gort_exit), the destructor, if not
+ * NULL, is called with each non-NULL value the goroutine holds under a
+ * live key, once, on the goroutine itself (it may block, and may set
+ * values, which are looked at again, up to 4 rounds, as with pthread
+ * keys).  An inherited pointer is held by each goroutine it was given
+ * to, and each calls the destructor on it: give copy a reference count
+ * to take, or a copy to make.  Not when main returns: then the program
+ * is over, as exit(3) runs no pthread destructors.
+ *
+ * Outside a goroutine (a thread gort did not start, or before
+ * gort_main) there is nothing to hold a value: get returns NULL and set
+ * -ESRCH.  set returns 0, or -ENOMEM.  A key that is not live (never
+ * created, or deleted: keys carry a generation, so even a deleted key
+ * whose slot has been reused is caught) is a panic in get, set and
+ * delete: "panic: gort_local_get: key 133 was deleted".  Deleting a key
+ * forgets every goroutine's value under it without calling the
+ * destructor (pthread_key_delete's rule); a goroutine that exits while
+ * the key is being deleted may still call it once.
+ *
+ * get and set take no lock: a few loads, O(1).  See docs/api.md for
+ * when to use __thread, a goroutine-local value, or an argument.
+ * ---------------------------------------------------------------------- */
+#define GORT_LOCAL_MAX 128   /* keys live at once */
+GORT_API int gort_local_create(void (*destructor)(void *value));
+GORT_API int gort_local_create_inherited(void (*destructor)(void *value),
+	void *(*copy)(void *value));
+GORT_API void gort_local_delete(int key);
+GORT_API void *gort_local_get(int key);
+GORT_API int gort_local_set(int key, void *value);
 
 /* ------------------------------------------------------------------------
  * Channels and select (Go: chan, select).  A NULL channel is Go's nil
@@ -323,6 +369,21 @@ typedef struct {
  * once if block is 0 and none is ready (Go's default clause). */
 GORT_API int gort_select(gort_select_case *cases, int n, int block);
 
+/* The same with a deadline (Go: a select with a `case <-time.After(d):`,
+ * without the timer): wait no later than `deadline`, an absolute time on
+ * gort_now()'s clock, then return -ETIMEDOUT, never before it.
+ * GORT_FOREVER waits without limit; a deadline already past (0
+ * included) does not wait: the operation is done at once if it can be,
+ * else -ETIMEDOUT.  Any other negative deadline panics.  The wait uses
+ * the goroutine's own timer and allocates nothing, so a timeout that
+ * never comes costs nothing either.
+ *   gort_chan_recv_until   1 a value, 0 closed and drained, or -ETIMEDOUT
+ *   gort_chan_send_until   0 sent, or -ETIMEDOUT (closed: panics, as a send)
+ *   gort_select_until      the index of the case that proceeded, or -ETIMEDOUT */
+GORT_API int gort_chan_recv_until(gort_chan *c, void *elem, int64_t deadline);
+GORT_API int gort_chan_send_until(gort_chan *c, const void *elem, int64_t deadline);
+GORT_API int gort_select_until(gort_select_case *cases, int n, int64_t deadline);
+
 /* ------------------------------------------------------------------------
  * Timers (Go: time.Timer, time.Ticker, time.AfterFunc).  A timer's
  * channel receives the time (gort_now) at which it fired, as an int64_t.
@@ -335,6 +396,30 @@ GORT_API gort_chan *gort_timer_chan(gort_timer *t);
 GORT_API int gort_timer_stop(gort_timer *t);            /* 1 if it was pending */
 GORT_API int gort_timer_reset(gort_timer *t, int64_t ns);   /* 1 if it was pending */
 GORT_API void gort_timer_free(gort_timer *t);           /* stops it too */
+/* One-call timeouts (Go: time.After, time.Tick), with no timer to free.
+ *
+ * gort_after(ns) returns a receive-only channel on which the time it
+ * fired (gort_now, an int64_t, at least ns after the call) arrives once.
+ * The channel frees itself, with its timer, once its value has been
+ * received -- by gort_chan_recv, a gort_select case or the _until forms
+ * -- and no other goroutine still waits on it: the last of those to
+ * leave frees it.  So a received timeout cleans up after itself, and any
+ * later call on the channel is "fatal error: <call> of a freed channel".
+ * A timeout that is never received (another select case won) is never
+ * freed by itself: free it with gort_chan_free, which stops the timer
+ * (a loop that does neither keeps one 192-byte channel per iteration for
+ * good), or wait with gort_select_until, which allocates nothing.
+ *
+ * gort_tick(period) is a ticker's channel, receive-only, that lives
+ * until gort_chan_free stops and frees it (Go's Tick, for the life of
+ * the program); a period <= 0 gives NULL, the nil channel, as Go's
+ * does.  A tick that finds the last one unreceived is dropped.
+ *
+ * Sending on or closing either channel panics ("send on receive-only
+ * channel").  gort_after returns NULL if out of memory. */
+GORT_API gort_chan *gort_after(int64_t ns);
+GORT_API gort_chan *gort_tick(int64_t period);
+
 /* Any goroutine or thread may stop, reset or free a timer while others
  * do the same to it, and while it fires, as in Go: each arming fires at
  * most once, never early; a stop that returns 1 kept that arming from

@@ -113,6 +113,10 @@ void gort_chan_free(gort_chan *c)
 {
 	if (!c)
 		return;
+	if (__builtin_expect(c->kind != 0, 0)) {   /* kept by a freed one too: see after.c */
+		gort_sched_after_free(c);
+		return;
+	}
 	spinlock_lock(&c->lock);
 	uint32_t magic = c->magic;
 	if (magic != POOL_CHAN) {
@@ -258,6 +262,8 @@ int gort_sched_chansend(struct gort_chan *c, const void *ep, int block)
 		gort_runtime_throw("unreachable: woke from a send on a nil channel");
 	}
 	CHAN_CHECK(c, "gort_chan_send");
+	if (__builtin_expect(c->kind != 0, 0))
+		gort_sched_recvonly("send on");
 	gort_sched_notsyscall("gort_chan_send");
 	/* Fast refusal without the lock, as Go does: not closed and no room
 	 * now means the non-blocking send would fail. */
@@ -310,6 +316,9 @@ int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block)
 	}
 	CHAN_CHECK(c, "gort_chan_recv");
 	gort_sched_notsyscall("gort_chan_recv");
+	/* gort_after's channel frees itself once its value is taken; read
+	 * now, while c is surely alive (see after.c) */
+	int after = c->kind == CHAN_AFTER;
 	if (!block && atomic_loadacquintptr((const volatile uintptr_t *)&c->qcount) == 0 &&
 	    !(c->dataqsiz == 0 && c->sendq.first)) {
 		if (!atomic_loadacq32(&c->closed))
@@ -331,6 +340,8 @@ int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block)
 	if (c->qcount > 0) {
 		gort_sched_chan_bufget(c, ep);
 		spinlock_unlock(&c->lock);
+		if (__builtin_expect(after, 0))
+			gort_sched_after_taken(c);
 		return 3;
 	}
 	if (!block) {
@@ -345,6 +356,8 @@ int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block)
 	gort_sched_park_fn(gort_sched_after_spinunlock, &c->lock, wrChanReceive);
 	if (__builtin_expect(t0 != 0, 0) && me.releasetime > 0)
 		gort_sched_blockevent(me.releasetime - t0);
+	if (__builtin_expect(after, 0) && me.success)
+		gort_sched_after_taken(c);
 	return me.success ? 3 : 1;
 }
 
@@ -364,6 +377,8 @@ void gort_chan_close(gort_chan *c)
 	if (!c)
 		gort_runtime_panic("close of nil channel");
 	CHAN_CHECK(c, "gort_chan_close");
+	if (__builtin_expect(c->kind != 0, 0))
+		gort_sched_recvonly("close of");
 	spinlock_lock(&c->lock);
 	if (c->closed) {
 		spinlock_unlock(&c->lock);
@@ -393,4 +408,20 @@ void gort_chan_close(gort_chan *c)
 		sg->g->param = sg;
 		gort_sched_ready(sg->g);
 	}
+}
+
+/* The deadline forms: a select of one case (select.c), which knows how
+ * to wait on the goroutine's own timer. */
+int gort_chan_recv_until(gort_chan *c, void *elem, int64_t deadline)
+{
+	gort_select_case k = { .c = c, .dir = GORT_RECV, .elem = elem };
+	int r = gort_sched_selectgo(&k, 1, deadline, "gort_chan_recv_until");
+	return r < 0 ? r : k.ok;
+}
+
+int gort_chan_send_until(gort_chan *c, const void *elem, int64_t deadline)
+{
+	gort_select_case k = { .c = c, .dir = GORT_SEND, .elem = (void *)elem };
+	int r = gort_sched_selectgo(&k, 1, deadline, "gort_chan_send_until");
+	return r < 0 ? r : 0;
 }

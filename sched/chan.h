@@ -15,6 +15,8 @@ struct gort_chan {
 	                               elemsize and dataqsiz */
 	volatile uint32_t magic;    /* POOL_CHAN, POOL_FREED once freed (pool.c) */
 	volatile uint32_t closed;   /* also read without the lock: atomic */
+	uint16_t kind;              /* CHAN_AFTER, CHAN_TICK or 0; constant from its making */
+	uint16_t taken;             /* CHAN_AFTER: its value has been received (after.c) */
 	size_t qcount;              /* elements in buf; also read without the lock */
 	size_t dataqsiz;            /* capacity */
 	size_t elemsize;
@@ -29,6 +31,27 @@ struct gort_chan {
 };
 _Static_assert(sizeof(struct gort_chan) <= 128, "a channel outgrew its 128-byte pool object");
 
+/* gort_after's and gort_tick's channels (after.c): receive-only, each
+ * one pool object with its timer.  The channel comes first, so that the
+ * pointer the caller holds is the channel's. */
+enum { CHAN_AFTER = 1, CHAN_TICK = 2 };
+struct after {
+	struct gort_chan c;
+	struct timer t;
+};
+/* The receiver of c's value (c->kind == CHAN_AFTER), with no lock held:
+ * c is freed now, or by the last goroutine still waiting on it. */
+void gort_sched_after_taken(struct gort_chan *c);
+/* c->lock held, a waiter's sudog just taken off c's queue: 1 if the
+ * value has been taken and nobody else waits -- c is then marked freed,
+ * and the caller gives it back with gort_sched_after_put once it has
+ * unlocked it. */
+int gort_sched_after_leave(struct gort_chan *c);
+void gort_sched_after_put(struct gort_chan *c);
+/* gort_chan_free of an after or tick channel. */
+void gort_sched_after_free(struct gort_chan *c);
+__attribute__((noreturn, cold)) void gort_sched_recvonly(const char *what);
+
 void gort_sched_enqueue(struct waitq *q, struct sudog *sg);
 struct sudog *gort_sched_dequeue(struct waitq *q);
 void gort_sched_dequeue_sudog(struct waitq *q, struct sudog *sg);
@@ -42,6 +65,10 @@ void gort_sched_chan_bufget(struct gort_chan *c, void *ep);
 /* Every public call on a channel checks it first: a freed channel is a
  * fatal error naming the call, not a use after free. */
 #define CHAN_CHECK(c, what) POOL_CHECK((c), POOL_CHAN, (what), "channel")
+
+/* select.c: a select until deadline (GORT_FOREVER: none; at or before
+ * now: don't block), -ETIMEDOUT when it passed; what names the call. */
+int gort_sched_selectgo(gort_select_case *cases, int n, int64_t deadline, const char *what);
 
 int gort_sched_chansend(struct gort_chan *c, const void *ep, int block);
 int gort_sched_chanrecv(struct gort_chan *c, void *ep, int block);

@@ -1721,7 +1721,7 @@ static size_t default_stack(void)
  * caller must not read it back from the G: once the G is on a run queue it
  * may run, exit and be reused by another gort_go before the caller looks. */
 static struct g *newproc1(void (*fn)(void *), void *arg, size_t stack_size, uintptr_t gopc,
-	uint64_t *goid)
+	uint64_t *goid, int inherit)
 {
 	if (!fn)
 		gort_runtime_panic("gort_go of nil func value");
@@ -1744,8 +1744,16 @@ static struct g *newproc1(void (*fn)(void *), void *arg, size_t stack_size, uint
 	if (__builtin_expect(pg != 0, 0))
 		atomic_store32(&gp->profgen, pg << 1);
 	struct g *parent = m ? m->curg : NULL;
-	if (parent)
+	if (parent) {
 		gp->labels = parent->labels;   /* profiler labels are inherited */
+		/* and so are the values of inherited keys, by a gort_go (the
+		 * runtime's own spawns have no parent: m->curg is a bystander) */
+		if (__builtin_expect(parent->locals != NULL, 0) && inherit && parent->locals->ninherit) {
+			gort_sched_locals_inherit(parent, gp);
+			m = gort_sched_m;   /* a copy function may have blocked, and moved us */
+			pp = m->p;
+		}
+	}
 	atomic_storerel32(&gp->status, Grunnable);   /* published by the queue */
 	if (pp) {
 		gort_sched_runqput(pp, gp, 1);
@@ -1764,12 +1772,16 @@ static struct g *newproc1(void (*fn)(void *), void *arg, size_t stack_size, uint
 struct g *gort_sched_newproc(void (*fn)(void *), void *arg, size_t stack_size, uintptr_t gopc)
 {
 	uint64_t goid = 0;
-	return newproc1(fn, arg, stack_size, gopc, &goid);
+	return newproc1(fn, arg, stack_size, gopc, &goid, 0);
 }
 
 static __attribute__((noreturn)) void goexit(void)
 {
 	struct g *gp = getg();
+	/* Goroutine-local values' destructors, on this G's stack: they may
+	 * block, so the M is read after. */
+	if (__builtin_expect(gp->locals != NULL, 0) && gp->locals->nset)
+		gort_sched_locals_exit(gp);
 	struct m *m = gp->m;
 	if (__builtin_expect(m->oldp != NULL, 0))   /* its P would stay Psyscall for good */
 		gort_sched_syscall_misuse("a goroutine's end (a return from its function, or gort_exit)");
@@ -1967,7 +1979,7 @@ int gort_main(int (*fn)(void *), void *arg)
 	gort_trace_start();       /* GORTTRACE=file.json */
 	struct mainarg ma = { fn, arg };
 	uint64_t goid = 1;
-	newproc1(main_goroutine, &ma, 0, 0, &goid);
+	newproc1(main_goroutine, &ma, 0, 0, &goid, 0);
 
 	pthread_t t;
 	pthread_attr_t attr;
@@ -2012,7 +2024,7 @@ static inline void preempt_point(void)
 uint64_t gort_go(void (*fn)(void *), void *arg)
 {
 	uint64_t goid = 0;
-	newproc1(fn, arg, 0, (uintptr_t)__builtin_return_address(0), &goid);
+	newproc1(fn, arg, 0, (uintptr_t)__builtin_return_address(0), &goid, 1);
 	preempt_point();
 	return goid;
 }
@@ -2024,7 +2036,7 @@ uint64_t gort_go_opts(void (*fn)(void *), void *arg, const struct gort_go_opts *
 		gort_runtime_panicf("gort_go_opts: stack size %zu too large (at most %zu bytes)", size,
 			(size_t)GORT_STACK_MAX);
 	uint64_t goid = 0;
-	newproc1(fn, arg, size, (uintptr_t)__builtin_return_address(0), &goid);
+	newproc1(fn, arg, size, (uintptr_t)__builtin_return_address(0), &goid, 1);
 	preempt_point();
 	return goid;
 }

@@ -129,12 +129,12 @@ struct sudog;
  * that heap's lock alone, which is all the heap needs. */
 struct timer {
 	struct spinlock mu;
+	int idx;                       /* its index in pp's heap (beside mu: no padding) */
 	int64_t when;                  /* nanotime at which to fire */
 	int64_t period;                /* > 0: fire again every period */
 	void (*f)(struct timer *t, void *arg);   /* runs with mu held */
 	void *arg;
 	struct p *volatile pp;         /* the heap it is in, or NULL; atomic */
-	int idx;                       /* its index in pp's heap */
 };
 
 /*
@@ -184,14 +184,19 @@ struct g {
 	uint32_t lockedext;
 	volatile uint32_t polltimedout;   /* its deadline fired; set under sleeptimer.mu */
 	const struct gort_labels *labels;  /* profiler labels, immutable; set by the G itself */
+	/* Goroutine-local values (local.c): NULL until the first gort_local_set,
+	 * then kept with the G across its lives (emptied at each exit).  The
+	 * G's own: written only by the G itself, and by the gort_go that
+	 * starts it, before it first runs. */
+	struct glocals *locals;
 	/* The goroutine profile (prof/goroutineprof.c): has this G been
 	 * recorded in profile number gen?  gen << 1 | busy, where busy means
 	 * someone is walking its stack right now and it may not run.  A CAS
 	 * claims it; see goroutineprof.c's essay.  atomic */
 	volatile uint32_t profgen;
+	unsigned valgrind_id;          /* Valgrind's stack id (beside profgen: no padding) */
 
 	void *asan_fake_stack;         /* ASan fiber bookkeeping */
-	unsigned valgrind_id;          /* Valgrind's stack id */
 };
 
 /* --- sudog: a G waiting on something (Go: runtime2.go's sudog) ---------
@@ -208,6 +213,8 @@ struct sudog {
 	uint16_t caseidx;              /* select: which case this is */
 	uint8_t isselect;
 	uint8_t success;               /* woken by a completed operation (not a close) */
+	uint8_t after;                 /* select: c is gort_after's (after.c) */
+	uint8_t freeit;                /* select: ... and this G must give it back */
 	/* The block and mutex profiles (Go's sudog.releasetime, acquiretime):
 	 * releasetime is -1 while its G waits with block profiling on, and the
 	 * waker sets it to the time it readied the G; acquiretime is when a
@@ -227,7 +234,7 @@ struct poolcache {
 	void *head, *tail;             /* oldest first */
 	uint32_t n;
 };
-enum { POOL_LOCAL_CHAN, POOL_LOCAL_TIMER, POOL_LOCAL_N };
+enum { POOL_LOCAL_CHAN, POOL_LOCAL_TIMER, POOL_LOCAL_AFTER, POOL_LOCAL_N };
 
 struct p {
 	int32_t id;
@@ -476,6 +483,30 @@ int gort_sched_modtimer(struct timer *t, int64_t when);    /* 1 if it was pendin
 int64_t gort_sched_runtimers(struct p *pp, int64_t now);   /* next when, or 0 */
 void gort_sched_timers_init(struct p *pp);
 void gort_sched_movetimers(struct p *from, struct p *to);
+
+/* --- local.c: goroutine-local values ------------------------------------
+ * A G's values, one slot per key index, allocated at the G's first
+ * gort_local_set and kept with the G for its later lives (see local.c's
+ * essay).  The G's own, as g->locals is. */
+struct lslot {
+	void *v;                       /* the value, or NULL */
+	uint32_t key;                  /* the key it was set under (the index and its generation) */
+	uint32_t inherit;              /* that key is inherited: counted in ninherit */
+};
+struct glocals {
+	uint32_t cap;                  /* slots in s[]: key indices 0 to cap-1 */
+	uint32_t nset;                 /* slots whose v is not NULL */
+	uint32_t ninherit;             /* ... of which set under an inherited key */
+	struct lslot s[];
+};
+/* gp is exiting (goexit, on its own stack, gp->locals->nset > 0): run the
+ * destructors of its values, then empty its slots for the G's next life.
+ * The destructors may block: the caller reads its M again after. */
+void gort_sched_locals_exit(struct g *gp);
+/* gort_go (parent->locals->ninherit > 0): give child the values of
+ * parent's inherited keys, before child first runs.  The keys' copy
+ * functions may block: the caller reads its M and P again after. */
+void gort_sched_locals_inherit(struct g *parent, struct g *child);
 
 /* --- pool.c: type-stable pools for channels and timers --------------------
  * A freed object keeps its memory and says so in its magic word, so a

@@ -17,7 +17,29 @@
  * 6. A channel operation that completes one of our sudogs first wins
  *    g->selectdone and wakes us with g->param naming that sudog.  Lock
  *    everything again, take our other sudogs off their queues, unlock.
+ *
+ * With a deadline (gort_select_until and the _until channel calls), the
+ * goroutine's own timer, g->sleeptimer, is one more contender for
+ * g->selectdone: at the deadline, select_timeout tries the same CAS, and
+ * if it wins it readies the G with g->param still NULL -- the timeout.
+ * If a channel won first, the CAS fails and the firing does nothing; the
+ * woken G stops the timer, which waits out a firing under way, so the
+ * timer is idle again before the G can use it for anything else.  The
+ * timer is armed in after_selpark, once the G is off its stack (so a
+ * firing can only ready a parked G) and before the channels are
+ * unlocked (so no channel can win before it is armed, and none can wake
+ * the G while the arming is still under way).  That takes the timer's mu
+ * under channel locks, against the lock order (sched.h): it cannot
+ * deadlock, because this timer's only other user, its firing, takes no
+ * channel lock.  Nothing is allocated: a timeout that never comes costs
+ * an add and a delete in the P's heap.
+ *
+ * gort_after's channels (after.c) free themselves once their value is
+ * received.  A select that receives it says so when it is done
+ * (gort_sched_after_taken); one that leaves such a channel's queue
+ * without it may be the last to reference it, and then gives it back.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,10 +81,27 @@ static void selunlock(struct selstate *s)
 	selunlock_except(s, NULL);
 }
 
+struct parkstate {
+	struct selstate st;
+	struct timer *timer;   /* a deadline's, to arm; or NULL */
+};
+
 static void after_selpark(struct m *m, void *arg)
 {
 	(void)m;
-	selunlock(arg);
+	struct parkstate *ps = arg;
+	if (ps->timer)
+		gort_sched_addtimer(ps->timer);   /* under the channels' locks: see the top */
+	selunlock(&ps->st);
+}
+
+/* The deadline passed: win the select, unless a channel has. */
+static void select_timeout(struct timer *t, void *arg)
+{
+	(void)t;
+	struct g *gp = arg;
+	if (atomic_cas32(&gp->selectdone, 0, 1))
+		gort_sched_readyq(gp, 0);   /* param stays NULL */
 }
 
 /* Heap sort of the case indices by channel address: no allocation, no
@@ -97,11 +136,13 @@ static void sortcases(gort_select_case *cases, uint16_t *o, int n)
 }
 
 /* Try case i, whose channel is locked (with the others of st, if st).
- * Returns 1 if it proceeded; every lock is then released. */
+ * Returns 1 if it proceeded, 2 if it received gort_after's value; every
+ * lock is then released. */
 static int trycase(gort_select_case *cases, int i, struct selstate *st)
 {
 	struct gort_chan *c = cases[i].c;
 	struct sudog *sg;
+	int r = 1;
 	if (cases[i].dir == GORT_RECV) {
 		if ((sg = gort_sched_dequeue(&c->sendq)) != NULL) {
 			cases[i].ok = 1;
@@ -113,6 +154,7 @@ static int trycase(gort_select_case *cases, int i, struct selstate *st)
 		if (c->qcount > 0) {
 			gort_sched_chan_bufget(c, cases[i].elem);
 			cases[i].ok = 1;
+			r += c->kind == CHAN_AFTER;
 		} else if (c->closed) {
 			if (cases[i].elem && c->elemsize)
 				memset(cases[i].elem, 0, c->elemsize);
@@ -142,7 +184,7 @@ static int trycase(gort_select_case *cases, int i, struct selstate *st)
 		selunlock(st);
 	else
 		spinlock_unlock(&c->lock);
-	return 1;
+	return r;
 }
 
 /* Might case k proceed?  Read without the lock: a hint.  With many
@@ -161,19 +203,27 @@ static int maybe_ready(const gort_select_case *k)
 	return k->dir == GORT_RECV ? q > 0 : q < c->dataqsiz;
 }
 
-int gort_select(gort_select_case *cases, int n, int block)
+/* deadline: 0 for none, else when the goroutine's timer ends the wait
+ * (block is then 1).  Returns the case, or -1: nothing ready without
+ * blocking, or the deadline passed.  what names the call, whatb its
+ * blocking form, for the panics. */
+static inline __attribute__((always_inline)) int selectgo(gort_select_case *cases, int n, int block,
+	int64_t deadline, const char *what, const char *whatb)
 {
 	if (n < 0 || n > MAXCASES)
-		gort_runtime_panicf("gort_select: %d cases (0 to %d allowed)", n, MAXCASES);
-	gort_sched_notsyscall("gort_select");
+		gort_runtime_panicf("%s: %d cases (0 to %d allowed)", what, n, MAXCASES);
+	gort_sched_notsyscall(what);
 	for (int i = 0; i < n; i++) {
 		if (cases[i].c)
-			CHAN_CHECK(cases[i].c, "gort_select");
+			CHAN_CHECK(cases[i].c, what);
 		if (cases[i].dir != GORT_SEND && cases[i].dir != GORT_RECV)
-			gort_runtime_panicf("gort_select: case %d has direction %d (want GORT_SEND or GORT_RECV)",
-				i, cases[i].dir);
+			gort_runtime_panicf("%s: case %d has direction %d (want GORT_SEND or GORT_RECV)",
+				what, i, cases[i].dir);
+		if (__builtin_expect(cases[i].dir == GORT_SEND && cases[i].c && cases[i].c->kind, 0))
+			gort_sched_recvonly("send on");
 		cases[i].ok = 0;
 	}
+	struct gort_chan *taken = NULL;   /* gort_after's channel whose value we received */
 
 	uint16_t pstack[STACKCASES], lstack[STACKCASES];
 	struct sudog sstack[STACKCASES];
@@ -210,8 +260,11 @@ int gort_select(gort_select_case *cases, int n, int block)
 		if (!maybe_ready(&cases[i]))
 			continue;
 		spinlock_lock(&cases[i].c->lock);
-		if (trycase(cases, i, NULL)) {
+		int r = trycase(cases, i, NULL);
+		if (r) {
 			chosen = i;
+			if (__builtin_expect(r == 2, 0))
+				taken = cases[i].c;
 			goto done;
 		}
 		spinlock_unlock(&cases[i].c->lock);
@@ -219,14 +272,18 @@ int gort_select(gort_select_case *cases, int n, int block)
 
 	memcpy(lockorder, pollorder, (size_t)np * sizeof *lockorder);
 	sortcases(cases, lockorder, np);
-	struct selstate st = { cases, lockorder, np };
+	struct parkstate ps = { { cases, lockorder, np }, NULL };
+	struct selstate st = ps.st;
 	sellock(&st);
 
 	/* Pass 1, under every lock. */
 	for (int k = 0; k < np; k++) {
 		int i = pollorder[k];
-		if (trycase(cases, i, &st)) {
+		int r = trycase(cases, i, &st);
+		if (r) {
 			chosen = i;
+			if (__builtin_expect(r == 2, 0))
+				taken = cases[i].c;
 			goto done;
 		}
 	}
@@ -239,7 +296,7 @@ int gort_select(gort_select_case *cases, int n, int block)
 	struct g *gp = getg();
 	if (!gp) {
 		selunlock(&st);
-		gort_sched_mustgetg("gort_select (blocking)");
+		gort_sched_mustgetg(whatb);
 	}
 	gp->param = NULL;
 	atomic_store32(&gp->selectdone, 0);
@@ -254,30 +311,70 @@ int gort_select(gort_select_case *cases, int n, int block)
 	for (int k = 0; k < np; k++) {
 		int i = lockorder[k];
 		struct sudog *sg = &sgs[i];
-		*sg = (struct sudog){ .g = gp, .elem = cases[i].elem, .c = cases[i].c,
-			.caseidx = (uint16_t)i, .isselect = 1, .releasetime = rel0 };
+		struct gort_chan *c = cases[i].c;
+		*sg = (struct sudog){ .g = gp, .elem = cases[i].elem, .c = c,
+			.caseidx = (uint16_t)i, .isselect = 1, .releasetime = rel0,
+			.after = c->kind == CHAN_AFTER };
+		if (__builtin_expect(sg->after, 0) && c->magic != POOL_CHAN) {
+			/* freed after our check: its value was taken while we came */
+			uint32_t magic = c->magic;
+			*link = NULL;
+			for (struct sudog *q = gp->waiting; q; q = q->waitlink) {
+				struct gort_chan *qc = q->c;
+				gort_sched_dequeue_sudog(cases[q->caseidx].dir == GORT_RECV ?
+					&qc->recvq : &qc->sendq, q);
+			}
+			gp->waiting = NULL;
+			selunlock(&st);
+			gort_sched_pool_bad(magic, what, "channel");
+		}
 		*link = sg;
 		link = &sg->waitlink;
 		gort_sched_enqueue(cases[i].dir == GORT_RECV ? &cases[i].c->recvq : &cases[i].c->sendq, sg);
 	}
 	*link = NULL;
-	gort_sched_park_fn(after_selpark, &st, wrSelect);
+	if (deadline) {
+		gp->sleeptimer.when = deadline;
+		gp->sleeptimer.period = 0;
+		gp->sleeptimer.f = select_timeout;
+		gp->sleeptimer.arg = gp;
+		ps.timer = &gp->sleeptimer;
+	}
+	ps.st = st;
+	gort_sched_park_fn(after_selpark, &ps, wrSelect);
 
-	/* Woken: gp->param is the sudog that completed. */
+	/* Woken: gp->param is the sudog that completed, NULL for the deadline. */
 	struct sudog *won = gp->param;
 	sellock(&st);
+	int nfree = 0;
 	for (struct sudog *sg = gp->waiting; sg; sg = sg->waitlink) {
 		if (sg == won)
 			continue;
 		struct gort_chan *c = sg->c;
 		int i = sg->caseidx;
 		gort_sched_dequeue_sudog(cases[i].dir == GORT_RECV ? &c->recvq : &c->sendq, sg);
+		if (__builtin_expect(sg->after, 0) && gort_sched_after_leave(c)) {
+			sg->freeit = 1;
+			nfree++;
+		}
 	}
 	gp->waiting = NULL;
 	selunlock(&st);
-	if (!won)
-		gort_runtime_throw("selectgo: woken without a case");
+	if (deadline)
+		gort_sched_deltimer(&gp->sleeptimer);   /* waits out a firing under way */
+	for (int k = 0; nfree && k < np; k++)
+		if (sgs[lockorder[k]].freeit) {
+			gort_sched_after_put(sgs[lockorder[k]].c);
+			nfree--;
+		}
+	if (!won) {
+		if (!deadline)
+			gort_runtime_throw("selectgo: woken without a case");
+		goto done;   /* the deadline passed: chosen is -1 */
+	}
 	chosen = won->caseidx;
+	if (__builtin_expect(won->after, 0) && won->success)
+		taken = won->c;
 	if (__builtin_expect(won->releasetime > 0, 0))
 		gort_sched_blockevent(won->releasetime - t0);
 	if (cases[chosen].dir == GORT_SEND && !won->success)
@@ -287,7 +384,13 @@ int gort_select(gort_select_case *cases, int n, int block)
 
 nothing:
 	if (block) {
-		gort_sched_mustgetg("gort_select");
+		gort_sched_mustgetg(what);
+		if (deadline) {
+			/* nothing can proceed, ever: only the deadline ends it */
+			for (int64_t now; (now = gort_sched_nanotime()) < deadline; )
+				gort_sleep(deadline - now);
+			goto done;
+		}
 		gort_sched_park(NULL, n == 0 ? wrSelectNoCases : wrSelect);
 		gort_runtime_throw("unreachable: woke from a select that cannot proceed");
 	}
@@ -297,5 +400,29 @@ done:
 		free(lockorder);
 		free(sgs);
 	}
+	if (__builtin_expect(taken != NULL, 0))
+		gort_sched_after_taken(taken);
 	return chosen;
+}
+
+int gort_select(gort_select_case *cases, int n, int block)
+{
+	return selectgo(cases, n, block, 0, "gort_select", "gort_select (blocking)");
+}
+
+int gort_sched_selectgo(gort_select_case *cases, int n, int64_t deadline, const char *what)
+{
+	if (deadline == GORT_FOREVER)
+		return selectgo(cases, n, 1, 0, what, what);
+	if (deadline < 0)
+		gort_runtime_panicf("%s: deadline %lld is neither GORT_FOREVER nor a time", what,
+			(long long)deadline);
+	int block = deadline > gort_sched_nanotime();
+	int r = selectgo(cases, n, block, block ? deadline : 0, what, what);
+	return r < 0 ? -ETIMEDOUT : r;
+}
+
+int gort_select_until(gort_select_case *cases, int n, int64_t deadline)
+{
+	return gort_sched_selectgo(cases, n, deadline, "gort_select_until");
 }
