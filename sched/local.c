@@ -45,7 +45,10 @@
  * is its array: a G pays the malloc once, not each life.  goexit empties
  * every slot (running destructors for live keys' values), so a G's next
  * goroutine starts with nothing -- and since nset counts the non-NULL
- * slots, a goroutine that set nothing costs goexit one branch.
+ * slots, a goroutine that set nothing costs goexit one branch.  Every
+ * array is also on one list, under arrayslock, touched only when one is
+ * made or grown: Gs live where LeakSanitizer does not look, and it would
+ * take the arrays for leaks.
  *
  * Rejected: values inline in the G, for the first few keys.  The G is
  * 256 bytes, exactly the slot at the top of its stack it lives in
@@ -157,15 +160,41 @@ void *gort_local_get(int key)
 	return NULL;
 }
 
+static struct rtlock arrayslock;   /* protects the list of arrays */
+static struct glocals arrays = { &arrays, &arrays, 0, 0, 0 };
+
+static void unlink_array(struct glocals *l)
+{
+	l->prev->next = l->next;
+	l->next->prev = l->prev;
+}
+
+static void link_array(struct glocals *l)
+{
+	l->next = arrays.next;
+	l->prev = &arrays;
+	arrays.next->prev = l;
+	arrays.next = l;
+}
+
 /* A G's array with room for index i, grown or made. */
 static struct glocals *grow(struct glocals *l, uint32_t i)
 {
 	uint32_t cap = l ? l->cap : 0, ncap = cap ? cap : FIRST_CAP;
 	while (ncap <= i)
 		ncap *= 2;
+	gort_sched_lock(&arrayslock);
+	if (l)
+		unlink_array(l);
 	struct glocals *n = realloc(l, sizeof *n + ncap * sizeof n->s[0]);
-	if (!n)
+	if (!n) {
+		if (l)
+			link_array(l);
+		gort_sched_unlock(&arrayslock);
 		return NULL;
+	}
+	link_array(n);
+	gort_sched_unlock(&arrayslock);
 	if (!l)
 		n->nset = n->ninherit = 0;
 	memset(&n->s[cap], 0, (ncap - cap) * sizeof n->s[0]);

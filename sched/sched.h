@@ -32,7 +32,9 @@
  * The poller (epoll_wait) is entered with no lock held; what it finds is
  * readied after, by whoever called it.
  * (runtimers holds a p.timerslock and only tries a timer.mu: a try cannot
- * deadlock, see time.c.)
+ * deadlock, see time.c.  A select with a deadline arms its G's own
+ * sleeptimer under its channels' locks, against this order: that timer's
+ * only other user is its firing, which takes no channel lock, select.c.)
  * No lock is held across a context switch except through m->after.
  */
 #ifndef GORT_SCHED_SCHED_H
@@ -494,6 +496,10 @@ struct lslot {
 	uint32_t inherit;              /* that key is inherited: counted in ninherit */
 };
 struct glocals {
+	/* Every G's array, on one list under local.c's lock: Gs live in
+	 * memory LeakSanitizer does not scan (stack slots, chunks of Gs),
+	 * and a pointer only they held would be reported as a leak. */
+	struct glocals *prev, *next;
 	uint32_t cap;                  /* slots in s[]: key indices 0 to cap-1 */
 	uint32_t nset;                 /* slots whose v is not NULL */
 	uint32_t ninherit;             /* ... of which set under an inherited key */
