@@ -229,8 +229,10 @@ static int inherit_main(void *arg)
 	memset(s, 0xff, sizeof s);
 	pthread_t th;
 	ck_assert_int_eq(pthread_create(&th, NULL, foreign_spawn, &s[0]), 0);
-	gort_chan_recv(idone, NULL);
+	gort_syscall_enter();   /* the child exists once the thread is gone */
 	pthread_join(th, NULL);
+	gort_syscall_exit();
+	gort_chan_recv(idone, NULL);
 	ck_assert_ptr_null(s[0].share);
 	ck_assert_ptr_null(s[0].priv);
 	return 0;
