@@ -322,8 +322,9 @@ GORT_API int *gort_errno_location(void);
  * destructor (pthread_key_delete's rule); a goroutine that exits while
  * the key is being deleted may still call it once.
  *
- * get and set take no lock: a few loads, O(1).  See docs/api.md for
- * when to use __thread, a goroutine-local value, or an argument.
+ * get and set take no lock: a few loads, O(1) (a set beyond the G's
+ * array grows it, once per G: malloc and a short lock).  See docs/api.md
+ * for when to use __thread, a goroutine-local value, or an argument.
  * ---------------------------------------------------------------------- */
 #define GORT_LOCAL_MAX 128   /* keys live at once */
 GORT_API int gort_local_create(void (*destructor)(void *value));

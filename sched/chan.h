@@ -16,7 +16,7 @@ struct gort_chan {
 	volatile uint32_t magic;    /* POOL_CHAN, POOL_FREED once freed (pool.c) */
 	volatile uint32_t closed;   /* also read without the lock: atomic */
 	uint16_t kind;              /* CHAN_AFTER, CHAN_TICK or 0; constant from its making */
-	uint16_t taken;             /* CHAN_AFTER: its value has been received (after.c) */
+	uint16_t taken;             /* CHAN_AFTER: its value has been received (after.c); lock */
 	size_t qcount;              /* elements in buf; also read without the lock */
 	size_t dataqsiz;            /* capacity */
 	size_t elemsize;
