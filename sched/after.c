@@ -16,7 +16,10 @@
  * the references the runtime can see are the waiters: sudogs on its
  * queues.  A plain receiver waits only for the value (nobody may close
  * the channel), so the other waiters are selects that may yet leave by
- * another case.  So:
+ * another case.  (Which is why the firing leaves on the queue the
+ * sudogs of selects another case has won, where a channel's dequeue
+ * drops them: each stays until its G, leaving, takes it off under the
+ * lock, so an empty queue means nobody is still on the way.)  So:
  *
  *   taken   (no lock held) first wait out the firing: a receiver woken
  *           by it can run before the firing M has let go of the timer's
@@ -76,8 +79,15 @@ static void fire(struct timer *t, void *arg)
 	struct gort_chan *c = &((struct after *)arg)->c;
 	int64_t now = gort_sched_nanotime();
 	spinlock_lock(&c->lock);
-	struct sudog *sg = gort_sched_dequeue(&c->recvq);
-	if (sg) {
+	/* Not gort_sched_dequeue, which drops the sudogs of selects another
+	 * case has won: here they must stay queued until their Gs take them
+	 * off, or the receiver could free the channel under one of them --
+	 * a G still on its way to lock c, to leave.  The queue is what says
+	 * who still refers to c (see the top of this file). */
+	for (struct sudog *sg = c->recvq.first; sg; sg = sg->next) {
+		if (sg->isselect && !atomic_cas32((volatile uint32_t *)&sg->g->selectdone, 0, 1))
+			continue;
+		gort_sched_dequeue_sudog(&c->recvq, sg);
 		gort_sched_chan_sendto(c, sg, &now);   /* unlocks c */
 		return;
 	}
@@ -137,7 +147,7 @@ void gort_sched_after_taken(struct gort_chan *c)
 
 int gort_sched_after_leave(struct gort_chan *c)
 {
-	if (!c->taken || c->recvq.first || c->sendq.first)
+	if (c->magic != POOL_CHAN || !c->taken || c->recvq.first || c->sendq.first)
 		return 0;
 	atomic_store32(&c->magic, POOL_FREED);
 	return 1;
