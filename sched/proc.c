@@ -1602,11 +1602,7 @@ void gort_syscall_enter(void)
 	/* Where the caller is, for the goroutine profile: its frames stay as
 	 * they are until gort_syscall_exit, which waits if they are being
 	 * walked. */
-	struct gort_frame f;
-	gort_runtime_frame_caller(&f);
-	if (gort_runtime_unwind_step(&f, gp->stack_lo, gp->stack_hi, NULL))
-		m->syscallframe = f;
-	else
+	if (!gort_runtime_frame_returning(&m->syscallframe, gp->stack_lo, gp->stack_hi))
 		m->syscallframe.pc = 0;
 	atomic_store32(&gp->status, Gsyscall);
 	atomic_add32(&pp->syscalltick, 1);
