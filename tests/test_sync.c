@@ -34,15 +34,32 @@ static int64_t now_ns(void)
 	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-/* Yield until cond holds; fail with the message after PATIENCE_NS. */
+/* Poll until cond holds, yielding (then sleeping 100 us between polls,
+ * not to hold a CPU of a loaded machine); fail with the message after
+ * PATIENCE_NS. */
 #define AWAIT(cond, ...) do { \
 	int64_t t0_ = now_ns(); \
-	while (!(cond)) { \
+	for (int n_ = 0; !(cond); n_++) { \
 		if (now_ns() - t0_ > PATIENCE_NS) \
-			ck_abort_msg(__VA_ARGS__); \
-		gort_yield(); \
+			ck_abort_msg("gave up waiting for " __VA_ARGS__); \
+		if (n_ < 1000) \
+			gort_yield(); \
+		else \
+			gort_sleep(100000); \
 	} \
 } while (0)
+
+/* Goroutines that finished, for a main that waits for them with AWAIT
+ * (a WaitGroup's wait would hang on broken code without saying what). */
+struct tally {
+	volatile uint32_t n;   /* atomic */
+};
+static void tally_done(struct tally *t)
+{
+	atomic_add32(&t->n, 1);
+}
+#define TALLY_WAIT(t, want, what) AWAIT(atomic_load32(&(t)->n) >= (uint32_t)(want), \
+	"%s: %u of %u goroutines finished", (what), atomic_load32(&(t)->n), (uint32_t)(want))
 
 /* The same in a child of run_child, whose output the test reads: say
  * what hung and exit 3 (a death test wants 2). */
@@ -89,7 +106,7 @@ static int parked(struct slot *s, enum waitreason why)
 static gort_rwmutex xrw;
 static volatile uint32_t writers_in, readers_in, violations, max_readers_in;
 static uint64_t shared_counter;   /* under xrw */
-static gort_waitgroup xwg;
+static struct tally xwg;
 
 static void note_max_readers(uint32_t n)
 {
@@ -116,7 +133,7 @@ static void xwriter(void *arg)
 		atomic_add32(&writers_in, -1);
 		gort_rwmutex_unlock(&xrw);
 	}
-	gort_waitgroup_done(&xwg);
+	tally_done(&xwg);
 }
 
 static void xreader(void *arg)
@@ -139,19 +156,21 @@ static void xreader(void *arg)
 		atomic_add32(&readers_in, -1);
 		gort_rwmutex_runlock(&xrw);
 	}
-	gort_waitgroup_done(&xwg);
+	tally_done(&xwg);
 }
 
 static int exclusion_main(void *arg)
 {
 	(void)arg;
-	gort_waitgroup_add(&xwg, NWRITERS + NREADERS);
 	for (int i = 0; i < NREADERS; i++) {
 		gort_go(xreader, (void *)(intptr_t)i);
 		if (i < NWRITERS)
 			gort_go(xwriter, (void *)(intptr_t)i);
 	}
-	gort_waitgroup_wait(&xwg);
+	AWAIT(atomic_load32(&xwg.n) == NWRITERS + NREADERS, "readers and writers: %u of %d finished "
+		"(writers inside %u, readers inside %u, %u exclusions broken so far)", atomic_load32(&xwg.n),
+		NWRITERS + NREADERS, atomic_load32(&writers_in), atomic_load32(&readers_in),
+		atomic_load32(&violations));
 	ck_assert_uint_eq(atomic_load32(&violations), 0);
 	ck_assert_uint_eq(shared_counter, (uint64_t)NWRITERS * XROUNDS);
 	ck_assert_uint_eq(atomic_load32(&writers_in), 0);
@@ -178,7 +197,7 @@ END_TEST
 #define NCONC 8
 static gort_rwmutex crw;
 static volatile uint32_t conc_in, conc_release;
-static gort_waitgroup cwg;
+static struct tally cwg;
 
 static void concreader(void *arg)
 {
@@ -188,13 +207,12 @@ static void concreader(void *arg)
 	AWAIT(atomic_load32(&conc_release), "the release of the readers");
 	atomic_add32(&conc_in, -1);
 	gort_rwmutex_runlock(&crw);
-	gort_waitgroup_done(&cwg);
+	tally_done(&cwg);
 }
 
 static int concurrent_main(void *arg)
 {
 	(void)arg;
-	gort_waitgroup_add(&cwg, NCONC);
 	for (int i = 0; i < NCONC; i++)
 		gort_go(concreader, NULL);
 	AWAIT(atomic_load32(&conc_in) == NCONC, "all %d readers inside at once (%u are)", NCONC,
@@ -203,7 +221,7 @@ static int concurrent_main(void *arg)
 	gort_rwmutex_runlock(&crw);
 	ck_assert_int_eq(gort_rwmutex_trylock(&crw), 0);
 	atomic_store32(&conc_release, 1);
-	gort_waitgroup_wait(&cwg);
+	TALLY_WAIT(&cwg, NCONC, "the readers, released");
 	ck_assert_uint_eq(atomic_load32(&conc_in), 0);
 	ck_assert_int_eq(gort_rwmutex_trylock(&crw), 1);
 	gort_rwmutex_unlock(&crw);
@@ -229,7 +247,7 @@ static gort_mutex logmu;
 static char plog[8];   /* under logmu */
 static int nplog;
 static volatile uint32_t preader_in;
-static gort_waitgroup pwg;
+static struct tally pwg;
 
 static void logc(char ch)
 {
@@ -250,7 +268,7 @@ static void pwriter(void *arg)
 		gort_yield();
 	logc('w');
 	gort_rwmutex_unlock(&prw);
-	gort_waitgroup_done(&pwg);
+	tally_done(&pwg);
 }
 
 static void preader(void *arg)
@@ -261,14 +279,13 @@ static void preader(void *arg)
 	atomic_store32(&preader_in, 1);
 	logc('R');
 	gort_rwmutex_runlock(&prw);
-	gort_waitgroup_done(&pwg);
+	tally_done(&pwg);
 }
 
 static int preference_main(void *arg)
 {
 	(void)arg;
 	gort_rwmutex_rlock(&prw);
-	gort_waitgroup_add(&pwg, 2);
 	gort_go(pwriter, NULL);
 	AWAIT(parked(&pwriter_slot, wrSemacquire), "the writer parked in gort_rwmutex_lock");
 	/* the writer waits: nobody else gets in, not even with try */
@@ -281,7 +298,7 @@ static int preference_main(void *arg)
 		"a new reader got in while a writer waited");
 	ck_assert_int_eq(nplog, 0);
 	gort_rwmutex_runlock(&prw);
-	gort_waitgroup_wait(&pwg);
+	TALLY_WAIT(&pwg, 2, "the writer, then the reader, after main's runlock");
 	plog[nplog] = '\0';
 	ck_assert_str_eq(plog, "WwR");
 	return 0;
@@ -296,20 +313,20 @@ END_TEST
 /* --- RWMutex: the try forms, and unlocking in another goroutine ------------------- */
 
 static gort_rwmutex trw;
-static gort_waitgroup twg;
+static struct tally twg;
 
 static void unlock_elsewhere(void *arg)
 {
 	(void)arg;
 	gort_rwmutex_unlock(&trw);
-	gort_waitgroup_done(&twg);
+	tally_done(&twg);
 }
 
 static void runlock_elsewhere(void *arg)
 {
 	(void)arg;
 	gort_rwmutex_runlock(&trw);
-	gort_waitgroup_done(&twg);
+	tally_done(&twg);
 }
 
 static int try_main(void *arg)
@@ -337,13 +354,11 @@ static int try_main(void *arg)
 	ck_assert_uint_eq(atomic_load32(&trw.w.state), 0);
 	/* no owner: locked here, unlocked by another goroutine */
 	gort_rwmutex_lock(&trw);
-	gort_waitgroup_add(&twg, 1);
 	gort_go(unlock_elsewhere, NULL);
-	gort_waitgroup_wait(&twg);
+	TALLY_WAIT(&twg, 1, "an unlock in another goroutine");
 	ck_assert_int_eq(gort_rwmutex_tryrlock(&trw), 1);
-	gort_waitgroup_add(&twg, 1);
 	gort_go(runlock_elsewhere, NULL);
-	gort_waitgroup_wait(&twg);
+	TALLY_WAIT(&twg, 2, "a runlock in another goroutine");
 	ck_assert_int_eq(gort_rwmutex_trylock(&trw), 1);
 	gort_rwmutex_unlock(&trw);
 	return 0;
@@ -364,7 +379,7 @@ END_TEST
 
 static gort_rwmutex frw;
 static struct slot fwaiter_slot;
-static gort_waitgroup fwg;
+static struct tally fwg;
 
 static __attribute__((noinline)) void fblocked_reader(void *arg)
 {
@@ -372,7 +387,7 @@ static __attribute__((noinline)) void fblocked_reader(void *arg)
 	publish(&fwaiter_slot);
 	gort_rwmutex_rlock(&frw);
 	gort_rwmutex_runlock(&frw);
-	gort_waitgroup_done(&fwg);
+	tally_done(&fwg);
 	__asm__ __volatile__("" ::: "memory");
 }
 
@@ -382,7 +397,7 @@ static __attribute__((noinline)) void fblocked_writer(void *arg)
 	publish(&fwaiter_slot);
 	gort_rwmutex_lock(&frw);
 	gort_rwmutex_unlock(&frw);
-	gort_waitgroup_done(&fwg);
+	tally_done(&fwg);
 	__asm__ __volatile__("" ::: "memory");
 }
 
@@ -418,13 +433,11 @@ static int profiles_main(void *arg)
 	(void)arg;
 	gort_prof_set_block_rate(1);
 	gort_prof_set_mutex_fraction(1);
-	gort_waitgroup_add(&fwg, 1);
 	fwriter_releases();
-	gort_waitgroup_wait(&fwg);
+	TALLY_WAIT(&fwg, 1, "the reader behind the writer");
 	atomic_storep((void *volatile *)&fwaiter_slot.g, NULL);
-	gort_waitgroup_add(&fwg, 1);
 	freader_releases();
-	gort_waitgroup_wait(&fwg);
+	TALLY_WAIT(&fwg, 2, "the writer behind the reader");
 	double n;
 	int64_t d;
 	profsum(0, fblocked_reader, &n, &d);
@@ -522,8 +535,9 @@ END_TEST
  * NCW goroutines wait, each once, with no condition to loop on (a gort
  * Cond has no spurious wake-ups): each one woken counts itself and ends.
  * Signals and broadcasts before anyone waits are not kept.  Then one
- * signal wakes exactly one, k signals exactly k, and a broadcast all of
- * the rest; goroutines that wait after it stay parked until the next. */
+ * signal wakes exactly one, k signals exactly k (each the goroutine that
+ * has waited longest), and a broadcast all of the rest; goroutines that
+ * wait after it stay parked until the next. */
 
 #define NCW 8
 #define NLATE 3
@@ -531,17 +545,22 @@ static gort_cond cc;
 static gort_mutex cmu;
 static struct slot cw_slots[NCW + NLATE];
 static volatile uint32_t cwoken;
-static gort_waitgroup ccwg;
+static struct tally ccwg;
+/* who began to wait in which order (a ticket is taken under cmu), and
+ * who was woken in which order; under cmu */
+static int arrival[NCW + NLATE], narrival, wakeorder[NCW + NLATE], nwakeorder;
 
 static void cwaiter(void *arg)
 {
 	struct slot *s = arg;
 	gort_mutex_lock(&cmu);
 	publish(s);
+	arrival[narrival++] = (int)(s - cw_slots);
 	gort_cond_wait(&cc, &cmu);
+	wakeorder[nwakeorder++] = (int)(s - cw_slots);
 	atomic_add32(&cwoken, 1);
 	gort_mutex_unlock(&cmu);
-	gort_waitgroup_done(&ccwg);
+	tally_done(&ccwg);
 }
 
 static int nparked(int from, int to)
@@ -571,7 +590,6 @@ static int counts_main(void *arg)
 	gort_cond_signal(&cc);
 	gort_cond_signal(&cc);
 	gort_cond_broadcast(&cc);
-	gort_waitgroup_add(&ccwg, NCW + NLATE);
 	for (int i = 0; i < NCW; i++)
 		gort_go(cwaiter, &cw_slots[i]);
 	AWAIT(nparked(0, NCW) == NCW, "all %d waiters parked in gort_cond_wait (%d are)", NCW,
@@ -588,6 +606,22 @@ static int counts_main(void *arg)
 	gort_cond_signal(&cc);
 	gort_mutex_unlock(&cmu);
 	expect_woken(5, NCW - 5, "a signal under the mutex");
+	/* Each signal woke the goroutine that had waited longest.  (Those
+	 * woken together relock in any order: the burst's are compared as a
+	 * set.) */
+	gort_mutex_lock(&cmu);
+	ck_assert_msg(wakeorder[0] == arrival[0], "the first signal woke waiter %d, want %d (the first "
+		"to wait)", wakeorder[0], arrival[0]);
+	for (int i = 1; i < 4; i++) {
+		int found = 0;
+		for (int j = 1; j < 4; j++)
+			found += wakeorder[j] == arrival[i];
+		ck_assert_msg(found == 1, "the three signals did not wake waiter %d, the %d%s to wait",
+			arrival[i], i + 1, i == 1 ? "nd" : i == 2 ? "rd" : "th");
+	}
+	ck_assert_msg(wakeorder[4] == arrival[4], "the fifth signal woke waiter %d, want %d (the fifth "
+		"to wait)", wakeorder[4], arrival[4]);
+	gort_mutex_unlock(&cmu);
 	gort_cond_broadcast(&cc);
 	expect_woken(NCW, 0, "the broadcast");
 
@@ -597,7 +631,7 @@ static int counts_main(void *arg)
 	AWAIT(nparked(NCW, NCW + NLATE) == NLATE, "the %d late waiters parked", NLATE);
 	ck_assert_uint_eq(atomic_load32(&cwoken), NCW);
 	gort_cond_broadcast(&cc);
-	gort_waitgroup_wait(&ccwg);
+	TALLY_WAIT(&ccwg, NCW + NLATE, "every waiter, after the second broadcast");
 	ck_assert_uint_eq(atomic_load32(&cwoken), NCW + NLATE);
 	/* every ticket claimed: nothing waits, and a signal finds nobody */
 	ck_assert_uint_eq(atomic_load32(&cc.wait), atomic_load32(&cc.notify));
@@ -630,6 +664,26 @@ static volatile uint32_t consumed;
 static volatile uint64_t consumed_sum __attribute__((aligned(8)));
 static uint32_t seen[NPROD * MAXPER];   /* under qmu */
 static volatile uint32_t pc_done;
+
+/* Wait until `ndone` goroutines are done, polling *progress: a lost
+ * wake-up stops it for good, and that is reported. */
+static void await_progress(volatile uint32_t *progress, uint32_t total, volatile uint32_t *done,
+	uint32_t ndone, const char *what)
+{
+	uint32_t last = 0;
+	int64_t since = now_ns();
+	while (atomic_load32(done) < ndone) {
+		uint32_t c = atomic_load32(progress);
+		if (c != last) {
+			last = c;
+			since = now_ns();
+		} else if (now_ns() - since > PATIENCE_NS) {
+			ck_abort_msg("no progress at %u of %u %s (%u of %u goroutines done): a lost wake-up",
+				c, total, what, atomic_load32(done), ndone);
+		}
+		gort_sleep(1000000);
+	}
+}
 
 static void producer(void *arg)
 {
@@ -673,20 +727,7 @@ static int lost_main(void *arg)
 		gort_go(consumer, (void *)(uintptr_t)(total / NCONS + (i == 0 ? total % NCONS : 0)));
 	for (int i = 0; i < NPROD; i++)
 		gort_go(producer, (void *)(uintptr_t)i);
-	/* Poll the progress: a lost wake-up stops it for good. */
-	uint32_t last = 0;
-	int64_t since = now_ns();
-	while (atomic_load32(&pc_done) < NPROD + NCONS) {
-		uint32_t c = atomic_load32(&consumed);
-		if (c != last) {
-			last = c;
-			since = now_ns();
-		} else if (now_ns() - since > PATIENCE_NS) {
-			ck_abort_msg("no progress at %u of %u values (%u of %d goroutines done): "
-				"a lost wake-up", c, total, atomic_load32(&pc_done), NPROD + NCONS);
-		}
-		gort_sleep(1000000);
-	}
+	await_progress(&consumed, total, &pc_done, NPROD + NCONS, "values consumed");
 	ck_assert_uint_eq(atomic_load32(&consumed), total);
 	ck_assert_uint_eq(atomic_load64(&consumed_sum), (uint64_t)total * (total - 1) / 2);
 	for (uint32_t v = 0; v < total; v++)
@@ -700,6 +741,59 @@ START_TEST(cond_no_lost_wakeup)
 }
 END_TEST
 
+/* --- Cond: a barrier on broadcast ---------------------------------------------------------
+ * NBAR goroutines meet BROUNDS times: the last to arrive starts the next
+ * generation and broadcasts, the others wait for the generation to move.
+ * A waiter that has its ticket but has not reached the list when the
+ * broadcast comes must still see it, or the barrier stops for good. */
+
+#define NBAR 4
+#define BROUNDS (5000 / SCALE)
+static gort_mutex bmu;
+static gort_cond bcond;
+static uint32_t barrived, bgen;      /* under bmu */
+static volatile uint32_t bpassed, bdone;
+
+static void barrier_member(void *arg)
+{
+	(void)arg;
+	for (int r = 0; r < BROUNDS; r++) {
+		gort_mutex_lock(&bmu);
+		uint32_t gen = bgen;
+		if (++barrived == NBAR) {
+			barrived = 0;
+			bgen++;
+			gort_cond_broadcast(&bcond);
+		} else {
+			while (bgen == gen)
+				gort_cond_wait(&bcond, &bmu);
+		}
+		gort_mutex_unlock(&bmu);
+		atomic_add32(&bpassed, 1);
+	}
+	atomic_add32(&bdone, 1);
+}
+
+static int barrier_main(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < NBAR; i++)
+		gort_go(barrier_member, NULL);
+	await_progress(&bpassed, NBAR * BROUNDS, &bdone, NBAR, "passages of the barrier");
+	ck_assert_uint_eq(atomic_load32(&bpassed), NBAR * BROUNDS);
+	gort_mutex_lock(&bmu);
+	ck_assert_uint_eq(bgen, BROUNDS);
+	ck_assert_uint_eq(barrived, 0);
+	gort_mutex_unlock(&bmu);
+	return 0;
+}
+
+START_TEST(cond_broadcast_barrier)
+{
+	RUN(_i == 0 ? 2 : 4, barrier_main, NULL);
+}
+END_TEST
+
 /* --- Cond: Wait returns with the mutex held -----------------------------------------------
  * main signals while it holds the mutex and keeps holding it: the woken
  * waiter must now wait for the mutex (parked on its semaphore, not
@@ -710,7 +804,7 @@ static gort_mutex rmu;
 static int rflag;                       /* under rmu */
 static volatile uint32_t main_unlocked, rreturned, rheld;
 static struct slot rwaiter_slot;
-static gort_waitgroup rwg;
+static struct tally rwg;
 
 static void rwaiter(void *arg)
 {
@@ -722,13 +816,12 @@ static void rwaiter(void *arg)
 	atomic_store32(&rreturned, 1 + atomic_load32(&main_unlocked));
 	atomic_store32(&rheld, gort_mutex_trylock(&rmu) == 0 && atomic_load32(&rmu.state) != 0);
 	gort_mutex_unlock(&rmu);
-	gort_waitgroup_done(&rwg);
+	tally_done(&rwg);
 }
 
 static int relock_main(void *arg)
 {
 	(void)arg;
-	gort_waitgroup_add(&rwg, 1);
 	gort_go(rwaiter, NULL);
 	AWAIT(parked(&rwaiter_slot, wrSyncCondWait), "the waiter parked in gort_cond_wait");
 	gort_mutex_lock(&rmu);
@@ -739,7 +832,7 @@ static int relock_main(void *arg)
 	ck_assert_msg(!atomic_load32(&rreturned), "gort_cond_wait returned while main held the mutex");
 	atomic_store32(&main_unlocked, 1);
 	gort_mutex_unlock(&rmu);
-	gort_waitgroup_wait(&rwg);
+	TALLY_WAIT(&rwg, 1, "the waiter, after main's unlock");
 	ck_assert_uint_eq(atomic_load32(&rreturned), 2);   /* returned after the unlock */
 	ck_assert_uint_eq(atomic_load32(&rheld), 1);       /* ... holding the mutex */
 	ck_assert_uint_eq(atomic_load32(&rmu.state), 0);
@@ -818,6 +911,7 @@ static Suite *sync_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_loop_test(tc, cond_wake_counts, 0, 2);
 	tcase_add_loop_test(tc, cond_no_lost_wakeup, 0, 2);
+	tcase_add_loop_test(tc, cond_broadcast_barrier, 0, 2);
 	tcase_add_loop_test(tc, cond_wait_relocks, 0, 2);
 	tcase_add_test(tc, dies_cond_wait_unlocked);
 	tcase_add_test(tc, dies_cond_copied);
