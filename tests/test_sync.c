@@ -1,8 +1,9 @@
 /*
  * test_sync.c -- package sync's reader/writer lock and condition variable
  * (sched/rwmutex.c, sched/cond.c): exclusion, concurrent readers, writer
- * preference, the try forms, exact wake-up counts, no lost wake-up, and
- * every way their misuse kills a program.
+ * preference, the try forms, their waits in the block and mutex profiles;
+ * exact wake-up counts and order, no lost wake-up (signals, and a barrier
+ * on broadcast), the relock; and every way their misuse kills a program.
  *
  * Nothing here waits for a time in which something usually happens.  A
  * test that needs a goroutine blocked waits until its G says so (status
