@@ -97,6 +97,7 @@ const char *const gort_sched_waitreasons[wrCount] = {
 	[wrSemacquire] = "semacquire",
 	[wrIOWait] = "IO wait",
 	[wrForever] = "forever",
+	[wrSyncCondWait] = "sync.Cond.Wait",
 };
 
 static volatile uint32_t started;
@@ -944,8 +945,8 @@ void gort_sched_park_fn(void (*fn)(struct m *, void *), void *arg, enum waitreas
 	struct g *gp = getg();
 	struct m *m = gp->m;
 	if (__builtin_expect(m->oldp != NULL, 0))
-		gort_sched_syscall_misuse(why == wrSemacquire ? "a gort_mutex or gort_waitgroup wait"
-			: gort_sched_waitreasons[why]);
+		gort_sched_syscall_misuse(why == wrSemacquire
+			? "a gort_mutex, gort_rwmutex or gort_waitgroup wait" : gort_sched_waitreasons[why]);
 	gp->waitreason = (uint8_t)why;
 	gp->waitsince = atomic_loadacq32(&coarse_sec);
 	/* release: whoever unlocks after the switch publishes it fully */
