@@ -516,9 +516,10 @@ GORT_API int gort_peeraddr(int fd, char *buf, size_t n);
 GORT_API const char *gort_strerror(int err);
 
 /* ------------------------------------------------------------------------
- * Package sync: Mutex, WaitGroup, Once.  Zero is a valid initial value for
- * each, as in Go.  Misuse is fatal as in Go: "fatal error: sync: unlock of
- * unlocked mutex", "panic: sync: negative WaitGroup counter".
+ * Package sync: Mutex, WaitGroup, Once, RWMutex, Cond.  Zero is a valid
+ * initial value for each, as in Go.  Misuse is fatal as in Go: "fatal
+ * error: sync: unlock of unlocked mutex", "panic: sync: negative WaitGroup
+ * counter".
  * ---------------------------------------------------------------------- */
 typedef struct {
 	volatile uint32_t state;
@@ -541,6 +542,74 @@ typedef struct {
 	gort_mutex m;
 } gort_once;
 GORT_API void gort_once_do(gort_once *o, void (*fn)(void *arg), void *arg);
+
+/* A reader/writer lock (Go: sync.RWMutex): held by any number of readers
+ * or by one writer.  Like a mutex it belongs to no goroutine: one may
+ * lock it and another unlock it.  The try forms never wait: 1 if they
+ * took the lock, 0 if not.
+ *
+ * A writer waiting in gort_rwmutex_lock keeps new readers out until it
+ * has had its turn, so a stream of readers cannot starve it.  The price,
+ * as in Go: no goroutine may take a read lock it already holds while
+ * another goroutine may call gort_rwmutex_lock.  The second rlock waits
+ * for the waiting writer, the writer waits for the first rlock to be
+ * released, and neither ever is (if nothing else runs, "fatal error: all
+ * goroutines are asleep - deadlock!").  Recursive read locking is out.
+ *
+ * Misuse is fatal: "fatal error: sync: RUnlock of unlocked RWMutex",
+ * "fatal error: sync: Unlock of unlocked RWMutex".  Its waits are in the
+ * block and mutex profiles, as a gort_mutex's are. */
+typedef struct {
+	gort_mutex w;                  /* writers take turns on it */
+	volatile uint32_t writersem;   /* semaphore: a writer waits for the readers to leave */
+	volatile uint32_t readersem;   /* semaphore: readers wait for the writer to finish */
+	volatile uint32_t readers;     /* int32, atomic: readers in or waiting, less 2^30
+	                                  while a writer holds w (sched/rwmutex.c) */
+	volatile uint32_t departing;   /* int32, atomic: readers the writer still waits for */
+} gort_rwmutex;
+GORT_API void gort_rwmutex_lock(gort_rwmutex *rw);
+GORT_API int gort_rwmutex_trylock(gort_rwmutex *rw);
+GORT_API void gort_rwmutex_unlock(gort_rwmutex *rw);
+GORT_API void gort_rwmutex_rlock(gort_rwmutex *rw);
+GORT_API int gort_rwmutex_tryrlock(gort_rwmutex *rw);
+GORT_API void gort_rwmutex_runlock(gort_rwmutex *rw);
+
+/* A condition variable (Go: sync.Cond), for goroutines that wait for a
+ * condition others change under a gort_mutex.  gort_cond_wait must be
+ * called with mu locked: it unlocks mu, parks until a signal or broadcast
+ * made after that unlock, and locks mu again before it returns.  Since
+ * another goroutine may have changed the condition between the wake-up
+ * and the relock, wait in a loop:
+ *
+ *	gort_mutex_lock(&mu);
+ *	while (!condition)
+ *		gort_cond_wait(&c, &mu);
+ *	... use the condition ...
+ *	gort_mutex_unlock(&mu);
+ *
+ * gort_cond_signal wakes one waiter, if any; gort_cond_broadcast every
+ * goroutine waiting when it is called.  Neither needs mu held, and
+ * neither is remembered for a goroutine that starts waiting later.  A
+ * wait ends only by one of them: there are no spurious wake-ups.
+ *
+ * Go's Cond holds its lock (c.L, any Locker).  Here the mutex is an
+ * argument of each wait, as pthread_cond_wait's is: a zero gort_cond is
+ * then ready with no constructor, and C has no Locker to store.  All the
+ * goroutines waiting on one Cond at one time must pass the same mutex.
+ *
+ * Misuse: waiting with mu unlocked is the unlock's "fatal error: sync:
+ * unlock of unlocked mutex"; a Cond copied after its first use panics
+ * "sync.Cond is copied" at the copy's next call, as in Go. */
+typedef struct {
+	volatile uint32_t wait;      /* atomic: the next ticket to hand a waiter */
+	volatile uint32_t notify;    /* the next ticket to wake: written under lock, read atomically */
+	volatile uint32_t lock;      /* a runtime lock (sched/cond.c) over notify and the list */
+	void *head, *tail;           /* under lock: the parked waiters, in the order they parked */
+	void *volatile self;         /* atomic: its own address, from its first use on */
+} gort_cond;
+GORT_API void gort_cond_wait(gort_cond *c, gort_mutex *mu);
+GORT_API void gort_cond_signal(gort_cond *c);
+GORT_API void gort_cond_broadcast(gort_cond *c);
 
 /* ------------------------------------------------------------------------
  * The CPU profiler (Go: runtime/pprof's StartCPUProfile, and the runtime's

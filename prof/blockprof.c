@@ -35,8 +35,9 @@
  * with its true count and delay; the profile is scaled by f when written
  * (Go's scaleMutexProfile), so it too estimates the whole.
  *
- * The table.  One hash table of buckets, each a (profile, stack) with its
- * count (a double: the sampling weights are fractions) and its delay,
+ * The table.  One table of stacks (stacktab.c), each entry a (profile,
+ * stack) with its count (a double: the sampling weights are fractions)
+ * and its delay,
  * under one runtime lock.  Events come only from goroutines -- never from
  * a signal handler -- so the lock and malloc are allowed; and an event is
  * rare by construction: at most one per wait that parked.  Buckets are
@@ -60,19 +61,10 @@
 
 enum { BLOCK, MUTEX };
 
-struct bucket {
-	struct bucket *next;      /* hash chain */
-	int which;                /* BLOCK or MUTEX */
-	double count;             /* events, with their sampling weights */
-	int64_t delay;            /* ns */
-	int nstk;
-	uintptr_t stk[];
-};
-
-/* The table: everything under lock. */
+/* The table (stacktab.c): key BLOCK or MUTEX; v[0].d the events, with
+ * their sampling weights; v[1].i their delay, ns.  Under lock. */
 static struct rtlock lock;
-static struct bucket **table;
-static size_t nbuckets, nentries;
+static struct gort_stacktab table = { .alloc = malloc, .dealloc = free };
 
 /* The rates: written by the API, read by the hooks.  atomic */
 static volatile uint64_t blockrate __attribute__((aligned(8)));   /* ns; 0: off */
@@ -178,59 +170,14 @@ int gort_prof_trimstack_root(uintptr_t *pcs, int n)
 
 /* --- the table -------------------------------------------------------------- */
 
-static uint64_t hashstk(int which, const uintptr_t *stk, int n)
-{
-	uint64_t h = 14695981039346656037ull ^ (uint64_t)which;
-	for (int i = 0; i < n; i++) {
-		h ^= stk[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 static void add(int which, const uintptr_t *stk, int n, double count, int64_t delay)
 {
 	gort_sched_lock(&lock);
-	if (nentries >= nbuckets) {
-		size_t nb = nbuckets ? 2 * nbuckets : 256;
-		struct bucket **t = calloc(nb, sizeof *t);
-		if (!t) {
-			gort_sched_unlock(&lock);
-			return;   /* out of memory: the event is lost, the program goes on */
-		}
-		for (size_t i = 0; i < nbuckets; i++)
-			for (struct bucket *b = table[i], *nx; b; b = nx) {
-				nx = b->next;
-				size_t k = hashstk(b->which, b->stk, b->nstk) & (nb - 1);
-				b->next = t[k];
-				t[k] = b;
-			}
-		free(table);
-		table = t;
-		nbuckets = nb;
+	struct gort_stackent *e = gort_prof_stacktab_get(&table, (uintptr_t)which, stk, n);
+	if (e) {   /* else out of memory: the event is lost, the program goes on */
+		e->v[0].d += count;
+		e->v[1].i += delay;
 	}
-	size_t k = hashstk(which, stk, n) & (nbuckets - 1);
-	struct bucket *b;
-	for (b = table[k]; b; b = b->next)
-		if (b->which == which && b->nstk == n && memcmp(b->stk, stk, (size_t)n * sizeof *stk) == 0)
-			break;
-	if (!b) {
-		b = malloc(sizeof *b + (size_t)n * sizeof *stk);
-		if (!b) {
-			gort_sched_unlock(&lock);
-			return;
-		}
-		b->which = which;
-		b->count = 0;
-		b->delay = 0;
-		b->nstk = n;
-		memcpy(b->stk, stk, (size_t)n * sizeof *stk);
-		b->next = table[k];
-		table[k] = b;
-		nentries++;
-	}
-	b->count += count;
-	b->delay += delay;
 	gort_sched_unlock(&lock);
 }
 
@@ -263,6 +210,20 @@ int gort_prof_blocksample(int64_t ns, int64_t rate, uint64_t r, double *count, i
 	return 1;
 }
 
+/* The stack of the goroutine in the hook that calls this, trimmed; -1
+ * outside a goroutine.  Inlined, so that the walk starts at the hook's
+ * own frame, as trimstack's skip of 1 expects. */
+static inline __attribute__((always_inline)) int hookstack(uintptr_t *pcs)
+{
+	struct g *gp = getg();
+	if (!gp)
+		return -1;
+	struct gort_frame f;
+	gort_runtime_frame_caller(&f);
+	int n = gort_runtime_unwind(f, gp->stack_lo, gp->stack_hi, pcs, PROF_MAXSTACK);
+	return gort_prof_trimstack(pcs, n, 1);
+}
+
 static __attribute__((noinline)) void blockevent(int64_t ns)
 {
 	int64_t rate = (int64_t)atomic_load64(&blockrate);
@@ -270,14 +231,10 @@ static __attribute__((noinline)) void blockevent(int64_t ns)
 	int64_t delay;
 	if (rate <= 0 || !gort_prof_blocksample(ns, rate, rand64(), &count, &delay))
 		return;
-	struct g *gp = getg();
-	if (!gp)
-		return;
-	struct gort_frame f;
 	uintptr_t pcs[PROF_MAXSTACK];
-	gort_runtime_frame_caller(&f);
-	int n = gort_runtime_unwind(f, gp->stack_lo, gp->stack_hi, pcs, PROF_MAXSTACK);
-	n = gort_prof_trimstack(pcs, n, 1);
+	int n = hookstack(pcs);
+	if (n < 0)
+		return;
 	add(BLOCK, pcs, n, count, delay);
 }
 
@@ -288,14 +245,10 @@ static __attribute__((noinline)) void mutexevent(int64_t ns)
 		ns = 0;
 	if (frac == 0 || gort_sched_fastrand() % frac != 0)
 		return;
-	struct g *gp = getg();
-	if (!gp)
-		return;
-	struct gort_frame f;
 	uintptr_t pcs[PROF_MAXSTACK];
-	gort_runtime_frame_caller(&f);
-	int n = gort_runtime_unwind(f, gp->stack_lo, gp->stack_hi, pcs, PROF_MAXSTACK);
-	n = gort_prof_trimstack(pcs, n, 1);
+	int n = hookstack(pcs);
+	if (n < 0)
+		return;
 	add(MUTEX, pcs, n, 1, ns);
 }
 
@@ -337,35 +290,28 @@ int gort_prof_set_mutex_fraction(int rate)
 struct cursor {
 	int which;
 	int64_t scale;
-	size_t i;
-	struct bucket *b;
+	struct gort_stackcur at;
 	int64_t values[2];
 };
 
 static int nextsample(void *arg, struct pprof_sample *s)
 {
 	struct cursor *c = arg;
-	for (;;) {
-		while (!c->b) {
-			if (c->i >= nbuckets)
-				return 0;
-			c->b = table[c->i++];
-		}
-		struct bucket *b = c->b;
-		c->b = b->next;
-		if (b->which != c->which)
-			continue;
-		/* Go's BlockProfile truncates the weighted count, and never to 0 */
-		int64_t count = (int64_t)b->count;
-		if (count == 0)
-			count = 1;
-		c->values[0] = count * c->scale;
-		c->values[1] = b->delay * c->scale;
-		s->stk = b->stk;
-		s->nstk = b->nstk;
-		s->values = c->values;
-		return 1;
-	}
+	struct gort_stackent *e;
+	while ((e = gort_prof_stacktab_next(&table, &c->at)) && e->key != (uintptr_t)c->which)
+		;
+	if (!e)
+		return 0;
+	/* Go's BlockProfile truncates the weighted count, and never to 0 */
+	int64_t count = (int64_t)e->v[0].d;
+	if (count == 0)
+		count = 1;
+	c->values[0] = count * c->scale;
+	c->values[1] = e->v[1].i * c->scale;
+	s->stk = e->stk;
+	s->nstk = e->nstk;
+	s->values = c->values;
+	return 1;
 }
 
 static int write_profile(int which, int fd)
@@ -408,17 +354,11 @@ void gort_prof_blockprof_sum(int mutex, uintptr_t fn_lo, uintptr_t fn_hi, double
 	*count = 0;
 	*delay = 0;
 	gort_sched_lock(&lock);
-	for (size_t i = 0; i < nbuckets; i++)
-		for (struct bucket *b = table[i]; b; b = b->next) {
-			if (b->which != (mutex ? MUTEX : BLOCK))
-				continue;
-			int hit = fn_lo == 0;
-			for (int k = 0; !hit && k < b->nstk; k++)
-				hit = b->stk[k] - 1 >= fn_lo && b->stk[k] - 1 < fn_hi;
-			if (hit) {
-				*count += b->count;
-				*delay += b->delay;
-			}
+	struct gort_stackcur at = { 0 };
+	for (struct gort_stackent *e; (e = gort_prof_stacktab_next(&table, &at));)
+		if (e->key == (uintptr_t)(mutex ? MUTEX : BLOCK) && gort_prof_stack_holds(e->stk, e->nstk, fn_lo, fn_hi)) {
+			*count += e->v[0].d;
+			*delay += e->v[1].i;
 		}
 	gort_sched_unlock(&lock);
 }

@@ -132,16 +132,9 @@ static void one_lock(void)
 
 /* The records of the profile being taken, under tablock: filled by the
  * profiler and by any M that records a G before running it. */
-struct rec {
-	struct rec *next;
-	const struct gort_labels *labels;
-	int64_t count;
-	int nstk;
-	uintptr_t stk[];
-};
 static struct rtlock tablock;
-static struct rec **tab;
-static size_t ntab, nrec;
+/* stacktab.c's: key the labels, v[0].i the goroutines at that stack */
+static struct gort_stacktab tab = { .alloc = malloc, .dealloc = free };
 static int64_t total;                 /* goroutines recorded */
 static int oom;                       /* a record could not be stored */
 
@@ -153,60 +146,15 @@ static volatile uint64_t maxhold;     /* the longest a G was busy, ns; atomic */
 static volatile uint32_t holdhist[64]; /* holds by log2 of their ns; atomic */
 static volatile uint32_t by_sched;    /* recorded by a scheduler, not the profiler; atomic */
 
-static uint64_t hashrec(const struct gort_labels *l, const uintptr_t *stk, int n)
-{
-	uint64_t h = 14695981039346656037ull ^ (uintptr_t)l;
-	for (int i = 0; i < n; i++) {
-		h ^= stk[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
 static void record(const struct gort_labels *l, const uintptr_t *stk, int n)
 {
 	gort_sched_lock(&tablock);
 	total++;
-	if (nrec >= ntab) {
-		size_t nt = ntab ? ntab * 2 : 256;
-		struct rec **t = calloc(nt, sizeof *t);
-		if (!t) {
-			oom = 1;
-			gort_sched_unlock(&tablock);
-			return;
-		}
-		for (size_t i = 0; i < ntab; i++)
-			for (struct rec *r = tab[i], *nx; r; r = nx) {
-				nx = r->next;
-				size_t k = hashrec(r->labels, r->stk, r->nstk) & (nt - 1);
-				r->next = t[k];
-				t[k] = r;
-			}
-		free(tab);
-		tab = t;
-		ntab = nt;
-	}
-	size_t k = hashrec(l, stk, n) & (ntab - 1);
-	struct rec *r;
-	for (r = tab[k]; r; r = r->next)
-		if (r->labels == l && r->nstk == n && memcmp(r->stk, stk, (size_t)n * sizeof *stk) == 0)
-			break;
-	if (!r) {
-		r = malloc(sizeof *r + (size_t)n * sizeof *stk);
-		if (!r) {
-			oom = 1;
-			gort_sched_unlock(&tablock);
-			return;
-		}
-		r->labels = l;
-		r->count = 0;
-		r->nstk = n;
-		memcpy(r->stk, stk, (size_t)n * sizeof *stk);
-		r->next = tab[k];
-		tab[k] = r;
-		nrec++;
-	}
-	r->count++;
+	struct gort_stackent *e = gort_prof_stacktab_get(&tab, (uintptr_t)l, stk, n);
+	if (e)
+		e->v[0].i++;
+	else
+		oom = 1;
 	gort_sched_unlock(&tablock);
 }
 
@@ -391,14 +339,7 @@ static void pause_a_moment(struct g *self)
 
 static void clear_table(void)
 {
-	for (size_t i = 0; i < ntab; i++)
-		for (struct rec *r = tab[i], *nx; r; r = nx) {
-			nx = r->next;
-			free(r);
-		}
-	free(tab);
-	tab = NULL;
-	ntab = nrec = 0;
+	gort_prof_stacktab_clear(&tab);
 	total = 0;
 	oom = 0;
 }
@@ -552,26 +493,21 @@ static __attribute__((noinline)) int take(void)
 /* --- writing (Go: writeGoroutine, printCountProfile) ---------------------------- */
 
 struct cursor {
-	size_t i;
-	struct rec *r;
+	struct gort_stackcur at;
 	int64_t value;
 };
 
 static int nextsample(void *arg, struct pprof_sample *s)
 {
 	struct cursor *c = arg;
-	while (!c->r) {
-		if (c->i >= ntab)
-			return 0;
-		c->r = tab[c->i++];
-	}
-	struct rec *r = c->r;
-	c->r = r->next;
-	c->value = r->count;
-	s->stk = r->stk;
-	s->nstk = r->nstk;
+	struct gort_stackent *e = gort_prof_stacktab_next(&tab, &c->at);
+	if (!e)
+		return 0;
+	c->value = e->v[0].i;
+	s->stk = e->stk;
+	s->nstk = e->nstk;
 	s->values = &c->value;
-	s->labels = r->labels;
+	s->labels = (const struct gort_labels *)e->key;
 	return 1;
 }
 
@@ -590,19 +526,16 @@ int64_t gort_prof_goroutineprof_count(uintptr_t lo, uintptr_t hi, const char *ke
 {
 	int64_t sum = 0;
 	one_lock();
-	for (size_t i = 0; i < ntab; i++)
-		for (struct rec *r = tab[i]; r; r = r->next) {
-			if (key) {
-				const char *v = gort_labels_value(r->labels, key);
-				if (!v || strcmp(v, value) != 0)
-					continue;
-			}
-			int hit = lo == 0;
-			for (int k = 0; !hit && k < r->nstk; k++)
-				hit = r->stk[k] - 1 >= lo && r->stk[k] - 1 < hi;
-			if (hit)
-				sum += r->count;
+	struct gort_stackcur at = { 0 };
+	for (struct gort_stackent *e; (e = gort_prof_stacktab_next(&tab, &at));) {
+		if (key) {
+			const char *v = gort_labels_value((const struct gort_labels *)e->key, key);
+			if (!v || strcmp(v, value) != 0)
+				continue;
 		}
+		if (gort_prof_stack_holds(e->stk, e->nstk, lo, hi))
+			sum += e->v[0].i;
+	}
 	gort_mutex_unlock(&onelock);
 	return sum;
 }

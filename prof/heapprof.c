@@ -101,20 +101,17 @@ static volatile uint32_t rategen;                               /* bumped at eac
 static volatile uint32_t filter[FILTER];   /* live sampled blocks per hash of their address; atomic */
 
 /* The buckets, (stack, size), and the live sampled blocks: under lock. */
-struct hbucket {
-	struct hbucket *next;
-	size_t size;
-	int64_t allocs, frees;        /* sampled, unscaled */
-	int nstk;
-	uintptr_t stk[];
-};
+/* A bucket is stacktab.c's entry: key the size, v[0] the sampled
+ * allocations, v[1] their frees (unscaled). */
+#define B_SIZE(b) ((size_t)(b)->key)
+#define B_ALLOCS(b) ((b)->v[0].i)
+#define B_FREES(b) ((b)->v[1].i)
 struct live {
 	uintptr_t addr;               /* 0: empty; 1: deleted */
-	struct hbucket *b;
+	struct gort_stackent *b;
 };
 static struct rtlock lock;
-static struct hbucket **btab;
-static size_t nbtab, nbuckets;
+static struct gort_stacktab btab = { .alloc = __libc_malloc, .dealloc = __libc_free };
 static struct live *ltab;
 static size_t nltab, nlive, nused;   /* slots, live entries, live + deleted */
 static uintptr_t main_lo, main_hi;   /* the first thread's stack; written once at start-up */
@@ -204,51 +201,6 @@ static int64_t draw(uint64_t rate)
 
 /* --- the tables -------------------------------------------------------------- */
 
-static uint64_t hashb(size_t size, const uintptr_t *stk, int n)
-{
-	uint64_t h = 14695981039346656037ull ^ size;
-	for (int i = 0; i < n; i++) {
-		h ^= stk[i];
-		h *= 1099511628211ull;
-	}
-	return h;
-}
-
-static struct hbucket *bucket(size_t size, const uintptr_t *stk, int n)   /* lock held */
-{
-	if (nbuckets >= nbtab) {
-		size_t nt = nbtab ? 2 * nbtab : 256;
-		struct hbucket **t = __libc_calloc(nt, sizeof *t);
-		if (!t)
-			return NULL;
-		for (size_t i = 0; i < nbtab; i++)
-			for (struct hbucket *b = btab[i], *nx; b; b = nx) {
-				nx = b->next;
-				size_t k = hashb(b->size, b->stk, b->nstk) & (nt - 1);
-				b->next = t[k];
-				t[k] = b;
-			}
-		__libc_free(btab);
-		btab = t;
-		nbtab = nt;
-	}
-	size_t k = hashb(size, stk, n) & (nbtab - 1);
-	for (struct hbucket *b = btab[k]; b; b = b->next)
-		if (b->size == size && b->nstk == n && memcmp(b->stk, stk, (size_t)n * sizeof *stk) == 0)
-			return b;
-	struct hbucket *b = __libc_malloc(sizeof *b + (size_t)n * sizeof *stk);
-	if (!b)
-		return NULL;
-	b->size = size;
-	b->allocs = b->frees = 0;
-	b->nstk = n;
-	memcpy(b->stk, stk, (size_t)n * sizeof *stk);
-	b->next = btab[k];
-	btab[k] = b;
-	nbuckets++;
-	return b;
-}
-
 static size_t lhash(uintptr_t a, size_t n)
 {
 	return (size_t)(((uint64_t)a * 0x9e3779b97f4a7c15ull) >> 17) & (n - 1);
@@ -275,7 +227,7 @@ static int live_grow(void)   /* lock held */
 	return 0;
 }
 
-static void live_put(uintptr_t a, struct hbucket *b)   /* lock held */
+static void live_put(uintptr_t a, struct gort_stackent *b)   /* lock held */
 {
 	if ((nused + 1) * 2 > nltab && live_grow() != 0)
 		return;
@@ -290,7 +242,7 @@ static void live_put(uintptr_t a, struct hbucket *b)   /* lock held */
 }
 
 /* The sampled block at a, taken out of the table; NULL if a is none. */
-static struct hbucket *live_take(uintptr_t a)   /* lock held */
+static struct gort_stackent *live_take(uintptr_t a)   /* lock held */
 {
 	if (!nltab)
 		return NULL;
@@ -298,7 +250,7 @@ static struct hbucket *live_take(uintptr_t a)   /* lock held */
 	for (; ltab[k].addr; k = (k + 1) & (nltab - 1)) {
 		if (ltab[k].addr != a)
 			continue;
-		struct hbucket *b = ltab[k].b;
+		struct gort_stackent *b = ltab[k].b;
 		ltab[k].addr = 1;   /* deleted: the probe goes past it */
 		nlive--;
 		atomic_add32(&filter[fslot(a)], -1);
@@ -371,9 +323,9 @@ static __attribute__((noinline, cold)) void sample(void *p, size_t n, uintptr_t 
 		k++;
 	}
 	gort_sched_lock(&lock);
-	struct hbucket *b = bucket(n, pcs, k);
+	struct gort_stackent *b = gort_prof_stacktab_get(&btab, n, pcs, k);
 	if (b) {
-		b->allocs++;
+		B_ALLOCS(b)++;
 		live_put((uintptr_t)p, b);
 	}
 	gort_sched_unlock(&lock);
@@ -389,9 +341,9 @@ static inline void account(void *p, size_t n, uintptr_t caller, void *fn)
 static __attribute__((noinline, cold)) void unsample(void *p)
 {
 	gort_sched_lock(&lock);
-	struct hbucket *b = live_take((uintptr_t)p);
+	struct gort_stackent *b = live_take((uintptr_t)p);
 	if (b)
-		b->frees++;
+		B_FREES(b)++;
 	gort_sched_unlock(&lock);
 }
 
@@ -452,7 +404,7 @@ GORT_API void *realloc(void *old, size_t n)
 	}
 	/* Out of the table first: once glibc has the block back, another
 	 * thread may be given -- and sample -- the same address. */
-	struct hbucket *was = NULL;
+	struct gort_stackent *was = NULL;
 	if (atomic_loadacq32(&filter[fslot((uintptr_t)old)]) != 0) {
 		gort_sched_lock(&lock);
 		was = live_take((uintptr_t)old);
@@ -463,7 +415,7 @@ GORT_API void *realloc(void *old, size_t n)
 	if (was && !p)
 		live_put((uintptr_t)old, was);   /* it failed: old is still the live block */
 	else if (was)
-		was->frees++;
+		B_FREES(was)++;
 	gort_sched_unlock(&lock);
 	if (p)
 		account(p, n, CALLER, (void *)realloc);   /* the new block is an allocation of n bytes */
@@ -578,7 +530,7 @@ int64_t gort_prof_set_heap_rate(int64_t bytes)
 }
 
 struct cursor {
-	struct hbucket **v;           /* copies of the buckets */
+	struct gort_stackent **v;           /* copies of the buckets */
 	size_t i, n;
 	int64_t rate;
 	int64_t values[4];
@@ -607,15 +559,15 @@ static int nextsample(void *arg, struct pprof_sample *s)
 	struct cursor *c = arg;
 	if (c->i >= c->n)
 		return 0;
-	struct hbucket *b = c->v[c->i++];
-	scale(b->allocs, b->size, c->rate, &c->values[0], &c->values[1]);
-	scale(b->allocs - b->frees, b->size, c->rate, &c->values[2], &c->values[3]);
+	struct gort_stackent *b = c->v[c->i++];
+	scale(B_ALLOCS(b), B_SIZE(b), c->rate, &c->values[0], &c->values[1]);
+	scale(B_ALLOCS(b) - B_FREES(b), B_SIZE(b), c->rate, &c->values[2], &c->values[3]);
 	s->stk = b->stk;
 	s->nstk = b->nstk;
 	s->values = c->values;
-	if (b->size) {
+	if (B_SIZE(b)) {
 		s->numkey = "bytes";
-		s->num = (int64_t)b->size;
+		s->num = (int64_t)B_SIZE(b);
 	}
 	return 1;
 }
@@ -638,16 +590,16 @@ int gort_prof_heapprof_write(int fd, int allocs)
 	 * allocation of its own that is sampled takes the lock. */
 	gort_sched_lock(&lock);
 	struct cursor c = { .rate = rate };
-	c.v = __libc_malloc((nbuckets ? nbuckets : 1) * sizeof *c.v);
-	for (size_t i = 0; c.v && i < nbtab; i++)
-		for (struct hbucket *b = btab[i]; b && c.n < nbuckets; b = b->next) {
-			size_t sz = sizeof *b + (size_t)b->nstk * sizeof b->stk[0];
-			struct hbucket *cp = __libc_malloc(sz);
-			if (!cp)
-				continue;
-			memcpy(cp, b, sz);
-			c.v[c.n++] = cp;
-		}
+	c.v = __libc_malloc((btab.n ? btab.n : 1) * sizeof *c.v);
+	struct gort_stackcur at = { 0 };
+	for (struct gort_stackent *b; c.v && (b = gort_prof_stacktab_next(&btab, &at));) {
+		size_t sz = sizeof *b + (size_t)b->nstk * sizeof b->stk[0];
+		struct gort_stackent *cp = __libc_malloc(sz);
+		if (!cp)
+			continue;
+		memcpy(cp, b, sz);
+		c.v[c.n++] = cp;
+	}
 	gort_sched_unlock(&lock);
 	if (!c.v)
 		return -ENOMEM;
@@ -666,21 +618,18 @@ void gort_prof_heapprof_sum(uintptr_t lo, uintptr_t hi, int64_t *samples, int64_
 	*samples = *live = *alloc_bytes = *inuse_bytes = 0;
 	int64_t rate = (int64_t)atomic_load64(&heaprate);
 	gort_sched_lock(&lock);
-	for (size_t i = 0; i < nbtab; i++)
-		for (struct hbucket *b = btab[i]; b; b = b->next) {
-			int hit = lo == 0;
-			for (int k = 0; !hit && k < b->nstk; k++)
-				hit = b->stk[k] - 1 >= lo && b->stk[k] - 1 < hi;
-			if (!hit)
-				continue;
-			int64_t o, by;
-			*samples += b->allocs;
-			*live += b->allocs - b->frees;
-			scale(b->allocs, b->size, rate, &o, &by);
-			*alloc_bytes += by;
-			scale(b->allocs - b->frees, b->size, rate, &o, &by);
-			*inuse_bytes += by;
-		}
+	struct gort_stackcur at = { 0 };
+	for (struct gort_stackent *b; (b = gort_prof_stacktab_next(&btab, &at));) {
+		if (!gort_prof_stack_holds(b->stk, b->nstk, lo, hi))
+			continue;
+		int64_t o, by;
+		*samples += B_ALLOCS(b);
+		*live += B_ALLOCS(b) - B_FREES(b);
+		scale(B_ALLOCS(b), B_SIZE(b), rate, &o, &by);
+		*alloc_bytes += by;
+		scale(B_ALLOCS(b) - B_FREES(b), B_SIZE(b), rate, &o, &by);
+		*inuse_bytes += by;
+	}
 	gort_sched_unlock(&lock);
 }
 

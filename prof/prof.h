@@ -222,6 +222,34 @@ void gort_prof_cleanpath(char *buf, size_t cap, const char *dir, const char *fil
 /* --- blockprof.c, goroutineprof.c, heapprof.c, profiles.c: the profiles
  * other than CPU, each written with gort_prof_write ------------------------ */
 
+/* stacktab.c: events counted by (key, stack); every call under the
+ * profile's own lock.  v's meaning is the profile's. */
+struct gort_stackent {
+	struct gort_stackent *next;   /* hash chain */
+	uintptr_t key;                /* what else tells entries apart: a profile, labels, a size */
+	union { int64_t i; double d; } v[2];   /* zero when made */
+	int nstk;
+	uintptr_t stk[];
+};
+struct gort_stacktab {
+	struct gort_stackent **tab;
+	size_t ntab, n;               /* chains, entries */
+	void *(*alloc)(size_t);       /* malloc, or glibc's own (heapprof.c) */
+	void (*dealloc)(void *);
+};
+struct gort_stackcur {            /* zeroed: the first entry next */
+	size_t i;
+	struct gort_stackent *e;
+};
+/* The entry for (key, stk[0..n)), made if new; NULL when out of memory. */
+struct gort_stackent *gort_prof_stacktab_get(struct gort_stacktab *t, uintptr_t key, const uintptr_t *stk,
+	int n);
+/* Every entry once, in no order; NULL at the end. */
+struct gort_stackent *gort_prof_stacktab_next(const struct gort_stacktab *t, struct gort_stackcur *c);
+void gort_prof_stacktab_clear(struct gort_stacktab *t);
+/* Does a stack of return addresses hold a frame of [lo, hi)?  lo 0: yes. */
+int gort_prof_stack_holds(const uintptr_t *stk, int n, uintptr_t lo, uintptr_t hi);
+
 /* Trim a walk taken from a hook's frame (pcs[0] in the hook): skip `skip`
  * frames, then gort's own (sched, prof, runtime, atomic), and cut the
  * goroutine's start-up frames off the root.  Returns the count kept. */

@@ -97,6 +97,7 @@ const char *const gort_sched_waitreasons[wrCount] = {
 	[wrSemacquire] = "semacquire",
 	[wrIOWait] = "IO wait",
 	[wrForever] = "forever",
+	[wrSyncCondWait] = "sync.Cond.Wait",
 };
 
 static volatile uint32_t started;
@@ -944,8 +945,8 @@ void gort_sched_park_fn(void (*fn)(struct m *, void *), void *arg, enum waitreas
 	struct g *gp = getg();
 	struct m *m = gp->m;
 	if (__builtin_expect(m->oldp != NULL, 0))
-		gort_sched_syscall_misuse(why == wrSemacquire ? "a gort_mutex or gort_waitgroup wait"
-			: gort_sched_waitreasons[why]);
+		gort_sched_syscall_misuse(why == wrSemacquire
+			? "a gort_mutex, gort_rwmutex or gort_waitgroup wait" : gort_sched_waitreasons[why]);
 	gp->waitreason = (uint8_t)why;
 	gp->waitsince = atomic_loadacq32(&coarse_sec);
 	/* release: whoever unlocks after the switch publishes it fully */
@@ -1602,11 +1603,7 @@ void gort_syscall_enter(void)
 	/* Where the caller is, for the goroutine profile: its frames stay as
 	 * they are until gort_syscall_exit, which waits if they are being
 	 * walked. */
-	struct gort_frame f;
-	gort_runtime_frame_caller(&f);
-	if (gort_runtime_unwind_step(&f, gp->stack_lo, gp->stack_hi, NULL))
-		m->syscallframe = f;
-	else
+	if (!gort_runtime_frame_returning(&m->syscallframe, gp->stack_lo, gp->stack_hi))
 		m->syscallframe.pc = 0;
 	atomic_store32(&gp->status, Gsyscall);
 	atomic_add32(&pp->syscalltick, 1);

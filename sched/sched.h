@@ -28,7 +28,8 @@
  *   a polldesc's rmu/wmu (gort_mutexes: goroutines wait on them, across parks)
  *   >  timer.mu  >  channel spinlock (in address order, for select)  >  sema root
  *   >  sched.lock  >  p.timerslock  >  stack.c's stacklock;
- *   polldesc.lock > netpoll.c's initlock;  a pool's lock is a leaf.
+ *   polldesc.lock > netpoll.c's initlock;  a pool's lock and a gort_cond's
+ *   (cond.c; its waiters are readied after it is released) are leaves.
  * The poller (epoll_wait) is entered with no lock held; what it finds is
  * readied after, by whoever called it.
  * (runtimers holds a p.timerslock and only tries a timer.mu: a try cannot
@@ -115,6 +116,7 @@ enum waitreason {
 	wrSemacquire,
 	wrIOWait,
 	wrForever,
+	wrSyncCondWait,
 	wrCount
 };
 extern const char *const gort_sched_waitreasons[wrCount];
@@ -217,6 +219,7 @@ struct sudog {
 	uint8_t success;               /* woken by a completed operation (not a close) */
 	uint8_t after;                 /* select: c is gort_after's (after.c) */
 	uint8_t freeit;                /* select: ... and this G must give it back */
+	uint32_t ticket;               /* a gort_cond waiter's ticket (cond.c) */
 	/* The block and mutex profiles (Go's sudog.releasetime, acquiretime):
 	 * releasetime is -1 while its G waits with block profiling on, and the
 	 * waker sets it to the time it readied the G; acquiretime is when a

@@ -392,27 +392,17 @@ static int pprof_main(void *arg)
 START_TEST(go_pprof_reads_it)
 {
 	ck_assert_int_eq(gort_main(pprof_main, NULL), 0);
-	if (system("go version >/dev/null 2>&1") != 0) {
-		fprintf(stderr, "go_pprof_reads_it: SKIPPED: no `go` on this machine (make test installs it)\n");
+	if (!have_go("go_pprof_reads_it"))
 		return;
-	}
-	char cmd[512];
-	snprintf(cmd, sizeof cmd, "go tool pprof -raw %s 2>&1", tmpfile_named("go.prof"));
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	static char out[1 << 16];
-	size_t n = fread(out, 1, sizeof out - 1, p);
-	out[n] = '\0';
-	ck_assert_int_eq(pclose(p), 0);
+	char args[512];
+	snprintf(args, sizeof args, "-raw %s", tmpfile_named("go.prof"));
+	const char *out = go_pprof(args);
 	ck_assert_msg(strstr(out, "samples/count cpu/nanoseconds"), "pprof -raw says:\n%s", out);
 	ck_assert_msg(strstr(out, "burn_a"), "pprof -raw says:\n%s", out);
 	ck_assert_msg(strstr(out, "worker:[a]"), "pprof -raw says:\n%s", out);
 	ck_assert_msg(strstr(out, "gort ledger"), "pprof -raw says:\n%s", out);
-	snprintf(cmd, sizeof cmd, "go tool pprof -top -tagfocus worker=a %s 2>&1", tmpfile_named("go.prof"));
-	p = popen(cmd, "r");
-	n = fread(out, 1, sizeof out - 1, p);
-	out[n] = '\0';
-	ck_assert_int_eq(pclose(p), 0);
+	snprintf(args, sizeof args, "-top -tagfocus worker=a %s", tmpfile_named("go.prof"));
+	out = go_pprof(args);
 	ck_assert_msg(strstr(out, "burn_a"), "pprof -top -tagfocus says:\n%s", out);
 }
 END_TEST
@@ -1308,10 +1298,8 @@ START_TEST(writer_at_scale)
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(gort_prof_write(&spec, wnext, &g, fd), 0);
 	close(fd);
-	if (system("go version >/dev/null 2>&1") != 0) {
-		fprintf(stderr, "writer_at_scale: SKIPPED: no `go` on this machine (make test installs it)\n");
+	if (!have_go("writer_at_scale"))
 		return;
-	}
 	int distinct = 0;
 	for (int i = 0; i < WADDRS; i++)
 		distinct += g.used[i];

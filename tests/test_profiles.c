@@ -104,15 +104,22 @@ static __attribute__((noinline)) void sender(void *arg)
 	__asm__ __volatile__("" ::: "memory");
 }
 
+/* ROUNDS values from sender to receiver over ch, each receive waiting
+ * HOLD_NS for its value; returns when both are done. */
+static void exchange(void)
+{
+	gort_waitgroup_add(&wg, 2);
+	gort_go(receiver, NULL);
+	gort_go(sender, NULL);
+	gort_waitgroup_wait(&wg);
+}
+
 static int block_chan_main(void *arg)
 {
 	(void)arg;
 	ck_assert_int_eq(gort_prof_set_block_rate(1), 0);
 	ch = gort_chan_make(sizeof(int), 0);
-	gort_waitgroup_add(&wg, 2);
-	gort_go(receiver, NULL);
-	gort_go(sender, NULL);
-	gort_waitgroup_wait(&wg);
+	exchange();
 	double n;
 	int64_t d;
 	block_in(receiver, &n, &d);
@@ -123,10 +130,7 @@ static int block_chan_main(void *arg)
 	ck_assert_msg(n == 0, "sender (who only sleeps) has %.1f contentions", n);
 	/* off: nothing more is recorded */
 	ck_assert_int_eq(gort_prof_set_block_rate(0), 1);
-	gort_waitgroup_add(&wg, 2);
-	gort_go(receiver, NULL);
-	gort_go(sender, NULL);
-	gort_waitgroup_wait(&wg);
+	exchange();
 	block_in(receiver, &n, &d);
 	ck_assert_msg(n == ROUNDS, "with the rate 0, receiver went to %.1f contentions", n);
 	return 0;
@@ -276,20 +280,14 @@ static int rate_main(void *arg)
 	(void)arg;
 	gort_prof_set_block_rate(HOLD_NS / 2);
 	ch = gort_chan_make(sizeof(int), 0);
-	gort_waitgroup_add(&wg, 2);
-	gort_go(receiver, NULL);
-	gort_go(sender, NULL);
-	gort_waitgroup_wait(&wg);
+	exchange();
 	double n;
 	int64_t d;
 	block_in(receiver, &n, &d);
 	ck_assert_msg(n == ROUNDS, "waits above the rate: %.1f recorded, want %d", n, ROUNDS);
 	int64_t big = (int64_t)1 << 40;   /* 18 minutes: each 2 ms wait is kept with p < 1e-5 */
 	gort_prof_set_block_rate(big);
-	gort_waitgroup_add(&wg, 2);
-	gort_go(receiver, NULL);
-	gort_go(sender, NULL);
-	gort_waitgroup_wait(&wg);
+	exchange();
 	double n2;
 	int64_t d2;
 	block_in(receiver, &n2, &d2);
@@ -364,15 +362,23 @@ static __attribute__((noinline)) void selecting(void *arg)
 	__asm__ __volatile__("" ::: "memory");
 }
 
-static __attribute__((noinline)) void in_syscall(void *arg)
+/* Two frames, so that the profile shows the walk went on past the frame
+ * gort_syscall_enter recorded (syscall_leaf's) to the one above it. */
+static __attribute__((noinline)) void syscall_leaf(void)
 {
-	(void)arg;
 	char b;
-	atomic_add32(&nstarted, 1);
 	gort_syscall_enter();
 	ssize_t r = read(pipefd[0], &b, 1);
 	gort_syscall_exit();
 	(void)r;
+	__asm__ __volatile__("" ::: "memory");
+}
+
+static __attribute__((noinline)) void in_syscall(void *arg)
+{
+	(void)arg;
+	atomic_add32(&nstarted, 1);
+	syscall_leaf();
 	__asm__ __volatile__("" ::: "memory");
 }
 
@@ -415,6 +421,7 @@ static __attribute__((noinline)) int goroutine_main(void *arg)
 	ck_assert_int_eq(goroutines_in(parked, "kind", "parked"), NPARK);
 	ck_assert_int_eq(goroutines_in(selecting, NULL, NULL), NSEL);
 	ck_assert_int_eq(goroutines_in(selecting, "kind", "parked"), 0);
+	ck_assert_int_eq(goroutines_in(syscall_leaf, NULL, NULL), 1);
 	ck_assert_int_eq(goroutines_in(in_syscall, NULL, NULL), 1);
 	ck_assert_int_eq(goroutines_in(spinner, NULL, NULL), 1);
 	ck_assert_int_eq(goroutines_in(goroutine_main, NULL, NULL), 1);
@@ -753,10 +760,7 @@ static int env_main(void *arg)
 {
 	(void)arg;
 	ch = gort_chan_make(sizeof(int), 0);
-	gort_waitgroup_add(&wg, 2);
-	gort_go(receiver, NULL);
-	gort_go(sender, NULL);
-	gort_waitgroup_wait(&wg);
+	exchange();
 	gort_mutex_lock(&mu);
 	gort_mutex_unlock(&mu);
 	free(malloc(1000));
@@ -824,14 +828,9 @@ static int pprof_main(void *arg)
 
 static void pprof_says(const char *file, const char *const *want)
 {
-	char cmd[512];
-	snprintf(cmd, sizeof cmd, "go tool pprof -raw %s 2>&1", tmpfile_named(file));
-	FILE *p = popen(cmd, "r");
-	ck_assert_ptr_nonnull(p);
-	static char out[1 << 16];
-	size_t n = fread(out, 1, sizeof out - 1, p);
-	out[n] = '\0';
-	ck_assert_int_eq(pclose(p), 0);
+	char args[512];
+	snprintf(args, sizeof args, "-raw %s", tmpfile_named(file));
+	const char *out = go_pprof(args);
 	for (; *want; want++)
 		ck_assert_msg(strstr(out, *want), "pprof -raw %s lacks \"%s\":\n%s", file, *want, out);
 }
@@ -839,10 +838,8 @@ static void pprof_says(const char *file, const char *const *want)
 START_TEST(go_pprof_reads_them)
 {
 	RUN(2, pprof_main, NULL);
-	if (system("go version >/dev/null 2>&1") != 0) {
-		printf("go_pprof_reads_them: SKIPPED: no `go` on this machine (make test installs it)\n");
+	if (!have_go("go_pprof_reads_them"))
 		return;
-	}
 	pprof_says("block.prof", (const char *const[]){ "contentions/count delay/nanoseconds", "gort_mutex_lock",
 		"waiter", NULL });
 	pprof_says("mutex.prof", (const char *const[]){ "contentions/count delay/nanoseconds",

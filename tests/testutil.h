@@ -173,6 +173,31 @@ static inline int exe_section(const char *name, uintptr_t *addr, size_t *size)
 	return found;
 }
 
+/* Is `go` installed?  If not, says that `test` is skipped (make test
+ * installs it; a developer's machine may lack it). */
+static inline int have_go(const char *test)
+{
+	if (system("go version >/dev/null 2>&1") == 0)
+		return 1;
+	printf("%s: SKIPPED: no `go` on this machine (make test installs it)\n", test);
+	return 0;
+}
+
+/* `go tool pprof ARGS 2>&1`'s output, in a buffer the next call reuses;
+ * the test fails if pprof does. */
+static inline const char *go_pprof(const char *args)
+{
+	char cmd[1024];
+	snprintf(cmd, sizeof cmd, "go tool pprof %s 2>&1", args);
+	FILE *p = popen(cmd, "r");
+	ck_assert_ptr_nonnull(p);
+	static char out[1 << 16];
+	size_t n = fread(out, 1, sizeof out - 1, p);
+	out[n] = '\0';
+	ck_assert_msg(pclose(p) == 0, "%s failed:\n%s", cmd, out);
+	return out;
+}
+
 static inline int run_suite(Suite *s)
 {
 	SRunner *sr = srunner_create(s);
