@@ -26,13 +26,16 @@
  *
  * Lock order (a lock may be taken while holding those before it):
  *   a polldesc's rmu/wmu (gort_mutexes: goroutines wait on them, across parks)
- *   >  timer.mu  >  channel spinlock (in address order, for select)  >  sema root
+ *   >  a gort_semaphore's lock (semaphore.c)
+ *   >  timer.mu  >  a context's lock (parent before child; context.c)
+ *   >  channel spinlock (in address order, for select)  >  sema root
  *   >  sched.lock  >  p.timerslock  >  stack.c's stacklock;
  *   polldesc.lock > netpoll.c's initlock;  a pool's lock is a leaf.
  * The poller (epoll_wait) is entered with no lock held; what it finds is
  * readied after, by whoever called it.
  * (runtimers holds a p.timerslock and only tries a timer.mu: a try cannot
- * deadlock, see time.c.)
+ * deadlock, see time.c.  A context detaching from its parent holds its own
+ * lock and only tries the parent's: see context.c.)
  * No lock is held across a context switch except through m->after.
  */
 #ifndef GORT_SCHED_SCHED_H
@@ -227,7 +230,7 @@ struct poolcache {
 	void *head, *tail;             /* oldest first */
 	uint32_t n;
 };
-enum { POOL_LOCAL_CHAN, POOL_LOCAL_TIMER, POOL_LOCAL_N };
+enum { POOL_LOCAL_CHAN, POOL_LOCAL_TIMER, POOL_LOCAL_CTX, POOL_LOCAL_SEM, POOL_LOCAL_N };
 
 struct p {
 	int32_t id;
@@ -483,6 +486,8 @@ void gort_sched_movetimers(struct p *from, struct p *to);
 enum {
 	POOL_CHAN = 0x6e616863,    /* "chan" */
 	POOL_TIMER = 0x726d6974,   /* "timr" */
+	POOL_CTX = 0x78747863,     /* "cctx" (context.c) */
+	POOL_SEM = 0x696d6573,     /* "semi" (semaphore.c) */
 	POOL_FREED = 0x65657266,   /* "free" */
 };
 struct pool {
