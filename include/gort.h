@@ -469,7 +469,9 @@ GORT_API void gort_once_do(gort_once *o, void (*fn)(void *arg), void *arg);
  * It never changes once set.
  *
  * Cancelling a context cancels every descendant with the same reason and
- * detaches it from its parent; a child's deadline is the earlier of its
+ * detaches it from its parent (each descendant's done channel is closed
+ * before its ancestors', so a goroutine woken by one finds the whole
+ * subtree under it cancelled); a child's deadline is the earlier of its
  * own and its parent's; gort_ctx_deadline gives it, GORT_FOREVER for
  * none, in the clock gort_read and its siblings take, so a context's
  * deadline can be passed straight to them.  Any goroutine or thread may

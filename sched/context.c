@@ -24,11 +24,12 @@
  * Cancelling a subtree (cancel_tree) holds the locks along one path from
  * the node cancelled down to the node being visited -- parent before
  * child, the lock order -- and walks it depth first without recursion:
- * each child is unlinked from its parent, given the reason, its channel
- * closed, and entered with its parent's lock still held, its way back up
- * kept in the child itself (walkup).  A concurrent free or cancel of any
- * node in the subtree waits on that node's lock, and finds it cancelled
- * and detached when it gets in.  Without recursion, a chain of any depth
+ * each child is unlinked from its parent, given the reason, and entered
+ * with its parent's lock still held, its way back up kept in the child
+ * itself (walkup); its done channel is closed as the walk leaves it, so
+ * a node's channel closes after every descendant's.  A concurrent free
+ * or cancel of any node in the subtree waits on that node's lock, and
+ * finds it cancelled and detached when it gets in.  Without recursion, a chain of any depth
  * fits on a goroutine's fixed stack.
  *
  * Detaching goes the other way: a node cancelled by itself (a cancel
@@ -113,8 +114,13 @@ static void unlink_child(struct gort_ctx *parent, struct gort_ctx *c)
 	c->parent = NULL;
 }
 
-/* top->lock held, top->err just set and top->done closed: cancel every
- * descendant with err, detaching each (see the essay). */
+/* top->lock held, top->err just set: cancel every descendant with err,
+ * detaching each (see the essay), and close top's done channel last.
+ * Each node's channel is closed as the walk leaves it, after all of its
+ * descendants': whoever sees a done channel closed finds the whole
+ * subtree under it cancelled already (a timer cancels on another
+ * thread: a receiver woken by the root's close must not find a child
+ * still live). */
 static void cancel_tree(struct gort_ctx *top, int32_t err)
 {
 	struct gort_ctx *x = top;
@@ -125,11 +131,11 @@ static void cancel_tree(struct gort_ctx *top, int32_t err)
 			unlink_child(x, c);
 			/* attached, so live (the invariant) */
 			atomic_store32((volatile uint32_t *)&c->err, (uint32_t)err);
-			gort_chan_close(c->done);
 			c->walkup = x;
 			x = c;
 			continue;
 		}
+		gort_chan_close(x->done);
 		if (x == top)
 			return;
 		struct gort_ctx *up = x->walkup;
@@ -163,8 +169,7 @@ static void cancel(struct gort_ctx *c, int32_t err)
 		spinlock_lock(&c->lock);
 	}
 	atomic_store32((volatile uint32_t *)&c->err, (uint32_t)err);
-	gort_chan_close(c->done);
-	cancel_tree(c, err);
+	cancel_tree(c, err);   /* closes c->done too, last */
 	spinlock_unlock(&c->lock);
 }
 
