@@ -65,6 +65,7 @@
  * Like channels and timers, contexts come from a type-stable pool
  * (pool.c), so a call on a freed one is diagnosed, not undefined.
  */
+#include <sched.h>
 #include <stddef.h>
 
 #include "sched/sched.h"
@@ -163,9 +164,19 @@ static void cancel(struct gort_ctx *c, int32_t err)
 			}
 			break;
 		}
-		/* The parent's holder never waits for us: step aside. */
+		/* The parent's holder never waits for us, but may wait for our
+		 * lock (cancelling the parent, it would detach us itself):
+		 * step aside until the parent's lock is free.  p may be freed
+		 * meanwhile -- it can finish once we let go -- but its memory
+		 * stays a context's (the pool is type-stable), so the loads
+		 * are defined; once we hold our lock again we look afresh. */
 		spinlock_unlock(&c->lock);
-		cpu_relax();
+		for (int i = 0; atomic_load32(&p->lock.key) != 0; i++) {
+			if (i < 64)
+				cpu_relax();
+			else
+				sched_yield();
+		}
 		spinlock_lock(&c->lock);
 	}
 	atomic_store32((volatile uint32_t *)&c->err, (uint32_t)err);
