@@ -496,7 +496,8 @@ typedef struct gort_ctx gort_ctx;
 GORT_API gort_ctx *gort_ctx_background(void);
 /* A child of parent (NULL panics): NULL if out of memory.  A child made
  * under a parent already cancelled is cancelled at once, with its
- * reason; a deadline already past cancels it at once with -ETIMEDOUT. */
+ * reason; a deadline already past cancels it at once with -ETIMEDOUT;
+ * GORT_FOREVER as a deadline is none. */
 GORT_API gort_ctx *gort_ctx_with_cancel(gort_ctx *parent);
 GORT_API gort_ctx *gort_ctx_with_deadline(gort_ctx *parent, int64_t deadline);
 GORT_API gort_ctx *gort_ctx_with_timeout(gort_ctx *parent, int64_t ns);

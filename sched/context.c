@@ -259,8 +259,11 @@ gort_ctx *gort_ctx_with_cancel(gort_ctx *parent)
 
 gort_ctx *gort_ctx_with_deadline(gort_ctx *parent, int64_t deadline)
 {
-	/* Any negative deadline would read as "none": clamp to the past. */
-	return newctx(parent, deadline < 0 ? 0 : deadline, "gort_ctx_with_deadline");
+	/* GORT_FOREVER is no deadline, as for the I/O calls; any other
+	 * negative one has passed (clamped, or it would read as none). */
+	if (deadline < 0 && deadline != GORT_FOREVER)
+		deadline = 0;
+	return newctx(parent, deadline, "gort_ctx_with_deadline");
 }
 
 gort_ctx *gort_ctx_with_timeout(gort_ctx *parent, int64_t ns)

@@ -100,6 +100,11 @@ static int done_main(void *a)
 	ck_assert(closed(gort_ctx_done(d)));
 	gort_ctx *t = gort_ctx_with_timeout(bg, 0);
 	ck_assert_int_eq(gort_ctx_err(t), -ETIMEDOUT);
+	/* GORT_FOREVER as a deadline is none, as for the I/O calls. */
+	gort_ctx *f = gort_ctx_with_deadline(bg, GORT_FOREVER);
+	ck_assert_int_eq(gort_ctx_err(f), 0);
+	ck_assert_int_eq(gort_ctx_deadline(f), GORT_FOREVER);
+	gort_ctx_free(f);
 	/* A child of a cancelled parent: cancelled at once, with its reason. */
 	gort_ctx *dc = gort_ctx_with_cancel(d);
 	ck_assert_int_eq(gort_ctx_err(dc), -ETIMEDOUT);
