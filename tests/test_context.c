@@ -745,6 +745,9 @@ static int bound_main(void *a)
 			WAIT_FOR(load_inflight() >= WEIGHT, "the semaphore to fill");
 		else
 			WAIT_FOR(load_inflight() >= WEIGHT - 2, "the semaphore to fill");
+		gort_mutex_lock(&bmu);
+		ck_assert_msg(maxflight <= WEIGHT, "%u units held at once, of %d", maxflight, WEIGHT);
+		gort_mutex_unlock(&bmu);
 		WAIT_FOR(gort_semaphore_waiters(bsem) > 0, "the others to queue");
 		gort_chan_close(gate);
 		gort_waitgroup_wait(&bwg);
