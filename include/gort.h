@@ -612,6 +612,89 @@ GORT_API void gort_cond_signal(gort_cond *c);
 GORT_API void gort_cond_broadcast(gort_cond *c);
 
 /* ------------------------------------------------------------------------
+ * Package context (Go: context.Background, WithCancel, WithDeadline,
+ * WithTimeout), reduced to what C needs: a tree of contexts, each of
+ * which is cancelled once, for one reason, and says so through a channel
+ * that is closed at that moment.  sched/context.c; see docs/api.md.
+ *
+ * The reason (Go's ctx.Err()) is a value: 0 while the context is live,
+ * then -ECANCELED for a cancel (Go's Canceled; gort_strerror: "context
+ * canceled") or -ETIMEDOUT for a deadline that passed (Go's
+ * DeadlineExceeded; the same code gort's I/O calls return for theirs).
+ * It never changes once set.
+ *
+ * Cancelling a context cancels every descendant with the same reason and
+ * detaches it from its parent (each descendant's done channel is closed
+ * before its ancestors', so a goroutine woken by one finds the whole
+ * subtree under it cancelled); a child's deadline is the earlier of its
+ * own and its parent's; gort_ctx_deadline gives it, GORT_FOREVER for
+ * none, in the clock gort_read and its siblings take, so a context's
+ * deadline can be passed straight to them.  Any goroutine or thread may
+ * cancel or free any context, concurrently with anything else.
+ *
+ * Lifetime (C has no collector): every context made by a with_ call is
+ * freed once with gort_ctx_free, which cancels it if it is live (so its
+ * descendants are cancelled too, and detached), stops its timer and
+ * frees its channel.  Parents and children may be freed in any order: a
+ * child of a freed parent is cancelled and detached, and stays valid
+ * until its own free.  A call on a freed context is "fatal error: <call>
+ * of a freed context".  The background context is never cancelled and
+ * never freed (gort_ctx_free ignores it; gort_ctx_cancel of it panics),
+ * and its done channel is NULL, which in gort_select never proceeds.
+ *
+ * Making a wait cancellable: select on gort_ctx_done(ctx) beside it.
+ * Cancelling a blocked read: a goroutine that waits on the done channel
+ * and then calls gort_close(fd) wakes the reader with -GORT_ECLOSED (see
+ * docs/api.md for both idioms in full).
+ * ---------------------------------------------------------------------- */
+typedef struct gort_ctx gort_ctx;
+GORT_API gort_ctx *gort_ctx_background(void);
+/* A child of parent (NULL panics): NULL if out of memory.  A child made
+ * under a parent already cancelled is cancelled at once, with its
+ * reason; a deadline already past cancels it at once with -ETIMEDOUT;
+ * GORT_FOREVER as a deadline is none. */
+GORT_API gort_ctx *gort_ctx_with_cancel(gort_ctx *parent);
+GORT_API gort_ctx *gort_ctx_with_deadline(gort_ctx *parent, int64_t deadline);
+GORT_API gort_ctx *gort_ctx_with_timeout(gort_ctx *parent, int64_t ns);
+/* Go's CancelFunc: cancel with -ECANCELED, if still live (later calls do
+ * nothing), and detach from the parent. */
+GORT_API void gort_ctx_cancel(gort_ctx *c);
+GORT_API gort_chan *gort_ctx_done(gort_ctx *c);     /* closed once cancelled */
+GORT_API int gort_ctx_err(gort_ctx *c);             /* 0, -ECANCELED, -ETIMEDOUT */
+GORT_API int64_t gort_ctx_deadline(gort_ctx *c);    /* or GORT_FOREVER */
+GORT_API void gort_ctx_free(gort_ctx *c);
+
+/* ------------------------------------------------------------------------
+ * A weighted semaphore (Go: golang.org/x/sync/semaphore's Weighted),
+ * sched/semaphore.c -- not sched/sema.c, the runtime's own sleeping
+ * primitive under gort_mutex.  It holds `size` units; acquire takes n of
+ * them, waiting in FIFO order: a waiter is served only once everyone
+ * ahead of it has been, so a large request is never starved by small
+ * ones.
+ *
+ * gort_semaphore_acquire returns 0 with n units held, or, when ctx is
+ * done first, its reason (-ECANCELED, -ETIMEDOUT) with nothing held and
+ * the semaphore as it was; a ctx already done fails at once even if the
+ * units are there.  ctx NULL waits without limit; a deadline is a
+ * context's (gort_ctx_with_deadline).  A waiter that gives up may let
+ * smaller waiters behind it proceed.  n larger than the size can never
+ * be served: it waits for ctx, as x/sync does.  tryacquire takes n at
+ * once or returns 0, failing whenever anyone waits.  Releasing more than
+ * is held panics "semaphore: released more than held"; a negative n
+ * panics; freeing a semaphore that goroutines wait on panics; a call on a
+ * freed one is "fatal error: <call> of a freed semaphore".
+ * ---------------------------------------------------------------------- */
+typedef struct gort_semaphore gort_semaphore;
+GORT_API gort_semaphore *gort_semaphore_new(int64_t size);   /* NULL if out of memory */
+GORT_API int gort_semaphore_acquire(gort_semaphore *s, int64_t n, gort_ctx *ctx);
+GORT_API int gort_semaphore_tryacquire(gort_semaphore *s, int64_t n);   /* 1 if taken */
+GORT_API void gort_semaphore_release(gort_semaphore *s, int64_t n);
+GORT_API void gort_semaphore_free(gort_semaphore *s);
+/* gort's addition, as len(c) is for a channel: how many acquires are
+ * queued now (for tests and monitoring; stale as soon as it returns). */
+GORT_API int gort_semaphore_waiters(gort_semaphore *s);
+
+/* ------------------------------------------------------------------------
  * The CPU profiler (Go: runtime/pprof's StartCPUProfile, and the runtime's
  * SIGPROF machinery).  GORTPROF=path[:hz] in the environment profiles a
  * whole gort_main without any code.

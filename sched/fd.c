@@ -392,5 +392,7 @@ const char *gort_strerror(int err)
 		err = -err;
 	if (err == GORT_ECLOSED)
 		return "use of closed file descriptor";
+	if (err == ECANCELED)
+		return "context canceled";   /* a context's reason (context.c); Go's Canceled */
 	return strerror(err);
 }

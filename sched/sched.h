@@ -26,7 +26,9 @@
  *
  * Lock order (a lock may be taken while holding those before it):
  *   a polldesc's rmu/wmu (gort_mutexes: goroutines wait on them, across parks)
- *   >  timer.mu  >  channel spinlock (in address order, for select)  >  sema root
+ *   >  a gort_semaphore's lock (semaphore.c)
+ *   >  timer.mu  >  a context's lock (parent before child; context.c)
+ *   >  channel spinlock (in address order, for select)  >  sema root
  *   >  sched.lock  >  p.timerslock  >  stack.c's stacklock;
  *   polldesc.lock > netpoll.c's initlock;  a pool's lock and a gort_cond's
  *   (cond.c; its waiters are readied after it is released) are leaves.
@@ -35,7 +37,9 @@
  * (runtimers holds a p.timerslock and only tries a timer.mu: a try cannot
  * deadlock, see time.c.  A select with a deadline arms its G's own
  * sleeptimer under its channels' locks, against this order: that timer's
- * only other user is its firing, which takes no channel lock, select.c.)
+ * only other user is its firing, which takes no channel lock, select.c.
+ * A context detaching from its parent holds its own lock and only tries
+ * the parent's: see context.c.)
  * No lock is held across a context switch except through m->after.
  */
 #ifndef GORT_SCHED_SCHED_H
@@ -239,7 +243,7 @@ struct poolcache {
 	void *head, *tail;             /* oldest first */
 	uint32_t n;
 };
-enum { POOL_LOCAL_CHAN, POOL_LOCAL_TIMER, POOL_LOCAL_AFTER, POOL_LOCAL_N };
+enum { POOL_LOCAL_CHAN, POOL_LOCAL_TIMER, POOL_LOCAL_AFTER, POOL_LOCAL_CTX, POOL_LOCAL_SEM, POOL_LOCAL_N };
 
 struct p {
 	int32_t id;
@@ -523,6 +527,8 @@ void gort_sched_locals_inherit(struct g *parent, struct g *child);
 enum {
 	POOL_CHAN = 0x6e616863,    /* "chan" */
 	POOL_TIMER = 0x726d6974,   /* "timr" */
+	POOL_CTX = 0x78747863,     /* "cctx" (context.c) */
+	POOL_SEM = 0x696d6573,     /* "semi" (semaphore.c) */
 	POOL_FREED = 0x65657266,   /* "free" */
 };
 struct pool {
