@@ -163,18 +163,7 @@ void gort_sched_after_free(struct gort_chan *c)
 	struct after *a = (struct after *)c;
 	CHAN_CHECK(c, "gort_chan_free");
 	gort_sched_deltimer(&a->t);   /* stopped, and a firing under way is over */
-	spinlock_lock(&c->lock);
-	uint32_t magic = c->magic;
-	if (magic != POOL_CHAN) {
-		spinlock_unlock(&c->lock);
-		gort_sched_pool_bad(magic, "gort_chan_free", "channel");
-	}
-	int busy = c->recvq.first || c->sendq.first;
-	if (!busy)
-		atomic_store32(&c->magic, POOL_FREED);
-	spinlock_unlock(&c->lock);
-	if (busy)
-		gort_runtime_panic("gort_chan_free of a channel with goroutines blocked on it");
+	gort_sched_chan_retire(c);
 	gort_sched_pool_put(&afterpool, a);
 }
 

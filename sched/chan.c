@@ -109,14 +109,11 @@ gort_chan *gort_chan_make(size_t elemsize, size_t cap)
 	return c;
 }
 
-void gort_chan_free(gort_chan *c)
+/* gort_chan_free's verdict, under the channel's lock: a freed channel is
+ * fatal, one with goroutines blocked on it a panic; else it is marked
+ * freed, and any later call on it is diagnosed (pool.c). */
+void gort_sched_chan_retire(gort_chan *c)
 {
-	if (!c)
-		return;
-	if (__builtin_expect(c->kind != 0, 0)) {   /* kept by a freed one too: see after.c */
-		gort_sched_after_free(c);
-		return;
-	}
 	spinlock_lock(&c->lock);
 	uint32_t magic = c->magic;
 	if (magic != POOL_CHAN) {
@@ -129,6 +126,17 @@ void gort_chan_free(gort_chan *c)
 	spinlock_unlock(&c->lock);
 	if (busy)
 		gort_runtime_panic("gort_chan_free of a channel with goroutines blocked on it");
+}
+
+void gort_chan_free(gort_chan *c)
+{
+	if (!c)
+		return;
+	if (__builtin_expect(c->kind != 0, 0)) {   /* kept by a freed one too: see after.c */
+		gort_sched_after_free(c);
+		return;
+	}
+	gort_sched_chan_retire(c);
 	if (c->buf != c->inl)
 		free(c->buf);
 	gort_sched_pool_put(&chanpool, c);

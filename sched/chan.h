@@ -50,6 +50,8 @@ int gort_sched_after_leave(struct gort_chan *c);
 void gort_sched_after_put(struct gort_chan *c);
 /* gort_chan_free of an after or tick channel. */
 void gort_sched_after_free(struct gort_chan *c);
+/* gort_chan_free's checks and its mark, for both kinds (chan.c). */
+void gort_sched_chan_retire(struct gort_chan *c);
 __attribute__((noreturn, cold)) void gort_sched_recvonly(const char *what);
 
 void gort_sched_enqueue(struct waitq *q, struct sudog *sg);
