@@ -73,6 +73,10 @@ bench: $(B)/native/build.ninja $(B)/spinlock/build.ninja $(B)/spinlock32/build.n
 	@echo "== the scheduler against Go 1.19 (medians of alternating runs)"
 	ninja -C $(B)/native bench/bench_sched_go bench/bench_prof_go
 	bench/compare.py $(B)/native/bench/bench_sched $(B)/native/bench/bench_sched_go
+	@echo "== RWMutex, Cond, the weighted semaphore, contexts, timeouts and locals against Go 1.19"
+	@echo "   (Go's semaphore: a buffered channel, as Go programs do; no locals in Go: go=nan)"
+	ninja -C $(B)/native bench/bench_sync_go
+	bench/compare.py $(B)/native/bench/bench_sync $(B)/native/bench/bench_sync_go
 	@echo "== timer lateness beside CPU hogs that make no runtime call, against Go 1.19: 10 ms sleeps,"
 	@echo "   1 P and all Ps, a hog per P (1x) or two (2x); _asyncpreemptoff: gort cooperative only, where"
 	@echo "   nothing but a 1 s watchdog ever wakes the sleeper (Go has no such row: go=nan)"
