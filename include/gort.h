@@ -690,8 +690,10 @@ GORT_API int gort_semaphore_acquire(gort_semaphore *s, int64_t n, gort_ctx *ctx)
 GORT_API int gort_semaphore_tryacquire(gort_semaphore *s, int64_t n);   /* 1 if taken */
 GORT_API void gort_semaphore_release(gort_semaphore *s, int64_t n);
 GORT_API void gort_semaphore_free(gort_semaphore *s);
-/* gort's addition, as len(c) is for a channel: how many acquires are
- * queued now (for tests and monitoring; stale as soon as it returns). */
+/* gort's addition, as len(c) is for a channel: how many acquires wait
+ * now, those for more than the size included (they wait for their
+ * contexts, and do not keep tryacquire from succeeding); for tests and
+ * monitoring, stale as soon as it returns. */
 GORT_API int gort_semaphore_waiters(gort_semaphore *s);
 
 /* ------------------------------------------------------------------------

@@ -127,7 +127,7 @@ int gort_local_create_inherited(void (*destructor)(void *), void *(*copy)(void *
 static __attribute__((noreturn, cold, noinline)) void badkey(const char *what, int key)
 {
 	uint32_t gen = (uint32_t)key >> LOCAL_SHIFT;
-	if (key > 0 && gen <= keys[kidx(key)].gen)
+	if (key > 0 && gen >= 1 && gen <= keys[kidx(key)].gen)
 		gort_runtime_panicf("%s: key %d was deleted", what, key);
 	gort_runtime_panicf("%s: key %d was never created (not a key from gort_local_create)", what, key);
 }

@@ -12,6 +12,8 @@
  *   cur           the units held
  *   head, tail    the waiters, oldest first, each a struct waiter on its
  *                 goroutine's stack (stacks never move)
+ *   nover         waiters for more than size, which only their contexts
+ *                 can end: not queued, but counted
  *
  * Fairness is x/sync's: an acquire is served at once only if nobody is
  * waiting and the units are there; otherwise it queues, and a release
@@ -53,6 +55,7 @@ struct gort_semaphore {
 	int64_t size;                  /* constant */
 	int64_t cur;
 	struct waiter *head, *tail;
+	int nover;                     /* waiting for more than size: only for their contexts */
 };
 
 static struct pool sempool = {
@@ -123,9 +126,15 @@ int gort_semaphore_acquire(gort_semaphore *s, int64_t n, gort_ctx *ctx)
 		return 0;
 	}
 	if (n > s->size) {
-		/* Can never be served, and must not block those that can. */
+		/* Can never be served, and must not block those that can; but
+		 * it waits on the semaphore all the same, for the count and for
+		 * gort_semaphore_free's check. */
+		s->nover++;
 		spinlock_unlock(&s->lock);
 		gort_chan_recv(gort_ctx_done(ctx), NULL);
+		spinlock_lock(&s->lock);
+		s->nover--;
+		spinlock_unlock(&s->lock);
 		return gort_ctx_err(ctx);
 	}
 	spinlock_unlock(&s->lock);
@@ -198,7 +207,7 @@ int gort_semaphore_waiters(gort_semaphore *s)
 {
 	SEM_CHECK(s, "gort_semaphore_waiters");
 	spinlock_lock(&s->lock);
-	int n = 0;
+	int n = s->nover;
 	for (struct waiter *w = s->head; w; w = w->next)
 		n++;
 	spinlock_unlock(&s->lock);
@@ -216,7 +225,7 @@ void gort_semaphore_free(gort_semaphore *s)
 		gort_sched_pool_bad(magic, "gort_semaphore_free", "semaphore");
 		return;
 	}
-	int busy = s->head != NULL;
+	int busy = s->head != NULL || s->nover > 0;
 	if (!busy)
 		atomic_store32(&s->magic, POOL_FREED);
 	spinlock_unlock(&s->lock);

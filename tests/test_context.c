@@ -988,6 +988,25 @@ static int busy_free_main(void *a)
 	return 0;
 }
 
+/* The same with a wait for more than the size, which is not queued but
+ * waits on the semaphore all the same: counted, and a free panics. */
+static void sem_oversize(void *a)
+{
+	gort_semaphore_acquire(a, 5, NULL);
+}
+
+static int busy_free_oversize_main(void *a)
+{
+	(void)a;
+	gort_semaphore *s = gort_semaphore_new(4);
+	gort_go(sem_oversize, s);
+	while (gort_semaphore_waiters(s) == 0)
+		gort_yield();
+	ck_assert(gort_semaphore_tryacquire(s, 4));   /* it blocks nobody */
+	gort_semaphore_free(s);
+	return 0;
+}
+
 START_TEST(semaphore_misuse_dies)
 {
 	struct child c;
@@ -998,6 +1017,8 @@ START_TEST(semaphore_misuse_dies)
 	expect_death_in(negative_main, NULL, 1, &c,
 		(const char *[]){ "panic: semaphore: gort_semaphore_acquire of a negative weight", NULL });
 	expect_death_in(busy_free_main, NULL, 2, &c,
+		(const char *[]){ "panic: gort_semaphore_free of a semaphore with goroutines waiting", NULL });
+	expect_death_in(busy_free_oversize_main, NULL, 2, &c,
 		(const char *[]){ "panic: gort_semaphore_free of a semaphore with goroutines waiting", NULL });
 }
 END_TEST

@@ -449,7 +449,8 @@ static int misuse_main(void *arg)
 	case 2: gort_local_delete(k); gort_local_delete(k); break;
 	case 3: gort_local_get(0); break;
 	case 4: gort_local_set(k + GORT_LOCAL_MAX * 1000, NULL); break;   /* a generation never made */
-	default: gort_local_get(-3); break;
+	case 5: gort_local_get(-3); break;
+	default: gort_local_get(5); break;   /* generation 0: no key ever has it */
 	}
 	return 0;
 }
@@ -463,6 +464,7 @@ START_TEST(dies_local_bad_key)
 		"panic: gort_local_get: key 0 was never created",
 		"panic: gort_local_set: key %d was never created",
 		"panic: gort_local_get: key -3 was never created",
+		"panic: gort_local_get: key 5 was never created",
 	};
 	/* The first key a fresh process makes: index 0, generation 1. */
 	int first = 1 << 7;
@@ -487,7 +489,7 @@ static Suite *local_suite(void)
 	tcase_add_test(tc, local_reused_g_is_clean);
 	tcase_add_test(tc, local_limit);
 	tcase_add_test(tc, local_outside_goroutine);
-	tcase_add_loop_test(tc, dies_local_bad_key, 0, 6);
+	tcase_add_loop_test(tc, dies_local_bad_key, 0, 7);
 	suite_add_tcase(s, tc);
 	return s;
 }
