@@ -68,6 +68,20 @@ static inline void bench_print(const char *name, double value, const char *unit)
 	fflush(stdout);
 }
 
+/* A program's cases, by name: bench_run runs those named in `only` (a
+ * word holding their names), or every one when it is NULL or empty. */
+struct bench_case {
+	const char *name;
+	void (*fn)(void);
+};
+
+static inline void bench_run(const struct bench_case *cases, size_t n, const char *only)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!only || !*only || strstr(only, cases[i].name))
+			cases[i].fn();
+}
+
 /* Runs: GORT_BENCH_RUNS in the environment, default 5; 1 with --quick. */
 static inline int bench_runs(void)
 {

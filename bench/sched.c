@@ -232,10 +232,7 @@ static void bench_parked(void)
 static int bench_main(void *arg)
 {
 	const char *only = arg;
-	struct {
-		const char *name;
-		void (*fn)(void);
-	} cases[] = {
+	static const struct bench_case cases[] = {
 		{ "yield", bench_yield },
 		{ "chan_roundtrip", bench_chan },
 		{ "chan_buffered", bench_chan_buffered },
@@ -244,9 +241,7 @@ static int bench_main(void *arg)
 		{ "select2", bench_select },
 		{ "parked_rss", bench_parked },
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		if (!only || !*only || strstr(only, cases[i].name))
-			cases[i].fn();
+	bench_run(cases, sizeof cases / sizeof cases[0], only);
 	return 0;
 }
 

@@ -259,10 +259,7 @@ static void bench_local(void)
 static int bench_main(void *arg)
 {
 	const char *only = arg;
-	struct {
-		const char *name;
-		void (*fn)(void);
-	} cases[] = {
+	static const struct bench_case cases[] = {
 		{ "rwmutex_read", bench_rw_read },
 		{ "rwmutex_mixed", bench_rw_mixed },
 		{ "cond_pingpong", bench_cond },
@@ -273,9 +270,7 @@ static int bench_main(void *arg)
 		{ "after_recv", bench_after },
 		{ "local_getset", bench_local },
 	};
-	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
-		if (!only || !*only || strstr(only, cases[i].name))
-			cases[i].fn();
+	bench_run(cases, sizeof cases / sizeof cases[0], only);
 	return 0;
 }
 
